@@ -1,0 +1,13 @@
+"""Environment settings: cache folder, network access, timeouts. Policy lives in config.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Folder for cached downloads (OSM, GTFS) and computed accessibility tables.
+cache_folder: Path = Path(os.environ.get("PLACEMENT_CACHE", Path.home() / ".cache" / "placement"))
+#: Online paths (OSM by place name, GTFS by URL) are refused unless this is True.
+allow_network: bool = os.environ.get("PLACEMENT_ALLOW_NETWORK", "0") == "1"
+#: Timeout for one HTTP request, in seconds.
+requests_timeout_s: float = 180.0
