@@ -57,12 +57,13 @@ def _main(
 def validate_cmd(dataset_dir: DatasetDir) -> None:
     """Check every file of a dataset; print each problem as file:row:column: message."""
     from placement.dataset import validate_dataset
+    from placement.pipeline import summary_lines
 
     report = validate_dataset(dataset_dir)
     for problem in report.problems:
         typer.echo(str(problem))
-    for key, value in report.summary.items():
-        typer.echo(f"{key}: {value}")
+    for line in summary_lines(report.summary):
+        typer.echo(line)
     if report.problems:
         n = len(report.problems)
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)

@@ -1,0 +1,98 @@
+"""The command line: validate prints every problem as file:row:column and sets the exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fixtures_data import DWELLINGS_HEADER, DWELLINGS_ROWS, HOUSEHOLDS_HEADER, write_dataset
+
+from placement.cli import main
+
+
+def test_help_lists_the_commands(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("validate", "demo-data", "demo"):
+        assert command in out
+
+
+def test_validate_clean_dataset_exits_0_with_summary(tmp_path, capsys):
+    folder = write_dataset(tmp_path / "ds")
+    assert main(["validate", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "dwellings: 4" in out
+    assert "households: 3" in out
+    assert "The dataset is valid." in out
+
+
+def test_validate_reports_problems_of_every_file_and_exits_1(tmp_path, capsys):
+    rows = [list(r) for r in DWELLINGS_ROWS]
+    rows[1][DWELLINGS_HEADER.index("rooms")] = "0"
+    rows[2][DWELLINGS_HEADER.index("available_from")] = "2025/13/01"
+    hh_rows = [["H1", "2", "0", "1", "0", "2025-03-01", "no"],
+               ["H1", "1", "0", "0", "0", "2025-03-02", "maybe"]]
+    folder = write_dataset(tmp_path / "ds", dwellings=(DWELLINGS_HEADER, rows),
+                           households=(HOUSEHOLDS_HEADER[:7], hh_rows))
+    before = sorted(p.name for p in folder.iterdir())
+    assert main(["validate", str(folder)]) == 1
+    captured = capsys.readouterr()
+    lines = [ln for ln in captured.out.splitlines() if ln.startswith(("dwellings", "households"))]
+    assert "dwellings.csv:3:rooms: " in "\n".join(lines)
+    assert "dwellings.csv:4:available_from: " in "\n".join(lines)
+    assert "households.csv:3:household_id: " in "\n".join(lines)
+    assert "households.csv:3:step_free_needed: " in "\n".join(lines)
+    assert "4 problems found." in captured.err
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written
+
+
+def test_validate_missing_manifest(tmp_path, capsys):
+    assert main(["validate", str(tmp_path)]) == 1
+    assert "dataset.toml" in capsys.readouterr().out
+
+
+def test_validate_unknown_epsg_in_manifest(tmp_path, capsys):
+    folder = write_dataset(tmp_path / "ds",
+                           manifest={"dwellings": {"file": "dwellings.csv", "crs": "EPSG:99999"}})
+    assert main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "dataset.toml" in out
+    assert "EPSG:99999" in out
+
+
+def test_truncated_osm_file_is_a_problem_not_a_traceback(tmp_path, capsys):
+    folder = write_dataset(tmp_path / "ds")
+    text = (folder / "streets.osm").read_text(encoding="utf-8")
+    (folder / "streets.osm").write_text(text[: len(text) // 2], encoding="utf-8")
+    assert main(["validate", str(folder)]) == 1
+    out = capsys.readouterr().out
+    assert "streets.osm" in out
+
+
+def test_demo_command_writes_the_validation_summary(tmp_path, capsys):
+    folder = write_dataset(tmp_path / "ds")
+    out = tmp_path / "out"
+    assert main(["demo", "--dataset", str(folder), "--out", str(out)]) == 0
+    summary = json.loads((out / "validation.json").read_text(encoding="utf-8"))
+    assert summary["dwellings"] == 4
+    assert summary["municipality"] == "Testkommune (0999)"
+    assert "Outputs written to" in capsys.readouterr().out
+
+
+def test_demo_on_invalid_dataset_fails_cleanly_and_writes_nothing(tmp_path, capsys):
+    rows = [list(r) for r in DWELLINGS_ROWS]
+    rows[0][DWELLINGS_HEADER.index("rent_dkk")] = "-5"
+    folder = write_dataset(tmp_path / "ds", dwellings=(DWELLINGS_HEADER, rows))
+    out = tmp_path / "out"
+    assert main(["demo", "--dataset", str(folder), "--out", str(out)]) == 1
+    assert "dwellings.csv:2:rent_dkk" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_readme_documents_every_input_column(repo_root: Path):
+    from placement import schema
+
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    for table in (schema.DWELLINGS, schema.HOUSEHOLDS, schema.HISTORY, schema.POPULATION):
+        for col in table:
+            assert f"| `{col.name}` |" in readme, col.name
