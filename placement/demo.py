@@ -10,7 +10,7 @@ driveways and service roads) near 55.45 N 11.75 E on Zealand, five villages link
 roads with farm tracks, a regional railway with three stations, four village bus lines and a
 town circular. Twelve local areas (Voronoi cells around the town quarters and villages), one
 designated vulnerable housing estate (Engparken), 360 vacant dwellings, 96 arriving households
-and five years (2021-2025) of residence history. The reference date is 1 January 2026.
+and ten years (2016-2025) of residence history. The reference date is 1 January 2026.
 """
 
 from __future__ import annotations
@@ -1619,10 +1619,14 @@ def _households(
 
 
 def _history(
-    dwelling_areas: list[tuple[str, str]], rng: np.random.Generator, n_households: int = 140
+    dwelling_areas: list[tuple[str, str]], rng: np.random.Generator, n_households: int = 280
 ) -> bytes:
-    """Five years of residence history: one row per placed person, with at most one move."""
-    start = dt.date(HISTORY_END.year - 4, 1, 1)
+    """Ten years of placements (2016–2025): one row per placed person, with at most one move.
+
+    Integration periods are five years, so the periods of the first five cohorts end within the
+    history and the retention report has rates for 2021–2025 (a baseline and a report year).
+    """
+    start = dt.date(HISTORY_END.year - 9, 1, 1)
     span = (HISTORY_END - start).days
     destinations = ("within", "other_municipality", "abroad")
     rows = []
@@ -1643,9 +1647,9 @@ def _history(
         )
         dwelling_id, area_id = dwelling_areas[int(rng.integers(len(dwelling_areas)))]
         integration_end = (
-            placed.replace(year=placed.year + 5) - dt.timedelta(days=1)
+            placed.replace(year=placed.year + 5)
             if not (placed.month == 2 and placed.day == 29)
-            else dt.date(placed.year + 5, 2, 28)
+            else dt.date(placed.year + 5, 3, 1)
         )
         # Early years hold more moves; the first three households show every kind of move.
         moved = ""

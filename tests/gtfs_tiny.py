@@ -89,7 +89,7 @@ def write_feed(feed: Feed, path: Path) -> Path:
             ["trip_id", "arrival_time", "departure_time", "stop_id", "stop_sequence"],
         ),
         "calendar.txt": _csv(
-            [{"service_id": sid, **{d: f for d, f in zip(days, flags, strict=True)},
+            [{"service_id": sid, **dict(zip(days, flags, strict=True)),
               "start_date": start, "end_date": end} for sid, flags, start, end in feed.services],
             ["service_id", *days, "start_date", "end_date"],
         ),

@@ -179,12 +179,15 @@ def test_households(dataset) -> None:
     assert {c.name for c in HOUSEHOLDS} <= set(h.columns)
 
 
-def test_history_covers_five_years_and_every_kind_of_move(dataset) -> None:
+def test_history_covers_ten_years_and_every_kind_of_move(dataset) -> None:
     hist = dataset.history
     assert hist is not None
     assert hist["person_id"].str.fullmatch(r"P\d{5}").all()
     assert hist["person_id"].is_unique
-    assert hist["placement_date"].min() <= pd.Timestamp("2021-03-31")
+    assert hist["placement_date"].min() <= pd.Timestamp("2016-03-31")
+    # integration periods of five years end within the history for the 2016-2020 cohorts
+    ends = hist["integration_end"].dt.year
+    assert set(range(2021, 2026)) <= set(ends)
     assert hist["placement_date"].max() >= pd.Timestamp("2025-06-01")
     assert set(hist["destination"].dropna()) == set(DESTINATIONS)
     moved = hist["moved_out_date"].notna()

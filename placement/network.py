@@ -1,0 +1,518 @@
+"""Walk network as a sparse matrix: snapping points onto edges and multi-source shortest paths.
+
+A :class:`WalkNetwork` holds the node coordinates (EPSG:25832, metres), the undirected edges
+with their length and geometry, and a ``scipy.sparse`` matrix of edge travel times in seconds
+at a walking speed. Points (dwellings, amenities, stops) are snapped to the nearest point on
+the nearest *edge*; :meth:`WalkNetwork.with_points` splits the edges at those points so that
+every point becomes a node and the walk along the edge to its end nodes is counted exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import shapely
+from scipy import sparse
+from scipy.sparse import csgraph
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+logger = logging.getLogger(__name__)
+
+#: Default walking speed, km/h.
+DEFAULT_WALK_SPEED_KMH = 4.5
+#: Default largest distance from a point to the nearest walkable edge before it is flagged, m.
+DEFAULT_MAX_SNAP_M = 500.0
+#: Positions closer than this to an edge end (or to each other) share one node, metres.
+_SAME_POINT_M = 1e-3
+#: Largest dense block (sources × nodes float64) one batched Dijkstra may return, bytes.
+BATCH_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeSnap:
+    """Where points lie on the network.
+
+    Attributes
+    ----------
+    edge : numpy.ndarray of int
+        Index of the nearest edge (into ``WalkNetwork.edge_u``), -1 for an empty network.
+    offset_m : numpy.ndarray of float
+        Distance along the edge geometry from its ``u`` end to the snapped point, metres.
+    dist_m : numpy.ndarray of float
+        Straight-line distance from the point to the snapped point (the snap distance), metres.
+    """
+
+    edge: np.ndarray
+    offset_m: np.ndarray
+    dist_m: np.ndarray
+
+
+class WalkNetwork:
+    """An undirected walk network with travel times in seconds.
+
+    Parameters
+    ----------
+    xy : numpy.ndarray, shape (n_nodes, 2)
+        Node coordinates in a projected CRS (metres), EPSG:25832 in placement.
+    edge_u, edge_v : numpy.ndarray of int
+        End nodes (row indices into ``xy``) of each undirected edge.
+    edge_length_m : numpy.ndarray of float
+        Walking length of each edge, metres.
+    edge_geometry : numpy.ndarray of shapely.LineString
+        Geometry of each edge, running from ``u`` to ``v``.
+    walk_speed_kmh : float
+        Walking speed; edge travel time = length / speed.
+    node_ids : numpy.ndarray, optional
+        Original node ids (osmnx node ids); inserted point nodes get -1.
+
+    Notes
+    -----
+    Parallel edges are kept for snapping; the travel-time matrix uses the shortest of them.
+    Self-loops never shorten a path and are left out of the matrix (points on them still snap).
+    """
+
+    def __init__(
+        self,
+        xy: np.ndarray,
+        edge_u: np.ndarray,
+        edge_v: np.ndarray,
+        edge_length_m: np.ndarray,
+        edge_geometry: np.ndarray,
+        *,
+        walk_speed_kmh: float = DEFAULT_WALK_SPEED_KMH,
+        node_ids: np.ndarray | None = None,
+    ) -> None:
+        if not walk_speed_kmh > 0:
+            msg = f"walk_speed_kmh must be positive, got {walk_speed_kmh}"
+            raise ValueError(msg)
+        self.xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+        self.edge_u = np.asarray(edge_u, dtype=np.int64)
+        self.edge_v = np.asarray(edge_v, dtype=np.int64)
+        self.edge_length_m = np.asarray(edge_length_m, dtype=float)
+        self.edge_geometry = np.asarray(edge_geometry, dtype=object)
+        self.walk_speed_kmh = float(walk_speed_kmh)
+        n = len(self.xy)
+        self.node_ids = np.full(n, -1, dtype=np.int64) if node_ids is None else np.asarray(node_ids)
+        self._matrix: sparse.csr_matrix | None = None
+        self._tree: shapely.STRtree | None = None
+
+    # --- construction ----------------------------------------------------------------------
+    @classmethod
+    def from_graph(
+        cls, G: nx.MultiDiGraph, *, walk_speed_kmh: float = DEFAULT_WALK_SPEED_KMH
+    ) -> WalkNetwork:
+        """Build from a projected osmnx graph.
+
+        Parameters
+        ----------
+        G : networkx.MultiDiGraph or networkx.MultiGraph
+            Projected graph (node attributes ``x``, ``y`` in metres; edge attribute ``length``
+            in metres; optional ``geometry``), as returned by ``placement.osm``.
+        walk_speed_kmh : float, default 4.5
+            Walking speed.
+
+        Returns
+        -------
+        WalkNetwork
+            Directions are ignored (pedestrians walk both ways).
+
+        Examples
+        --------
+        >>> import networkx as nx
+        >>> G = nx.MultiDiGraph(crs="EPSG:25832")
+        >>> G.add_node(1, x=0.0, y=0.0); G.add_node(2, x=90.0, y=0.0)
+        >>> _ = G.add_edge(1, 2, length=90.0)
+        >>> net = WalkNetwork.from_graph(G, walk_speed_kmh=3.6)
+        >>> float(net.matrix[0, 1])
+        90.0
+        """
+        crs = G.graph.get("crs")
+        if crs is not None:
+            from pyproj import CRS
+
+            if not CRS.from_user_input(crs).is_projected:
+                msg = f"the walk graph must be projected (ox.project_graph); got {crs}"
+                raise ValueError(msg)
+        node_ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
+        index = {nid: i for i, nid in enumerate(node_ids.tolist())}
+        xy = np.array([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in node_ids.tolist()], float)
+        seen: set[tuple[int, int, float]] = set()
+        us, vs, lengths, geoms = [], [], [], []
+        for u, v, data in G.edges(data=True):
+            iu, iv = index[u], index[v]
+            length = float(data["length"])
+            geom = data.get("geometry")
+            if geom is None:
+                geom = shapely.LineString([xy[iu], xy[iv]])
+            # both directions of a two-way street are one undirected edge
+            key = (min(iu, iv), max(iu, iv), round(length, 2))
+            if key in seen:
+                continue
+            seen.add(key)
+            us.append(iu)
+            vs.append(iv)
+            lengths.append(length)
+            geoms.append(geom)
+        geometry = np.empty(len(geoms), dtype=object)
+        geometry[:] = geoms
+        net = cls(
+            xy,
+            np.array(us, np.int64),
+            np.array(vs, np.int64),
+            np.array(lengths, float),
+            geometry,
+            walk_speed_kmh=walk_speed_kmh,
+            node_ids=node_ids,
+        )
+        logger.info("walk network: %s nodes, %s edges", f"{net.n_nodes:,}", f"{len(us):,}")
+        return net
+
+    # --- properties ------------------------------------------------------------------------
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.xy)
+
+    @property
+    def speed_m_s(self) -> float:
+        """Walking speed in metres per second."""
+        return self.walk_speed_kmh / 3.6
+
+    @property
+    def matrix(self) -> sparse.csr_matrix:
+        """Symmetric CSR matrix of edge travel times, seconds (min over parallel edges)."""
+        if self._matrix is None:
+            keep = self.edge_u != self.edge_v
+            u, v = self.edge_u[keep], self.edge_v[keep]
+            # 0-length edges are stored as a tiny positive time: explicit zeros are no edge
+            w = np.maximum(self.edge_length_m[keep] / self.speed_m_s, 1e-9)
+            rows = np.concatenate([u, v])
+            cols = np.concatenate([v, u])
+            data = np.concatenate([w, w])
+            # duplicates (parallel edges) must be reduced with min, not summed
+            order = np.lexsort((data, cols, rows))
+            rows, cols, data = rows[order], cols[order], data[order]
+            first = np.ones(len(rows), bool)
+            first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+            self._matrix = sparse.csr_matrix(
+                (data[first], (rows[first], cols[first])), shape=(self.n_nodes, self.n_nodes)
+            )
+        return self._matrix
+
+    # --- snapping --------------------------------------------------------------------------
+    def snap_to_edges(self, xy: np.ndarray) -> EdgeSnap:
+        """Find the nearest point on the nearest edge for each point.
+
+        Parameters
+        ----------
+        xy : numpy.ndarray, shape (n, 2)
+            Points in the network's CRS (metres).
+
+        Returns
+        -------
+        EdgeSnap
+            Nearest edge, offset along it and the snap distance in metres. Ties go to the
+            lowest edge index (deterministic).
+        """
+        pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+        n = len(pts)
+        if n == 0 or len(self.edge_geometry) == 0:
+            return EdgeSnap(np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, np.inf))
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.edge_geometry)
+        points = shapely.points(pts)
+        pairs, dists = self._tree.query_nearest(points, return_distance=True, all_matches=True)
+        # keep the lowest edge index among equidistant edges
+        order = np.lexsort((pairs[1], pairs[0]))
+        src, edge, dist = pairs[0][order], pairs[1][order], dists[order]
+        first = np.ones(len(src), bool)
+        first[1:] = src[1:] != src[:-1]
+        edge_of = np.empty(n, np.int64)
+        dist_of = np.empty(n, float)
+        edge_of[src[first]] = edge[first]
+        dist_of[src[first]] = dist[first]
+        offset = shapely.line_locate_point(self.edge_geometry[edge_of], points)
+        return EdgeSnap(edge_of, np.asarray(offset, float), dist_of)
+
+    def with_points(
+        self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M
+    ) -> tuple[WalkNetwork, np.ndarray, np.ndarray]:
+        """Insert points into the network by splitting the edges they snap to.
+
+        Parameters
+        ----------
+        xy : numpy.ndarray, shape (n, 2)
+            Points in the network's CRS (metres).
+        max_snap_m : float, default 500
+            Points farther than this from every edge are not inserted (flagged off-network).
+
+        Returns
+        -------
+        network : WalkNetwork
+            A new network whose first ``self.n_nodes`` nodes are this network's nodes.
+        node : numpy.ndarray of int
+            Node of each point in the new network; -1 for off-network points.
+        snap_dist_m : numpy.ndarray of float
+            Distance from each point to the network, metres (recorded also when flagged).
+
+        Notes
+        -----
+        An edge of length ``L`` with points at offsets ``0 < p1 <= ... <= pk < L`` (measured
+        along its geometry and scaled to ``L``) becomes the chain ``u - p1 - ... - pk - v``, so
+        the walk from a point to either end of its edge is exact. Points at the same offset
+        share one node; a point at an end shares the end node.
+        """
+        pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+        snap = self.snap_to_edges(pts)
+        node = np.full(len(pts), -1, np.int64)
+        on = np.flatnonzero(snap.dist_m <= max_snap_m)
+        if len(on) == 0:
+            return self._copy(), node, snap.dist_m
+        edge = snap.edge[on]
+        geom_len = shapely.length(self.edge_geometry[edge])
+        scale = np.divide(
+            self.edge_length_m[edge], geom_len, out=np.ones(len(on)), where=geom_len > 0
+        )
+        pos_m = np.clip(snap.offset_m[on] * scale, 0.0, self.edge_length_m[edge])
+        length = self.edge_length_m[edge]
+        at_u = pos_m <= _SAME_POINT_M
+        at_v = (length - pos_m) <= _SAME_POINT_M
+        node[on[at_u]] = self.edge_u[edge[at_u]]
+        node[on[at_v & ~at_u]] = self.edge_v[edge[at_v & ~at_u]]
+        inner = ~(at_u | at_v)
+        i_pts, i_edge, i_pos = on[inner], edge[inner], pos_m[inner]
+        order = np.lexsort((i_pos, i_edge))
+        i_pts, i_edge, i_pos = i_pts[order], i_edge[order], i_pos[order]
+        # one new node per distinct (edge, position)
+        new = np.ones(len(i_pts), bool)
+        new[1:] = (i_edge[1:] != i_edge[:-1]) | (i_pos[1:] - i_pos[:-1] > _SAME_POINT_M)
+        new_idx = self.n_nodes + np.cumsum(new) - 1
+        node[i_pts] = new_idx
+        n_new = int(new.sum())
+        u_new, e_new, p_new = new_idx[new], i_edge[new], i_pos[new]
+        geom_pos = p_new / np.where(scale[inner][order][new] > 0, scale[inner][order][new], 1.0)
+        new_xy = shapely.get_coordinates(
+            shapely.line_interpolate_point(self.edge_geometry[e_new], geom_pos)
+        )
+        # chains: for each split edge, u - p1 - ... - pk - v
+        split = np.unique(e_new)
+        keep = np.ones(len(self.edge_u), bool)
+        keep[split] = False
+        starts = np.ones(n_new, bool)
+        starts[1:] = e_new[1:] != e_new[:-1]
+        prev_node = np.where(starts, self.edge_u[e_new], np.roll(u_new, 1))
+        prev_pos = np.where(starts, 0.0, np.roll(p_new, 1))
+        ends = np.ones(n_new, bool)
+        ends[:-1] = e_new[1:] != e_new[:-1]
+        seg_u = np.concatenate([prev_node, u_new[ends]])
+        seg_v = np.concatenate([u_new, self.edge_v[e_new[ends]]])
+        seg_len = np.concatenate([p_new - prev_pos, self.edge_length_m[e_new[ends]] - p_new[ends]])
+        seg_xy = np.vstack([self.xy, new_xy])
+        seg_geom = shapely.linestrings(np.stack([seg_xy[seg_u], seg_xy[seg_v]], axis=1))
+        net = WalkNetwork(
+            seg_xy,
+            np.concatenate([self.edge_u[keep], seg_u]),
+            np.concatenate([self.edge_v[keep], seg_v]),
+            np.concatenate([self.edge_length_m[keep], seg_len]),
+            np.concatenate([self.edge_geometry[keep], seg_geom]),
+            walk_speed_kmh=self.walk_speed_kmh,
+            node_ids=np.concatenate([self.node_ids, np.full(n_new, -1, self.node_ids.dtype)]),
+        )
+        return net, node, snap.dist_m
+
+    def with_doors(
+        self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M
+    ) -> tuple[WalkNetwork, np.ndarray, np.ndarray]:
+        """Insert points with a straight *door path* from each point to the network.
+
+        Like :meth:`with_points`, but every point farther than 1 mm from its edge gets its own
+        node at its true position, joined to its snapped position by a straight edge as long as
+        the snap distance. Walking times then run door to door: the walk from the dwelling to
+        the street is counted, and no time is shorter than the straight line between two doors
+        (when edge lengths are at least their straight lines). A door path is a dead end, so it
+        never shortens a walk between other points.
+
+        Parameters
+        ----------
+        xy : numpy.ndarray, shape (n, 2)
+            Points in the network's CRS (metres).
+        max_snap_m : float, default 500
+            Points farther than this from every edge are not inserted (flagged off-network).
+
+        Returns
+        -------
+        network : WalkNetwork
+            A new network whose first ``self.n_nodes`` nodes are this network's nodes.
+        node : numpy.ndarray of int
+            Door node of each point; -1 for off-network points.
+        snap_dist_m : numpy.ndarray of float
+            Length of each door path (distance to the network), metres.
+        """
+        pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+        net, node, dist = self.with_points(pts, max_snap_m=max_snap_m)
+        door = np.flatnonzero((node >= 0) & (dist > _SAME_POINT_M))
+        if len(door) == 0:
+            return net, node, dist
+        door_node = net.n_nodes + np.arange(len(door))
+        xy_all = np.vstack([net.xy, pts[door]])
+        geom = shapely.linestrings(np.stack([pts[door], net.xy[node[door]]], axis=1))
+        out = WalkNetwork(
+            xy_all,
+            np.concatenate([net.edge_u, door_node]),
+            np.concatenate([net.edge_v, node[door]]),
+            np.concatenate([net.edge_length_m, dist[door]]),
+            np.concatenate([net.edge_geometry, geom]),
+            walk_speed_kmh=self.walk_speed_kmh,
+            node_ids=np.concatenate([net.node_ids, np.full(len(door), -1, net.node_ids.dtype)]),
+        )
+        node = node.copy()
+        node[door] = door_node
+        return out, node, dist
+
+    def _copy(self) -> WalkNetwork:
+        return WalkNetwork(
+            self.xy,
+            self.edge_u,
+            self.edge_v,
+            self.edge_length_m,
+            self.edge_geometry,
+            walk_speed_kmh=self.walk_speed_kmh,
+            node_ids=self.node_ids,
+        )
+
+    # --- shortest paths --------------------------------------------------------------------
+    def nearest_time_s(self, sources: np.ndarray, *, limit_s: float = np.inf) -> np.ndarray:
+        """Return the walking time from every node to the nearest source (one Dijkstra run).
+
+        Parameters
+        ----------
+        sources : numpy.ndarray of int
+            Source node indices (negative entries are ignored).
+        limit_s : float, default inf
+            Stop searching beyond this time; farther nodes get ``inf``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (n_nodes,)
+            Seconds; ``inf`` where no source is reachable (within ``limit_s``).
+        """
+        src = np.unique(np.asarray(sources, np.int64))
+        src = src[src >= 0]
+        if len(src) == 0:
+            return np.full(self.n_nodes, np.inf)
+        return csgraph.dijkstra(
+            self.matrix, directed=True, indices=src, min_only=True, limit=limit_s
+        )
+
+    def _blocks(self, sources: np.ndarray, limit_s: float, batch_bytes: int):
+        """Yield ``(start, rows)``: Dijkstra rows (seconds) for consecutive batches of sources."""
+        batch = max(1, batch_bytes // (8 * max(self.n_nodes, 1)))
+        for start in range(0, len(sources), batch):
+            rows = csgraph.dijkstra(
+                self.matrix, directed=True, indices=sources[start : start + batch], limit=limit_s
+            )
+            yield start, np.atleast_2d(rows)
+
+    def times_s(
+        self,
+        sources: np.ndarray,
+        targets: np.ndarray,
+        *,
+        limit_s: float = np.inf,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> np.ndarray:
+        """Return walking times from each source node to each target node (batched).
+
+        Parameters
+        ----------
+        sources, targets : numpy.ndarray of int
+            Node indices (all must be >= 0).
+        limit_s : float, default inf
+            Times beyond this are ``inf`` (bounds each search, which makes it fast).
+        batch_bytes : int
+            Largest dense block one Dijkstra call may return (sources × nodes × 8 bytes).
+
+        Returns
+        -------
+        numpy.ndarray, shape (len(sources), len(targets))
+            Seconds, ``inf`` where farther than ``limit_s`` or unreachable.
+        """
+        src = np.asarray(sources, np.int64)
+        tgt = np.asarray(targets, np.int64)
+        out = np.full((len(src), len(tgt)), np.inf)
+        if len(src) == 0 or len(tgt) == 0:
+            return out
+        for start, rows in self._blocks(src, limit_s, batch_bytes):
+            out[start : start + len(rows)] = rows[:, tgt]
+        return out
+
+    def sparse_times_s(
+        self,
+        sources: np.ndarray,
+        targets: np.ndarray,
+        *,
+        limit_s: float,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> sparse.csr_matrix:
+        """Return walking times within ``limit_s`` as a sparse (sources × targets) matrix, s.
+
+        Only pairs within the limit are stored; a time of 0 (source and target on the same
+        node) is stored as an explicit zero.
+        """
+        src = np.asarray(sources, np.int64)
+        tgt = np.asarray(targets, np.int64)
+        r_all, c_all, d_all = [], [], []
+        if len(src) and len(tgt):
+            for start, rows in self._blocks(src, limit_s, batch_bytes):
+                sub = rows[:, tgt]
+                r, c = np.nonzero(np.isfinite(sub))
+                r_all.append(r + start)
+                c_all.append(c)
+                d_all.append(sub[r, c])
+        if r_all:
+            r, c, d = np.concatenate(r_all), np.concatenate(c_all), np.concatenate(d_all)
+        else:
+            r = c = np.empty(0, np.int64)
+            d = np.empty(0)
+        return sparse.csr_matrix((d, (r, c)), shape=(len(src), len(tgt)))
+
+    def count_within(
+        self,
+        sources: np.ndarray,
+        targets: np.ndarray,
+        limits_s: np.ndarray,
+        *,
+        batch_bytes: int = BATCH_BYTES,
+    ) -> np.ndarray:
+        """Count, for each target, the sources within each time limit (one search per node).
+
+        Parameters
+        ----------
+        sources : numpy.ndarray of int
+            Source node indices; a node listed twice counts twice (two amenities at one place).
+        targets : numpy.ndarray of int
+            Target node indices.
+        limits_s : numpy.ndarray of float
+            Time limits, seconds (inclusive).
+
+        Returns
+        -------
+        numpy.ndarray of int, shape (len(limits_s), len(targets))
+        """
+        limits = np.asarray(limits_s, float).reshape(-1)
+        tgt = np.asarray(targets, np.int64)
+        counts = np.zeros((len(limits), len(tgt)), np.int64)
+        uniq, mult = np.unique(np.asarray(sources, np.int64), return_counts=True)
+        if len(uniq) == 0 or len(tgt) == 0:
+            return counts
+        for start, rows in self._blocks(uniq, float(limits.max()), batch_bytes):
+            sub = rows[:, tgt]
+            w = mult[start : start + len(rows)]
+            for k, lim in enumerate(limits):
+                counts[k] += w @ (sub <= lim)
+        return counts

@@ -1,0 +1,236 @@
+"""WalkNetwork: snapping onto edges and sparse shortest paths vs networkx and hand calculation."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from placement.network import WalkNetwork
+
+SPEED_KMH = 3.6  # 1 m/s: seconds equal metres in the hand calculations
+
+
+def square_graph() -> nx.MultiDiGraph:
+    """A 100 m square 0-1-2-3 with both directions of each street, as osmnx gives them."""
+    G = nx.MultiDiGraph(crs="EPSG:25832")
+    for i, (x, y) in enumerate([(0, 0), (100, 0), (100, 100), (0, 100)]):
+        G.add_node(10 + i, x=float(x), y=float(y))
+    for u, v in [(10, 11), (11, 12), (12, 13), (13, 10)]:
+        G.add_edge(u, v, length=100.0)
+        G.add_edge(v, u, length=100.0)
+    return G
+
+
+def random_graph(seed: int, n_side: int = 6, drop: float = 0.25) -> nx.MultiDiGraph:
+    """A jittered grid with some streets removed; edge length = straight line (metres)."""
+    rng = np.random.default_rng(seed)
+    G = nx.MultiDiGraph(crs="EPSG:25832")
+    for i in range(n_side):
+        for j in range(n_side):
+            x, y = i * 100 + rng.uniform(-30, 30), j * 100 + rng.uniform(-30, 30)
+            G.add_node(i * n_side + j, x=x, y=y)
+    for i in range(n_side):
+        for j in range(n_side):
+            a = i * n_side + j
+            for b in ([a + n_side] if i + 1 < n_side else []) + ([a + 1] if j + 1 < n_side else []):
+                if rng.random() < drop:
+                    continue
+                length = math.dist(
+                    (G.nodes[a]["x"], G.nodes[a]["y"]), (G.nodes[b]["x"], G.nodes[b]["y"])
+                )
+                G.add_edge(a, b, length=length)
+                G.add_edge(b, a, length=length)
+    return G
+
+
+def nx_undirected(G: nx.MultiDiGraph) -> nx.Graph:
+    """Independent undirected simple graph with the shortest parallel edge, in node ids."""
+    H = nx.Graph()
+    H.add_nodes_from(G.nodes)
+    for u, v, d in G.edges(data=True):
+        if u == v:
+            continue
+        if not H.has_edge(u, v) or H[u][v]["length"] > d["length"]:
+            H.add_edge(u, v, length=d["length"])
+    return H
+
+
+def point_times_by_hand(net: WalkNetwork, G: nx.MultiDiGraph, xy: np.ndarray, sources: list):
+    """Time (s) from the nearest source node (ids) to each point, via the two ends of its edge."""
+    H = nx_undirected(G)
+    dist = nx.multi_source_dijkstra_path_length(H, set(sources), weight="length")
+    snap = net.snap_to_edges(xy)
+    ids = net.node_ids
+    out = []
+    for e, off in zip(snap.edge, snap.offset_m, strict=True):
+        u, v = ids[net.edge_u[e]], ids[net.edge_v[e]]
+        length = net.edge_length_m[e]
+        pos = off * length / net.edge_geometry[e].length
+        out.append(min(dist.get(u, math.inf) + pos, dist.get(v, math.inf) + length - pos))
+    return np.array(out) / net.speed_m_s
+
+
+def test_matrix_is_symmetric_with_travel_seconds():
+    net = WalkNetwork.from_graph(square_graph(), walk_speed_kmh=4.5)
+    m = net.matrix.toarray()
+    assert np.allclose(m, m.T)
+    assert m[0, 1] == pytest.approx(100 / (4.5 / 3.6))  # 80 s
+    assert net.matrix.nnz == 8  # 4 streets, both directions, duplicates removed
+
+
+def test_parallel_edges_use_the_shortest():
+    G = square_graph()
+    G.add_edge(10, 11, length=60.0)  # a second, shorter way between the same nodes
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=SPEED_KMH)
+    assert net.matrix[0, 1] == pytest.approx(60.0)
+    assert net.matrix[1, 0] == pytest.approx(60.0)
+
+
+def test_snap_distance_is_the_perpendicular_distance():
+    net = WalkNetwork.from_graph(square_graph(), walk_speed_kmh=SPEED_KMH)
+    pts = np.array([[30.0, -10.0], [70.0, 5.0], [130.0, 40.0], [-3.0, -4.0]])
+    snap = net.snap_to_edges(pts)
+    # nearest points: (30,0) on 0-1, (70,0) on 0-1, (100,40) on 1-2, the corner (0,0)
+    assert snap.dist_m == pytest.approx([10.0, 5.0, 30.0, 5.0])
+    net2, node, dist = net.with_points(pts)
+    assert dist == pytest.approx([10.0, 5.0, 30.0, 5.0])
+    assert node[3] == 0  # at the corner: the existing node, no new one
+    # walk along the street between the snapped points: |70 - 30| = 40 m, not via the corners
+    t = net2.times_s(node[:3], node[:3])
+    assert t[0, 1] == pytest.approx(40.0)
+    assert t[0, 2] == pytest.approx(70 + 40)  # (30,0) -> (100,0) -> (100,40)
+    assert t[1, 2] == pytest.approx(30 + 40)
+
+
+def test_points_beyond_max_snap_are_flagged_not_snapped():
+    net = WalkNetwork.from_graph(square_graph(), walk_speed_kmh=SPEED_KMH)
+    pts = np.array([[50.0, -499.0], [50.0, -501.0]])
+    net2, node, dist = net.with_points(pts, max_snap_m=500.0)
+    assert node[0] >= 0
+    assert node[1] == -1
+    assert dist == pytest.approx([499.0, 501.0])
+    assert net2.n_nodes == net.n_nodes + 1
+
+
+def test_points_on_the_same_spot_share_a_node():
+    net = WalkNetwork.from_graph(square_graph(), walk_speed_kmh=SPEED_KMH)
+    _, node, _ = net.with_points(np.array([[40.0, 3.0], [40.0, -3.0], [60.0, 1.0]]))
+    assert node[0] == node[1] != node[2]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_times_match_networkx_dijkstra(seed):
+    G = random_graph(seed)
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    rng = np.random.default_rng(seed)
+    sources = [int(s) for s in rng.choice(list(G.nodes), size=3, replace=False)]
+    src_idx = np.searchsorted(net.node_ids, sources)  # node_ids are 0..n-1 in order here
+    got = net.nearest_time_s(src_idx)
+    want = nx.multi_source_dijkstra_path_length(nx_undirected(G), set(sources), weight="length")
+    for i, nid in enumerate(net.node_ids):
+        expected = want.get(int(nid), math.inf) / net.speed_m_s
+        assert got[i] == pytest.approx(expected)
+    # points anywhere: snapped, then walked along their edge to either end
+    xy = rng.uniform(-50, 550, size=(40, 2))
+    net2, node, _ = net.with_points(xy, max_snap_m=1e9)
+    got_pts = net2.nearest_time_s(src_idx)[node]
+    assert got_pts == pytest.approx(point_times_by_hand(net, G, xy, sources))
+
+
+def test_times_s_and_sparse_agree_and_respect_the_limit():
+    G = random_graph(5)
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    src = np.arange(0, net.n_nodes, 3)
+    tgt = np.arange(net.n_nodes)
+    full = net.times_s(src, tgt)
+    limited = net.times_s(src, tgt, limit_s=200.0, batch_bytes=8 * net.n_nodes * 2)
+    assert np.array_equal(np.where(full <= 200.0, full, np.inf), limited)
+    sp = net.sparse_times_s(src, tgt, limit_s=200.0, batch_bytes=8 * net.n_nodes).toarray()
+    stored = np.isfinite(limited)
+    assert np.allclose(sp[stored], limited[stored])
+    assert (sp[~stored] == 0).all()
+
+
+def test_count_within_equals_brute_force():
+    G = random_graph(7)
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    rng = np.random.default_rng(7)
+    src = rng.integers(0, net.n_nodes, size=12)  # repeats count twice
+    tgt = np.arange(net.n_nodes)
+    limits = np.array([60.0, 150.0, 400.0])
+    counts = net.count_within(src, tgt, limits, batch_bytes=8 * net.n_nodes * 5)
+    full = net.times_s(src, tgt)
+    for k, lim in enumerate(limits):
+        assert np.array_equal(counts[k], (full <= lim).sum(axis=0))
+
+
+coords = st.floats(min_value=-100, max_value=600, allow_nan=False)
+
+
+@settings(deadline=None, max_examples=40)
+@given(
+    seed=st.integers(0, 10_000),
+    pts=st.lists(st.tuples(coords, coords), min_size=2, max_size=8),
+)
+def test_times_are_never_below_straight_line_walking(seed, pts):
+    net = WalkNetwork.from_graph(random_graph(seed, n_side=5), walk_speed_kmh=4.5)
+    xy = np.array(pts)
+    net2, node, _ = net.with_points(xy, max_snap_m=1e9)
+    t = net2.times_s(node, node)
+    # the bound holds between the snapped positions (edge lengths are straight lines here)
+    snapped = net2.xy[node]
+    straight = np.hypot(*(snapped[:, None, :] - snapped[None, :, :]).transpose(2, 0, 1))
+    assert (t >= straight / net.speed_m_s - 1e-6).all()
+
+
+@settings(deadline=None, max_examples=40)
+@given(seed=st.integers(0, 10_000), a=st.integers(0, 24), b=st.integers(0, 24),
+       factor=st.floats(min_value=1.0, max_value=3.0))
+def test_adding_an_edge_never_makes_a_time_longer(seed, a, b, factor):
+    G = random_graph(seed, n_side=5, drop=0.4)
+    before = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    length = factor * math.dist(
+        (G.nodes[a]["x"], G.nodes[a]["y"]), (G.nodes[b]["x"], G.nodes[b]["y"])
+    )
+    G.add_edge(a, b, length=length)
+    after = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    nodes = np.arange(before.n_nodes)
+    t0, t1 = before.times_s(nodes, nodes), after.times_s(nodes, nodes)
+    assert (t1 <= t0 + 1e-9).all()
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_samso_times_match_networkx(shared_data):
+    from placement.osm import walk_graph_from_file
+
+    G = walk_graph_from_file(shared_data / "osm" / "samsoe_2020-03-09.osm.bz2")
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    rng = np.random.default_rng(0)
+    sources = [int(s) for s in rng.choice(net.node_ids, size=5, replace=False)]
+    src_idx = np.flatnonzero(np.isin(net.node_ids, sources))
+    got = net.nearest_time_s(src_idx)
+    want = nx.multi_source_dijkstra_path_length(nx_undirected(G), set(sources), weight="length")
+    sample = rng.choice(net.n_nodes, size=200, replace=False)
+    for i in sample:
+        expected = want.get(int(net.node_ids[i]), math.inf) / net.speed_m_s
+        assert got[i] == pytest.approx(expected, rel=1e-9)
+    # 50 "dwellings" scattered over the island, snapped onto the edges
+    lo, hi = net.xy.min(axis=0), net.xy.max(axis=0)
+    xy = rng.uniform(lo, hi, size=(50, 2))
+    net2, node, dist = net.with_points(xy, max_snap_m=500.0)
+    on = node >= 0
+    assert on.any()
+    assert (dist[~on] > 500).all()
+    got_pts = net2.nearest_time_s(src_idx)[node[on]]
+    assert got_pts == pytest.approx(point_times_by_hand(net, G, xy[on], sources), rel=1e-9)
+    # never faster than the crow flies (0.1 % slack: 'length' is great-circle, xy is UTM)
+    src_xy = net.xy[src_idx]
+    crow = np.min(np.hypot(*(xy[on][:, None, :] - src_xy[None]).transpose(2, 0, 1)), axis=1)
+    straight_s = (crow - dist[on]) / net.speed_m_s
+    assert (got_pts >= straight_s * 0.999 - 1e-6).all()

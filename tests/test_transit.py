@@ -1,0 +1,492 @@
+from __future__ import annotations
+
+import itertools
+import math
+import tempfile
+from pathlib import Path
+
+import gtfs_kit as gk
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from gtfs_tiny import EVERY_DAY, Feed, Trip, line_stops, write_feed
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from placement import transit
+
+INF = np.inf
+H = 3600
+M = 60
+
+
+def load(feed: Feed, folder: Path, date: str = "2024-01-09") -> transit.Timetable:
+    path = write_feed(feed, folder / "gtfs.zip")
+    return transit.build_timetable(gk.read_feed(path, dist_units="km"), date)
+
+
+def route(
+    tt: transit.Timetable,
+    *,
+    access: list[dict[str, float]],
+    egress: dict[str, float],
+    departures: list[int],
+    walk: list[float] | None = None,
+    footpaths: dict[tuple[str, str], float] | None = None,
+    min_transfer_s: int = 60,
+    max_travel_s: int = 3 * H,
+) -> np.ndarray:
+    n = tt.n_stops
+    rows, cols, vals = [], [], []
+    for o, acc in enumerate(access):
+        for s, a in acc.items():
+            rows.append(o)
+            cols.append(int(tt.stop_index(s)[0]))
+            vals.append(a)
+    acc_m = sp.csr_matrix((vals, (rows, cols)), shape=(len(access), n))
+    eg = np.full(n, INF)
+    for s, e in egress.items():
+        eg[tt.stop_index(s)[0]] = e
+    fp = footpaths or {}
+    fp_m = sp.csr_matrix(
+        (
+            list(fp.values()),
+            ([int(tt.stop_index(a)[0]) for a, _ in fp], [int(tt.stop_index(b)[0]) for _, b in fp]),
+        ),
+        shape=(n, n),
+    )
+    walk_s = np.full(len(access), INF) if walk is None else np.asarray(walk, dtype=float)
+    return transit.door_to_door_times(
+        tt, acc_m, eg, walk_s, fp_m, np.asarray(departures),
+        min_transfer_s=min_transfer_s, max_travel_s=max_travel_s,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# Hand-computed journeys
+# ------------------------------------------------------------------------------------------
+
+STOPS = line_stops(8)  # S0..S7
+
+
+def transfer_feed() -> Feed:
+    return Feed(
+        stops=STOPS,
+        trips=[
+            Trip("T1", [("S0", 8 * H, 8 * H), ("S1", 8 * H + 10 * M, 8 * H + 10 * M)], "R1"),
+            # leaves S1 30 s after T1 arrives: too soon for a 60 s change, fine for 20 s
+            Trip("T3", [("S1", 8 * H + 10 * M + 30, 8 * H + 10 * M + 30), ("S2", 8 * H + 20 * M,
+                                                                          8 * H + 20 * M)], "R3"),
+            Trip("T2", [("S1", 8 * H + 12 * M, 8 * H + 12 * M), ("S2", 8 * H + 30 * M,
+                                                                8 * H + 30 * M)], "R2"),
+            # from S3, a footpath away from S1
+            Trip("T4", [("S3", 8 * H + 13 * M, 8 * H + 13 * M), ("S2", 8 * H + 25 * M,
+                                                                8 * H + 25 * M)], "R4"),
+            # a loop visiting S5 twice: S4 -> S5 -> S6 -> S5 -> S7
+            Trip("L", [("S4", 9 * H, 9 * H), ("S5", 9 * H + 5 * M, 9 * H + 5 * M),
+                       ("S6", 9 * H + 10 * M, 9 * H + 10 * M),
+                       ("S5", 9 * H + 15 * M, 9 * H + 16 * M), ("S7", 9 * H + 20 * M, None)]),
+        ],
+    )
+
+
+def test_transfer_at_a_stop(tmp_path: Path) -> None:
+    tt = load(transfer_feed(), tmp_path)
+    out = route(
+        tt,
+        access=[{"S0": 120}, {"S0": 300}],
+        egress={"S2": 180},
+        departures=[7 * H + 55 * M, 7 * H + 59 * M],
+        walk=[INF, 3600],
+    )
+    # 07:55 walk 2 min → S0 07:57, T1 08:00 → S1 08:10, T3 (08:10:30) too soon with 60 s,
+    # T2 08:12 → S2 08:30, walk 3 min → 08:33: 38 min.
+    assert out[0, 0] == 38 * M
+    # 07:59 + 2 min = 08:01: T1 missed, no other way.
+    assert out[0, 1] == INF
+    # origin 1 walks 5 min: 07:55 → 08:00 catches T1 exactly; 07:59 misses it → walking 60 min.
+    assert out[1].tolist() == [38 * M, 3600]
+    # a 20 s change allows T3: 08:10:30 → 08:20, +3 min = 08:23: 28 min
+    out20 = route(tt, access=[{"S0": 120}], egress={"S2": 180}, departures=[7 * H + 55 * M],
+                  min_transfer_s=20)
+    assert out20[0, 0] == 28 * M
+
+
+def test_transfer_via_footpath(tmp_path: Path) -> None:
+    tt = load(transfer_feed(), tmp_path)
+    # S1 08:10 + 90 s walk + 60 s change = 08:12:30 ≤ T4 08:13 → S2 08:25 + 3 min = 08:28
+    out = route(tt, access=[{"S0": 120}], egress={"S2": 180}, departures=[7 * H + 55 * M],
+                footpaths={("S1", "S3"): 90})
+    assert out[0, 0] == 33 * M
+    # 121 s of walking is one second too long: back to T2 (38 min)
+    out = route(tt, access=[{"S0": 120}], egress={"S2": 180}, departures=[7 * H + 55 * M],
+                footpaths={("S1", "S3"): 121})
+    assert out[0, 0] == 38 * M
+    # a footpath in the other direction only does not help
+    out = route(tt, access=[{"S0": 120}], egress={"S2": 180}, departures=[7 * H + 55 * M],
+                footpaths={("S3", "S1"): 10})
+    assert out[0, 0] == 38 * M
+
+
+def test_trip_visiting_a_stop_twice(tmp_path: Path) -> None:
+    tt = load(transfer_feed(), tmp_path)
+    # at S5 at 09:04: board at 09:05, stay seated round the loop to S7 at 09:20 → 16 min.
+    out = route(tt, access=[{"S5": 0}], egress={"S7": 0}, departures=[9 * H + 4 * M])
+    assert out[0, 0] == 16 * M
+    # at 09:06 the first visit is gone; the second visit departs 09:16 → 09:20: 14 min
+    out = route(tt, access=[{"S5": 0}], egress={"S7": 0}, departures=[9 * H + 6 * M])
+    assert out[0, 0] == 14 * M
+    # S6 → S5 around the loop
+    out = route(tt, access=[{"S4": 60}], egress={"S6": 30}, departures=[8 * H + 50 * M])
+    assert out[0, 0] == 20 * M + 30
+
+
+def midnight_feed() -> Feed:
+    return Feed(
+        stops=STOPS,
+        services=[EVERY_DAY, ("MON", "1000000", "20240101", "20241231"),
+                  ("TUE", "0100000", "20240101", "20241231")],
+        trips=[
+            # runs on Mondays, after midnight: Tuesday 00:20 → 00:40
+            Trip("N1", [("S0", 24 * H + 20 * M, 24 * H + 20 * M),
+                        ("S1", 24 * H + 40 * M, 24 * H + 40 * M)], service_id="MON"),
+            # runs on Tuesdays across midnight: 23:50 → 24:10 → 24:30
+            Trip("N2", [("S2", 23 * H + 50 * M, 23 * H + 50 * M),
+                        ("S3", 24 * H + 10 * M, 24 * H + 10 * M),
+                        ("S4", 24 * H + 30 * M, 24 * H + 30 * M)], service_id="TUE"),
+        ],
+    )
+
+
+def test_trip_after_midnight_of_previous_day(tmp_path: Path) -> None:
+    feed = midnight_feed()
+    tue = load(feed, tmp_path, "2024-01-09")
+    # 00:15 + 1 min walk, Monday's 24:20 trip at 00:20 → 00:40, +2 min = 00:42: 27 min
+    out = route(tue, access=[{"S0": 60}], egress={"S1": 120}, departures=[15 * M])
+    assert out[0, 0] == 27 * M
+    # Monday's own early morning has no such trip (Sunday does not run it)
+    mon = load(feed, tmp_path, "20240108")
+    assert route(mon, access=[{"S0": 60}], egress={"S1": 120}, departures=[15 * M])[0, 0] == INF
+    # the same trip is also usable late on Monday itself at 24:20
+    out = route(mon, access=[{"S0": 60}], egress={"S1": 120}, departures=[24 * H + 15 * M])
+    assert out[0, 0] == 27 * M
+
+
+def test_trip_across_midnight(tmp_path: Path) -> None:
+    feed = midnight_feed()
+    tue = load(feed, tmp_path, "2024-01-09")
+    # Tuesday 23:45, walk 1 min, 23:50 → 24:30, +2 min = 24:32: 47 min
+    out = route(tue, access=[{"S2": 60}], egress={"S4": 120}, departures=[23 * H + 45 * M])
+    assert out[0, 0] == 47 * M
+    wed = load(feed, tmp_path, "2024-01-10")
+    # Wednesday 00:05 at S3: Tuesday's trip passes at 00:10 → S4 00:30, +2 = 00:32: 27 min
+    out = route(wed, access=[{"S3": 0}], egress={"S4": 120}, departures=[5 * M])
+    assert out[0, 0] == 27 * M
+    # its first leg left S2 at 23:50 on Tuesday: not boardable on Wednesday
+    out = route(wed, access=[{"S2": 0}], egress={"S4": 120}, departures=[0])
+    assert out[0, 0] == INF
+    assert transit.stop_departures(wed, 0, H).tolist() == [0, 0, 0, 1, 0, 0, 0, 0]
+
+
+def calendar_feed() -> Feed:
+    return Feed(
+        stops=STOPS,
+        services=[("WK", "1111100", "20240101", "20241231"),
+                  ("WK2", "1111100", "20240101", "20241231")],
+        calendar_dates=[("WK", "20240110", 2), ("WK", "20240113", 1)],
+        trips=[
+            Trip("W1", [("S0", 8 * H, 8 * H), ("S1", 8 * H + 20 * M, None)], service_id="WK"),
+            Trip("W2", [("S0", 9 * H, 9 * H), ("S1", 9 * H + 20 * M, None)], service_id="WK2"),
+        ],
+    )
+
+
+@pytest.mark.parametrize(
+    ("date", "expected_s", "walk_s"),
+    [
+        ("2024-01-09", 8 * H + 20 * M + 60 - (7 * H + 55 * M), INF),  # Tuesday: W1, 26 min
+        ("2024-01-10", 9 * H + 20 * M + 60 - (7 * H + 55 * M), INF),  # W1 removed: W2, 86 min
+        ("2024-01-10", 50 * M, 50 * M),  # W1 removed, walking (50 min) beats waiting for W2
+        ("2024-01-13", 8 * H + 20 * M + 60 - (7 * H + 55 * M), INF),  # Saturday added for WK
+        ("2024-01-14", INF, INF),  # Sunday: no service at all
+    ],
+)
+def test_calendar_exceptions(
+    tmp_path: Path, date: str, expected_s: float, walk_s: float
+) -> None:
+    tt = load(calendar_feed(), tmp_path, date)
+    out = route(tt, access=[{"S0": 60}], egress={"S1": 60}, departures=[7 * H + 55 * M],
+                walk=[walk_s])
+    assert out[0, 0] == expected_s
+
+
+def test_interpolated_times_and_route_ids(tmp_path: Path) -> None:
+    # S0..S3 equally spaced; only first and last timed: S1 at 08:10, S2 at 08:20
+    feed = Feed(stops=STOPS, trips=[Trip("I", [("S0", None, 8 * H), ("S1", None, None),
+                                              ("S2", None, None), ("S3", 8 * H + 30 * M, None)],
+                                         route_id="BUS7")])
+    tt = load(feed, tmp_path)
+    assert tt.dep_s.tolist() == [8 * H, 8 * H + 10 * M, 8 * H + 20 * M]
+    assert tt.arr_s.tolist() == [8 * H + 10 * M, 8 * H + 20 * M, 8 * H + 30 * M]
+    assert tt.route_ids[tt.trip].tolist() == ["BUS7"] * 3
+    out = route(tt, access=[{"S1": 0}], egress={"S2": 0}, departures=[8 * H + 5 * M])
+    assert out[0, 0] == 15 * M
+
+
+def test_frequencies_expanded(tmp_path: Path) -> None:
+    feed = Feed(stops=STOPS,
+                trips=[Trip("F", [("S0", 0, 0), ("S1", 5 * M, 5 * M)])],
+                frequencies=[("F", 8 * H, 9 * H, 15 * M)])
+    tt = load(feed, tmp_path)
+    assert tt.dep_s.tolist() == [8 * H, 8 * H + 15 * M, 8 * H + 30 * M, 8 * H + 45 * M]
+    out = route(tt, access=[{"S0": 0}], egress={"S1": 0}, departures=[8 * H + 1])
+    assert out[0, 0] == 20 * M - 1
+
+
+def test_max_travel_and_input_checks(tmp_path: Path) -> None:
+    tt = load(transfer_feed(), tmp_path)
+    kw = {"access": [{"S0": 120}], "egress": {"S2": 180}, "departures": [7 * H + 55 * M]}
+    assert route(tt, max_travel_s=38 * M, **kw)[0, 0] == 38 * M
+    assert route(tt, max_travel_s=38 * M - 1, **kw)[0, 0] == INF
+    with pytest.raises(ValueError, match="egress has shape"):
+        transit.door_to_door_times(
+            tt, sp.csr_matrix((1, tt.n_stops)), np.zeros(3), np.zeros(1),
+            sp.csr_matrix((tt.n_stops, tt.n_stops)), np.array([0]),
+        )
+    with pytest.raises(ValueError, match="min_transfer_s"):
+        route(tt, min_transfer_s=0, **kw)
+    with pytest.raises(KeyError, match="nope"):
+        tt.stop_index("nope")
+
+
+# ------------------------------------------------------------------------------------------
+# Independent brute force: a time-expanded graph searched with Dijkstra
+# ------------------------------------------------------------------------------------------
+
+
+def brute_force(
+    trips: list[list[tuple[int, int, int]]],
+    n_stops: int,
+    access: list[dict[int, int]],
+    egress: dict[int, int],
+    walk: list[float],
+    footpaths: dict[tuple[int, int], int],
+    departures: list[int],
+    min_transfer_s: int,
+    max_travel_s: int,
+) -> np.ndarray:
+    """Trips as lists of (stop, arrival_s, departure_s). Nodes are events (stop, time)."""
+    G = nx.DiGraph()
+    board_times: dict[int, list[int]] = {s: [] for s in range(n_stops)}
+    for trip in trips:
+        for s, _, d in trip[:-1]:
+            board_times[s].append(d)
+    for s in board_times:
+        times = sorted(set(board_times[s]))
+        board_times[s] = times
+        for a, b in itertools.pairwise(times):
+            G.add_edge(("B", s, a), ("B", s, b), weight=b - a)  # wait at the stop
+
+    def first_board(s: int, t: float) -> tuple[tuple, int] | None:
+        later = [x for x in board_times[s] if x >= t]
+        return (("B", s, later[0]), later[0]) if later else None
+
+    for k, trip in enumerate(trips):
+        for i in range(len(trip) - 1):
+            s, _, d = trip[i]
+            v, ta, _ = trip[i + 1]
+            G.add_edge(("B", s, d), ("R", k, i), weight=0)  # board
+            G.add_edge(("R", k, i), ("A", k, i + 1), weight=ta - d)  # ride
+            if i + 1 < len(trip) - 1:
+                G.add_edge(("A", k, i + 1), ("R", k, i + 1), weight=trip[i + 1][2] - ta)  # seated
+            if v in egress:
+                G.add_edge(("A", k, i + 1), "D", weight=egress[v])
+            for w, f in [(v, 0)] + [(b, f) for (a, b), f in footpaths.items() if a == v and b != v]:
+                nxt = first_board(w, ta + f + min_transfer_s)
+                if nxt:
+                    G.add_edge(("A", k, i + 1), nxt[0], weight=nxt[1] - ta)
+    out = np.full((len(access), len(departures)), INF)
+    for o, acc in enumerate(access):
+        for j, t in enumerate(departures):
+            H_ = G.copy()
+            for s, a in acc.items():
+                nxt = first_board(s, t + a)
+                if nxt:
+                    H_.add_edge("O", nxt[0], weight=nxt[1] - t)
+            best = INF
+            if "O" in H_ and "D" in H_:
+                try:
+                    best = nx.dijkstra_path_length(H_, "O", "D")
+                except nx.NetworkXNoPath:
+                    best = INF
+            best = min(best, walk[o])
+            out[o, j] = best if best <= max_travel_s else INF
+    return out
+
+
+@st.composite
+def instances(draw: st.DrawFn) -> dict:
+    n_stops = draw(st.integers(2, 5))
+    trips = []
+    for _ in range(draw(st.integers(1, 5))):
+        n = draw(st.integers(2, 4))
+        stops = [draw(st.integers(0, n_stops - 1))]
+        for _ in range(n - 1):
+            stops.append(draw(st.integers(0, n_stops - 1).filter(lambda s, p=stops[-1]: s != p)))
+        t = draw(st.integers(0, 40)) * 30
+        rows = []
+        for i, s in enumerate(stops):
+            if i:
+                t += draw(st.integers(0, 10)) * 30  # ride (0 allowed)
+            arr = t
+            t += draw(st.sampled_from([0, 0, 30, 60]))  # dwell
+            rows.append((s, arr, t))
+        trips.append(rows)
+    n_origins = draw(st.integers(1, 3))
+    acc_val = st.integers(0, 20).map(lambda x: x * 30)
+    access = [draw(st.dictionaries(st.integers(0, n_stops - 1), acc_val, min_size=1, max_size=3))
+              for _ in range(n_origins)]
+    egress = draw(st.dictionaries(st.integers(0, n_stops - 1), acc_val, min_size=1, max_size=3))
+    pairs = st.tuples(st.integers(0, n_stops - 1), st.integers(0, n_stops - 1))
+    footpaths = draw(st.dictionaries(pairs, st.integers(0, 10).map(lambda x: x * 30), max_size=4))
+    walk = [draw(st.sampled_from([INF, INF, 600.0, 1800.0, 3000.0])) for _ in range(n_origins)]
+    departures = sorted(draw(st.lists(st.integers(0, 50).map(lambda x: x * 30), min_size=1,
+                                      max_size=4, unique=True)))
+    mt = draw(st.sampled_from([1, 30, 60, 90]))
+    max_travel = draw(st.sampled_from([3 * H, 40 * M]))
+    return {"n_stops": n_stops, "trips": trips, "access": access, "egress": egress,
+            "footpaths": footpaths, "walk": walk, "departures": departures,
+            "min_transfer_s": mt, "max_travel_s": max_travel}
+
+
+def feed_of(inst: dict) -> Feed:
+    stops = [(f"S{i}", 55.0, 11.0 + 0.01 * i) for i in range(inst["n_stops"])]
+    trips = [Trip(f"T{k}", [(f"S{s}", a, d) for s, a, d in rows])
+             for k, rows in enumerate(inst["trips"])]
+    return Feed(stops=stops, trips=trips)
+
+
+def route_inst(tt: transit.Timetable, inst: dict) -> np.ndarray:
+    return route(
+        tt,
+        access=[{f"S{s}": a for s, a in acc.items()} for acc in inst["access"]],
+        egress={f"S{s}": e for s, e in inst["egress"].items()},
+        departures=inst["departures"],
+        walk=inst["walk"],
+        footpaths={(f"S{a}", f"S{b}"): f for (a, b), f in inst["footpaths"].items()},
+        min_transfer_s=inst["min_transfer_s"],
+        max_travel_s=inst["max_travel_s"],
+    )
+
+
+def tt_of(inst: dict) -> transit.Timetable:
+    with tempfile.TemporaryDirectory() as folder:
+        return load(feed_of(inst), Path(folder))
+
+
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FAST
+@given(instances())
+def test_matches_time_expanded_brute_force(inst: dict) -> None:
+    got = route_inst(tt_of(inst), inst)
+    want = brute_force(
+        inst["trips"], inst["n_stops"], inst["access"], inst["egress"], inst["walk"],
+        inst["footpaths"], inst["departures"], inst["min_transfer_s"], inst["max_travel_s"],
+    )
+    np.testing.assert_array_equal(got, want)
+
+
+@FAST
+@given(instances())
+def test_earliest_arrival_matches_profile(inst: dict) -> None:
+    tt = tt_of(inst)
+    got = route_inst(tt, inst)
+    eg = np.full(tt.n_stops, INF)
+    for s, e in inst["egress"].items():
+        eg[s] = e
+    fp = inst["footpaths"]
+    fp_m = sp.csr_matrix((list(fp.values()), ([a for a, _ in fp], [b for _, b in fp])),
+                         shape=(tt.n_stops, tt.n_stops))
+    for o, acc in enumerate(inst["access"]):
+        acc_v = np.full(tt.n_stops, INF)
+        for s, a in acc.items():
+            acc_v[s] = a
+        for j, t in enumerate(inst["departures"]):
+            arr = transit.earliest_arrival(tt, acc_v, eg, fp_m, t,
+                                           min_transfer_s=inst["min_transfer_s"])
+            want = min(arr - t, inst["walk"][o])
+            assert got[o, j] == (want if want <= inst["max_travel_s"] else INF)
+
+
+@FAST
+@given(instances(), st.data())
+def test_more_trips_or_footpaths_never_slower(inst: dict, data: st.DataObject) -> None:
+    base = route_inst(tt_of(inst), inst)
+    assert np.all(base >= 0)
+    walk = np.asarray(inst["walk"])
+    assert np.all(base <= np.where(walk <= inst["max_travel_s"], walk, INF)[:, None])
+    more_trips = {**inst, "trips": [*inst["trips"], data.draw(instances())["trips"][0]]}
+    more_trips["trips"] = [[(s % inst["n_stops"], a, d) for s, a, d in rows]
+                           for rows in more_trips["trips"]]
+    more_trips["trips"] = [rows for rows in more_trips["trips"]
+                           if all(a[0] != b[0] for a, b in itertools.pairwise(rows))]
+    assert np.all(route_inst(tt_of(more_trips), more_trips) <= base)
+    pair = data.draw(st.tuples(st.integers(0, inst["n_stops"] - 1),
+                               st.integers(0, inst["n_stops"] - 1)))
+    more_fp = {**inst, "footpaths": {**inst["footpaths"],
+                                     pair: min(inst["footpaths"].get(pair, math.inf), 45)}}
+    assert np.all(route_inst(tt_of(more_fp), more_fp) <= base)
+
+
+# ------------------------------------------------------------------------------------------
+# The real Porto Alegre feed (times only at the first and last stop of each trip)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_porto_alegre_against_earliest_arrival(shared_data: Path) -> None:
+    feed = gk.read_feed(shared_data / "fallback_porto_alegre" / "poa_eptc.zip", dist_units="km")
+    tt = transit.build_timetable(feed, "2019-05-07")  # a Tuesday
+    assert tt.n_connections > 100_000
+    speed_mps = 4.5 / 3.6 / 1.3  # 4.5 km/h along streets 1.3 × longer than the straight line
+    lat0 = np.nanmean(tt.stop_lat)
+    xy = np.c_[np.radians(tt.stop_lon) * math.cos(math.radians(lat0)), np.radians(tt.stop_lat)]
+    xy *= 6_371_000.0
+    xy[~np.isfinite(xy)] = 1e12
+
+    def walk_s(points: np.ndarray, radius_m: float) -> sp.csr_matrix:
+        d = np.hypot(points[:, None, 0] - xy[None, :, 0], points[:, None, 1] - xy[None, :, 1])
+        d = np.where(d <= radius_m, d, 0.0)
+        m = sp.csr_matrix(d / speed_mps)
+        m.data = np.ceil(m.data)
+        return m
+
+    busy = np.argsort(-transit.stop_departures(tt, 12 * H, 13 * H), kind="stable")
+    rng = np.random.default_rng(7)
+    origins_xy = xy[busy[[0, 40, 120, 300]]] + rng.uniform(-150, 150, (4, 2))
+    dest_xy = xy[busy[600]] + 60.0
+    access = walk_s(origins_xy, 700)
+    eg_m = np.hypot(*(xy - dest_xy).T)
+    egress = np.where(eg_m <= 700, np.ceil(eg_m / speed_mps), INF)
+    direct = np.ceil(np.hypot(*(origins_xy - dest_xy).T) / speed_mps)
+    fp_m = walk_s(xy, 300)
+    fp_m.setdiag(0)
+    fp_m.eliminate_zeros()
+    departures = np.arange(12 * H, 12 * H + 31 * M, 10 * M)
+    got = transit.door_to_door_times(tt, access, egress, direct, fp_m, departures)
+    assert np.isfinite(got).mean() > 0.5
+    assert np.all(got <= direct[:, None])
+    for o in range(access.shape[0]):
+        acc_v = np.full(tt.n_stops, INF)
+        row = access.getrow(o)
+        acc_v[row.indices] = row.data
+        for j, t in enumerate(departures):
+            arr = transit.earliest_arrival(tt, acc_v, egress, fp_m, int(t))
+            want = min(arr - t, direct[o])
+            assert got[o, j] == (want if want <= 3 * H else INF)
+    # transit beats walking for at least one origin
+    assert np.any(got < direct[:, None])
