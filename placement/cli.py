@@ -99,6 +99,103 @@ def demo_cmd(
         typer.echo(line)
 
 
+def _window(text: str) -> tuple[str, str]:
+    parts = [p.strip() for p in text.split("-")]
+    if len(parts) != 2 or not all(parts):
+        msg = f"--window must look like 07:00-09:00, got {text!r}"
+        raise typer.BadParameter(msg)
+    return parts[0], parts[1]
+
+
+@app.command("access")
+def access_cmd(
+    dataset_dir: DatasetDir,
+    out: Annotated[Path, typer.Option(help="Table to write: .csv or .gpkg.")],
+    date: Annotated[
+        str | None,
+        typer.Option(help="Service date YYYY-MM-DD (default: a Tuesday/Wednesday with service)."),
+    ] = None,
+    window: Annotated[
+        str, typer.Option(help="Departure window, e.g. 07:00-09:00.")
+    ] = "07:00-09:00",
+    step_min: Annotated[float, typer.Option(help="Minutes between departures.")] = 2.0,
+    walk_speed_kmh: Annotated[float, typer.Option(help="Walking speed.")] = 4.5,
+) -> None:
+    """Measure walking and public-transport access from every dwelling; write the table."""
+    from placement.accessibility import accessibility_for_dataset, write_access_table
+    from placement.dataset import load_dataset
+
+    try:
+        table = accessibility_for_dataset(
+            dataset_dir, date=date, window=_window(window), step_min=step_min,
+            walk_speed_kmh=walk_speed_kmh,
+        )
+        dwellings = load_dataset(dataset_dir).dwellings if out.suffix == ".gpkg" else None
+        path = write_access_table(table, dwellings, out)
+    except PlacementError as err:
+        raise _fail(err) from None
+    flagged = int(table["off_network"].sum()) if "off_network" in table else 0
+    typer.echo(f"Accessibility of {len(table)} dwellings written to {path}.")
+    if flagged:
+        typer.echo(f"{flagged} dwelling(s) are more than 500 m from any walkable street.")
+
+
+report_app = typer.Typer(help="Reports for planners.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("retention")
+def report_retention_cmd(
+    dataset_dir: DatasetDir,
+    year: Annotated[int, typer.Option(help="Report year.")],
+    out: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("retention.html"),
+    baseline_year: Annotated[
+        int | None, typer.Option(help="Earlier year to compare with.")
+    ] = None,
+    target_mode: Annotated[str, typer.Option(help="relative or points.")] = "relative",
+    target_amount: Annotated[
+        float, typer.Option(help="0.10 = +10 % (relative) or +10 points.")
+    ] = 0.10,
+    pdf: Annotated[bool, typer.Option(help="Also write a PDF.")] = False,
+) -> None:
+    """Write the annual retention report (HTML, a CSV of every number, optional PDF)."""
+    from placement.report import retention_report_for_dataset
+    from placement.retention import RetentionTarget
+
+    try:
+        paths = retention_report_for_dataset(
+            dataset_dir, year=year, out=out, baseline_year=baseline_year,
+            target=RetentionTarget(target_mode, target_amount), pdf=pdf,
+        )
+    except PlacementError as err:
+        raise _fail(err) from None
+    typer.echo(f"Report written to {paths.html} (numbers: {paths.csv})")
+    if pdf:
+        typer.echo(f"PDF: {paths.pdf}")
+
+
+db_app = typer.Typer(help="Create or upgrade the placement database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: $PLACEMENT_DB or ./placement.db)."),
+]
+
+
+@db_app.command("upgrade")
+def db_upgrade_cmd(db_url: DbUrl = None) -> None:
+    """Create the database or upgrade it to this version's schema (back it up first)."""
+    from placement import db
+
+    try:
+        revision = db.upgrade(db_url)
+    except PlacementError as err:
+        raise _fail(err) from None
+    shown = db.display_url(db_url or db.default_db_url())
+    typer.echo(f"Database {shown} is at schema revision {revision}.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (for tests and ``python -m``)."""
     import click
