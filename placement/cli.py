@@ -198,13 +198,15 @@ def db_upgrade_cmd(db_url: DbUrl = None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (for tests and ``python -m``)."""
-    import click
-
     try:
         rv = app(args=argv, standalone_mode=False)
-    except click.ClickException as err:
-        err.show()
-        return err.exit_code
+    except typer.TyperException as err:  # usage errors: bad option values, unknown commands
+        show = getattr(err, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {err}", err=True)
+        return int(getattr(err, "exit_code", 2))
     except typer.Exit as exit_:
         return int(exit_.exit_code)
     except PlacementError as err:

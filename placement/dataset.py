@@ -519,13 +519,10 @@ def _deep_checks(
         graph = osm.walk_graph_from_file(manifest.osm_file, boundary=boundary)
         summary["walk_nodes"] = graph.number_of_nodes()
         summary["walk_edges"] = graph.number_of_edges()
-    except DataError as err:
-        problems.extend(err.problems)
-    try:
         amenities = osm.amenities_from_file(manifest.osm_file, boundary=boundary)
         counts = amenities["category"].value_counts()
         summary["amenities"] = {str(k): int(v) for k, v in sorted(counts.items())}
-    except DataError as err:
+    except DataError as err:  # one report per broken file, not one per reader
         problems.extend(err.problems)
     if manifest.gtfs_file is not None:
         from placement import gtfs

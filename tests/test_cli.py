@@ -96,3 +96,30 @@ def test_readme_documents_every_input_column(repo_root: Path):
     for table in (schema.DWELLINGS, schema.HOUSEHOLDS, schema.HISTORY, schema.POPULATION):
         for col in table:
             assert f"| `{col.name}` |" in readme, col.name
+
+
+def test_access_command_writes_the_table(tmp_path, demo_dir, monkeypatch, capsys):
+    import pandas as pd
+
+    from placement import settings
+
+    monkeypatch.setattr(settings, "cache_folder", tmp_path / "cache")
+    out = tmp_path / "access.csv"
+    assert main(["access", str(demo_dir), "--out", str(out), "--window", "07:00-08:00"]) == 0
+    table = pd.read_csv(out)
+    assert len(table) == 360
+    assert {"walk_school_min", "pt_jobcenter_median_min", "departures_per_hour_500m"} <= set(
+        table.columns)
+    assert "Accessibility of 360 dwellings" in capsys.readouterr().out
+    assert main(["access", str(demo_dir), "--out", str(out), "--window", "7-"]) != 0
+
+
+def test_report_retention_command(tmp_path, demo_dir, capsys):
+    out = tmp_path / "rep" / "retention.html"
+    assert main(["report", "retention", str(demo_dir), "--year", "2025",
+                 "--baseline-year", "2024", "--out", str(out)]) == 0
+    html = out.read_text(encoding="utf-8")
+    assert "2025" in html
+    assert "<img" in html
+    assert out.with_suffix(".csv").exists()
+    assert "Report written to" in capsys.readouterr().out
