@@ -196,6 +196,68 @@ def db_upgrade_cmd(db_url: DbUrl = None) -> None:
     typer.echo(f"Database {shown} is at schema revision {revision}.")
 
 
+APP_SCRIPT = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+
+
+@app.command("app")
+def app_cmd(
+    dataset: Annotated[Path, typer.Option(help="Dataset folder.")] = REPO_DEMO_DIR,
+    db_url: DbUrl = None,
+    users: Annotated[Path, typer.Option(help="Users file (placement user add).")] = Path(
+        "users.toml"),
+    policy: Annotated[str, typer.Option(help="Policy preset or file.")] = "default",
+    tiles: Annotated[
+        str, typer.Option(help="Tile preset (openstreetmap), a URL template, or none.")
+    ] = "openstreetmap",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+) -> None:
+    """Start the map app for coordinators and planners (Streamlit)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ)
+    env.update({"PLACEMENT_DATASET": str(dataset.resolve()), "PLACEMENT_USERS": str(
+        users.resolve()), "PLACEMENT_POLICY": policy, "PLACEMENT_TILES": tiles})
+    if db_url:
+        env["PLACEMENT_DB"] = db_url
+    if not users.exists():
+        typer.echo(f"No users file at {users}; create one with `placement user add NAME "
+                   "--role coordinator`.", err=True)
+        raise typer.Exit(code=1)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
+           "--server.port", str(port), "--server.address", address,
+           "--server.headless", "true", "--server.enableStaticServing", "true",
+           "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(code=subprocess.call(cmd, env=env))
+
+
+user_app = typer.Typer(help="Users of the app.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add_cmd(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="coordinator, planner or viewer.")],
+    users: Annotated[Path, typer.Option(help="Users file.")] = Path("users.toml"),
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    email: Annotated[str, typer.Option(help="E-mail for identity-provider sign-in.")] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True,
+                          help="Password (asked for when not given).")
+    ] = "",
+) -> None:
+    """Add a user (or set a new password); only a salted hash is stored."""
+    from placement.auth import add_user
+
+    try:
+        path = add_user(users, username, password, role, name=name, email=email)
+    except PlacementError as err:
+        raise _fail(err) from None
+    typer.echo(f"User {username} ({role}) saved in {path}.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (for tests and ``python -m``)."""
     try:
