@@ -1,0 +1,295 @@
+"""Explanations in words: why households stay unplaced, alternatives, load per local area."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from placement.config import Policy
+from placement.optimizer.model import Instance, room_bounds
+
+__all__ = [
+    "alternatives",
+    "area_table",
+    "lock_conflicts",
+    "rule_words",
+    "shortage_reasons",
+    "unplaced_reasons",
+]
+
+
+def _dkk(v: float) -> str:
+    return f"{v:,.0f} DKK/month"
+
+
+def rule_words(rule: str, inst: Instance, h: int, policy: Policy) -> str:
+    """Describe in words what pair rule ``rule`` asks of a dwelling for household ``h``."""
+    r = policy.rules
+    if rule == "size_fit":
+        lo, hi = room_bounds(inst.persons[[h]].astype(float), policy)
+        top = "or more" if np.isinf(hi[0]) else f"to {int(hi[0])}"
+        return f"{int(lo[0])} {top} rooms for {int(inst.persons[h])} persons"
+    if rule == "rent_ceiling":
+        t = str(inst.household_type[h])
+        ceiling = r.rent_ceiling_dkk.for_type(t) if hasattr(r.rent_ceiling_dkk, t) else np.inf
+        return f"rent at most {_dkk(ceiling)} (ceiling for {t.replace('_', ' ')})"
+    if rule == "step_free":
+        return "step-free access"
+    if rule == "availability":
+        last = inst.arrival[h] + np.timedelta64(int(r.availability_tolerance_days), "D")
+        return f"free by {pd.Timestamp(last).date().isoformat()}"
+    if rule == "permanent_only":
+        return "permanent housing"
+    if rule == "excluded_areas":
+        return f"outside designated areas ({', '.join(r.excluded_area_kinds)})"
+    return rule
+
+
+def _rules_on(policy: Policy) -> list[str]:
+    r = policy.rules
+    on = {"size_fit": r.size_fit, "rent_ceiling": r.rent_ceiling, "step_free": r.step_free,
+          "availability": r.availability, "permanent_only": r.permanent_only,
+          "excluded_areas": bool(r.excluded_area_kinds)}
+    return [k for k, v in on.items() if v]
+
+
+def no_dwelling_reason(inst: Instance, h: int, policy: Policy) -> str:
+    """Reason for a household that no dwelling passes the pair rules for."""
+    from placement.optimizer.model import PAIR_RULES
+
+    block = str(inst.blocking_rule[h])
+    on = [r for r in PAIR_RULES if r in _rules_on(policy)]
+    upto = on[: on.index(block) + 1] if block in on else on
+    words = " and ".join(rule_words(r, inst, h, policy) for r in upto)
+    return f"no dwelling with {words}"
+
+
+def shortage_reasons(inst: Instance, policy: Policy) -> list[str]:
+    """Demand against supply for groups of households (pre-check, before solving).
+
+    For every household size ``p`` present: the households of ``p`` or more persons against the
+    distinct dwellings any of them may get; likewise for households that need step-free access.
+    A group with more households than such dwellings cannot all be placed (Hall's condition).
+    """
+    out: list[str] = []
+    rules = _rules_on(policy)
+    what = "that pass the rules"
+    if "size_fit" in rules and "rent_ceiling" in rules:
+        what = "with enough rooms within their rent ceiling"
+    elif "size_fit" in rules:
+        what = "with enough rooms"
+    ph, pd_ = inst.pair_h, inst.pair_d
+    for p in sorted(set(inst.persons.tolist()), reverse=True):
+        group = inst.persons >= p
+        n = int(group.sum())
+        m = len(np.unique(pd_[group[ph]]))
+        if n > m:
+            lo, _ = room_bounds(np.array([float(p)]), policy)
+            rooms = f"{int(lo[0])} or more rooms" if "size_fit" in rules else "dwellings"
+            who = f"{n} households of {p} or more persons"
+            out.append(f"{who}, but only {m} dwellings ({rooms}) {what}")
+            break  # the largest group that is short says it best
+    sf = inst.step_free_needed
+    if sf.any() and policy.rules.step_free:
+        n = int(sf.sum())
+        m = len(np.unique(pd_[sf[ph]]))
+        if n > m:
+            out.append(f"{n} households need step-free access, but only {m} step-free dwellings "
+                       "pass the other rules for them")
+    n_total, m_total = inst.n_households, len(np.unique(pd_))
+    if n_total > m_total:
+        out.append(f"{n_total} households, but only {m_total} dwellings pass the rules for any "
+                   "of them")
+    return out
+
+
+def _area_name(inst: Instance, a: int) -> str:
+    return str(inst.area_ids[a])
+
+
+def unplaced_reasons(
+    inst: Instance,
+    policy: Policy,
+    x: np.ndarray,
+    *,
+    rejected_count: np.ndarray,
+    optimal: bool,
+) -> np.ndarray:
+    """Reason in words for every unplaced household ("" for placed ones).
+
+    An unplaced household's candidate dwellings are each blocked by something: taken by another
+    household, the cap of its local area, or the building limit. Households with no candidate
+    get the rule that leaves none.
+    """
+    H = inst.n_households
+    reasons = np.full(H, "", dtype=object)
+    chosen = x.astype(bool)
+    placed_h = np.zeros(H, dtype=bool)
+    placed_h[inst.pair_h[chosen]] = True
+    taken = np.zeros(inst.n_dwellings, dtype=bool)
+    taken[inst.pair_d[chosen]] = True
+    A = len(inst.area_ids)
+    pers = inst.persons[inst.pair_h].astype(float)
+    parea = inst.dw_area[inst.pair_d]
+    load = np.zeros(A)
+    sel = chosen & (parea >= 0)
+    np.add.at(load, parea[sel], pers[sel])
+    room = inst.area_cap - load
+    nb = int(inst.dw_building.max()) + 1 if inst.n_dwellings else 0
+    bload = np.bincount(inst.dw_building[inst.pair_d[chosen]], minlength=nb)
+    r = policy.rules
+    starts = np.searchsorted(inst.pair_h, np.arange(H + 1))
+    for h in np.flatnonzero(~placed_h):
+        lo, hi = starts[h], starts[h + 1]
+        if hi == lo:
+            if inst.n_eligible[h] == 0:
+                reasons[h] = no_dwelling_reason(inst, h, policy)
+            else:
+                reasons[h] = (f"all {int(inst.n_eligible[h])} dwellings that pass the rules "
+                              "were rejected for this household")
+            continue
+        d = inst.pair_d[lo:hi]
+        n_taken = int(taken[d].sum())
+        free = d[~taken[d]]
+        parts = []
+        if n_taken:
+            parts.append(f"{n_taken} of {len(d)} suitable dwellings are taken by other "
+                         "households")
+        capped: dict[int, int] = {}
+        n_building = 0
+        n_open = 0
+        for dd in free:
+            a = inst.dw_area[dd]
+            if r.area_cap and a >= 0 and room[a] < inst.persons[h] - 1e-9:
+                capped[a] = capped.get(a, 0) + 1
+            elif r.building_limit and bload[inst.dw_building[dd]] >= r.max_households_per_building:
+                n_building += 1
+            else:
+                n_open += 1
+        for a in sorted(capped, key=lambda a: (-capped[a], inst.area_ids[a])):
+            cap = inst.area_cap[a] + inst.area_residents[a]
+            parts.append(f"the cap on {_area_name(inst, a)} is reached "
+                         f"({int(inst.area_residents[a] + load[a])} of {int(cap)} persons; "
+                         f"{capped[a]} suitable dwelling{'s' if capped[a] > 1 else ''} there)")
+        if n_building:
+            parts.append(f"{n_building} suitable dwelling{'s are' if n_building > 1 else ' is'} "
+                         f"in buildings that already have {r.max_households_per_building} "
+                         "new household(s)")
+        if n_open:
+            parts.append(f"{n_open} suitable dwelling{'s are' if n_open > 1 else ' is'} still "
+                         "free; " + ("placing the household there would lower the objective"
+                                     if optimal else "the solver stopped before optimality"))
+        if rejected_count[h]:
+            parts.append(f"{int(rejected_count[h])} rejected")
+        reasons[h] = "; ".join(parts)
+    return reasons
+
+
+def alternatives(
+    inst: Instance,
+    x: np.ndarray,
+    k: int,
+) -> pd.DataFrame:
+    """List the ``k`` best other suitable dwellings per placed household.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``household_id``, ``rank`` (1 = best), ``dwelling_id``, ``score``, ``score_diff``
+        (alternative minus proposal; negative is worse), ``taken_by`` (household proposed for
+        that dwelling, or NA).
+    """
+    cols = ["household_id", "rank", "dwelling_id", "score", "score_diff", "taken_by"]
+    chosen = x.astype(bool)
+    if k <= 0 or not chosen.any():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    H = inst.n_households
+    chosen_score = np.full(H, np.nan)
+    chosen_score[inst.pair_h[chosen]] = inst.pair_score[chosen]
+    holder = np.full(inst.n_dwellings, -1)
+    holder[inst.pair_d[chosen]] = inst.pair_h[chosen]
+    cand = ~chosen & ~np.isnan(chosen_score[inst.pair_h])
+    h, d, s = inst.pair_h[cand], inst.pair_d[cand], inst.pair_score[cand]
+    order = np.lexsort((d, -s, h))  # dwellings are sorted by id: ties go to the lower id
+    h, d, s = h[order], d[order], s[order]
+    first = np.searchsorted(h, h, side="left")
+    rank = np.arange(len(h)) - first + 1
+    keep = rank <= k
+    h, d, s, rank = h[keep], d[keep], s[keep], rank[keep]
+    taken_by = pd.array([inst.hh_ids[j] if j >= 0 else pd.NA for j in holder[d]], dtype="string")
+    return pd.DataFrame({
+        "household_id": pd.array(inst.hh_ids[h].astype(str), dtype="string"),
+        "rank": rank.astype(np.int64),
+        "dwelling_id": pd.array(inst.dw_ids[d].astype(str), dtype="string"),
+        "score": s,
+        "score_diff": s - chosen_score[h],
+        "taken_by": taken_by,
+    })
+
+
+def area_table(inst: Instance, policy: Policy, x: np.ndarray) -> pd.DataFrame:
+    """Persons placed per local area against its cap and its population-proportional target.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``area_id``, ``population``, ``integration_residents``, ``cap_persons`` (the share of
+        the population allowed under the programme, in persons), ``placed_households``,
+        ``placed_persons``, ``load_persons`` (residents plus placed), ``share_of_cap``
+        (load / cap), ``target_persons`` (placed persons spread in proportion to population),
+        ``deviation_persons`` (placed minus target).
+    """
+    chosen = x.astype(bool)
+    A = len(inst.area_ids)
+    parea = inst.dw_area[inst.pair_d]
+    sel = chosen & (parea >= 0)
+    placed_p = np.bincount(parea[sel], weights=inst.persons[inst.pair_h[sel]].astype(float),
+                           minlength=A)
+    placed_h = np.bincount(parea[sel], minlength=A)
+    cap = np.floor(policy.rules.max_area_share * inst.area_population + 1e-9)
+    load = inst.area_residents + placed_p
+    share = inst.area_population / max(inst.area_population.sum(), 1.0)
+    target = share * placed_p.sum()
+    return pd.DataFrame({
+        "area_id": pd.array(inst.area_ids.astype(str), dtype="string"),
+        "population": inst.area_population.astype(np.int64),
+        "integration_residents": inst.area_residents.astype(np.int64),
+        "cap_persons": cap.astype(np.int64),
+        "placed_households": placed_h.astype(np.int64),
+        "placed_persons": placed_p.astype(np.int64),
+        "load_persons": load.astype(np.int64),
+        "share_of_cap": np.divide(load, cap, out=np.full(A, np.nan), where=cap > 0),
+        "target_persons": target,
+        "deviation_persons": placed_p - target,
+    })
+
+
+def lock_conflicts(inst: Instance, policy: Policy, locks: list[tuple[int, int]]) -> list[str]:
+    """Reasons why the approved placements alone cannot all hold (empty when they can)."""
+    out: list[str] = []
+    hs = pd.Series([h for h, _ in locks])
+    ds = pd.Series([d for _, d in locks])
+    for h in sorted(set(hs[hs.duplicated()])):
+        out.append(f"household {inst.hh_ids[h]} has more than one approved dwelling")
+    for d in sorted(set(ds[ds.duplicated()])):
+        out.append(f"dwelling {inst.dw_ids[d]} is approved for more than one household")
+    r = policy.rules
+    if r.area_cap and locks:
+        load: dict[int, float] = {}
+        for h, d in set(locks):
+            a = inst.dw_area[d]
+            if a >= 0:
+                load[a] = load.get(a, 0.0) + float(inst.persons[h])
+        for a in sorted(load):
+            if load[a] > inst.area_cap[a] + 1e-9:
+                cap = inst.area_cap[a] + inst.area_residents[a]
+                out.append(f"the approved placements alone exceed the cap on "
+                           f"{_area_name(inst, a)} ({int(inst.area_residents[a] + load[a])} "
+                           f"of {int(cap)} persons)")
+    if r.building_limit and locks:
+        b = pd.Series([inst.dw_building[d] for _, d in set(locks)]).value_counts()
+        for n in b.sort_index().to_numpy():
+            if n > r.max_households_per_building:
+                out.append(f"{n} approved placements in one building (limit "
+                           f"{r.max_households_per_building})")
+    return out

@@ -1,0 +1,313 @@
+"""Propose placements: build the model, solve it, explain the result, write it out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from placement._errors import InfeasibleError
+from placement.config import Policy
+from placement.optimizer import explain
+from placement.optimizer.model import (
+    PAIR_TERMS,
+    Instance,
+    Solution,
+    build_and_solve,
+    build_instance,
+    eligible_pairs,
+    finish_pairs,
+    spread_weight,
+)
+
+__all__ = ["Proposal", "propose", "write_proposal"]
+
+logger = logging.getLogger(__name__)
+
+PairsLike = pd.DataFrame | Iterable[tuple[str, str]] | Mapping[str, str] | None
+
+OK_STATUSES = ("Optimal", "Time limit reached", "Interrupted by user", "Iteration limit reached",
+               "Solution limit reached")
+
+
+@dataclass
+class Proposal:
+    """Result of :func:`propose`.
+
+    Attributes
+    ----------
+    assignments : pandas.DataFrame
+        One row per household, sorted by ``household_id``: ``household_id``, ``dwelling_id``
+        (NA when unplaced), ``area_id``, ``persons``, ``score`` (weighted mean of the applicable
+        terms, 0-1), one column per term (``transit``, ``community``, ``family``, ``anchor``;
+        0-1, NA where not applicable), ``locked`` (approved placement), ``kept`` (same dwelling as
+        the previous proposal), ``unplaced_reason`` (words; "" when placed).
+    areas : pandas.DataFrame
+        Per local area: persons placed against the cap (see :func:`explain.area_table`).
+    alternatives : pandas.DataFrame
+        Per placed household the best other suitable dwellings and their score difference.
+    summary : dict
+        ``status``, ``objective``, ``bound``, ``gap``, ``build_s``, ``solve_s``, ``n_pairs``,
+        ``n_households``, ``n_dwellings``, ``n_placed``, ``n_unplaced``, ``persons_placed``,
+        ``mean_score``, ``spread_deviation`` (share of placed persons off the proportional
+        distribution), ``reasons`` (words), ``notes``, ``policy``, the solver options.
+    """
+
+    assignments: pd.DataFrame
+    areas: pd.DataFrame
+    alternatives: pd.DataFrame
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _previous_map(previous: Any) -> PairsLike:
+    if isinstance(previous, Proposal):
+        return previous.assignments[["household_id", "dwelling_id"]]
+    return previous
+
+
+def propose(
+    households: pd.DataFrame,
+    dwellings: pd.DataFrame,
+    areas: pd.DataFrame,
+    access: pd.DataFrame,
+    policy: Policy,
+    *,
+    locks: PairsLike = None,
+    rejected: PairsLike = None,
+    previous: PairsLike | Proposal = None,
+    time_limit_s: float | None = None,
+    mip_gap: float | None = None,
+) -> Proposal:
+    """Propose a dwelling for every household under the policy's rules and weights.
+
+    Parameters
+    ----------
+    households
+        One row per household (``docs/readme/CONTRACTS.md``): ``household_id``, ``persons``,
+        ``household_type``, ``children_0_5``, ``children_6_16``, ``step_free_needed``,
+        ``arrival_date``, optional ``anchor_lat``/``anchor_lon`` (degrees, NaN: none).
+    dwellings
+        One row per dwelling: ``dwelling_id``, ``area_id``, ``designated_kinds``, ``rooms``,
+        ``rent_dkk`` (DKK/month), ``available_from``, ``permanent``, ``step_free``, optional
+        ``building_id``, ``lat``/``lon`` (or a point geometry in EPSG:4326).
+    areas
+        Local areas: ``area_id``, ``population``, optional ``integration_residents``.
+    access
+        Accessibility table, one row per dwelling (index or column ``dwelling_id``).
+    policy
+        Rules, weights, scoring thresholds and solver options.
+    locks
+        Approved placements ``(household_id, dwelling_id)`` (frame with these columns, pairs or a
+        mapping): fixed in the result.
+    rejected
+        Rejected pairs: never proposed again.
+    previous
+        The previous proposal (a :class:`Proposal`, a frame or a mapping household → dwelling):
+        each pair still proposed gets ``solver.stability_bonus``, so among equally good plans
+        the previous one is kept.
+    time_limit_s, mip_gap
+        Override ``policy.solver.time_limit_s`` (seconds) and ``policy.solver.mip_gap`` (share).
+
+    Returns
+    -------
+    Proposal
+
+    Raises
+    ------
+    DataError
+        A needed column is missing, ids repeat, or a lock/rejection names an unknown id.
+    InfeasibleError
+        The approved placements alone break a rule (two households in one dwelling, an area
+        cap or a building limit exceeded); the reasons say which.
+    """
+    t0 = time.perf_counter()
+    time_limit_s = policy.solver.time_limit_s if time_limit_s is None else float(time_limit_s)
+    mip_gap = policy.solver.mip_gap if mip_gap is None else float(mip_gap)
+    inst = build_instance(households, dwellings, areas, access, policy)
+    eligible_pairs(inst, policy)
+    lock_pos = explain_keys(locks, inst, "locks")
+    rej_pos = explain_keys(rejected, inst, "rejected")
+    conflicts = explain.lock_conflicts(inst, policy, lock_pos)
+    if conflicts:
+        raise InfeasibleError(conflicts)
+    rej_count = np.bincount(np.array([h for h, _ in set(rej_pos)], dtype=np.int64),
+                            minlength=inst.n_households)
+    finish_pairs(inst, policy, locks=lock_pos, rejected=rej_pos)
+    prev_pos = explain_keys(_previous_map(previous), inst, "previous")
+    bonus = np.zeros(len(inst.pair_h))
+    if prev_pos and policy.solver.stability_bonus > 0:
+        nd = max(inst.n_dwellings, 1)
+        code = inst.pair_h * nd + inst.pair_d
+        prev_codes = np.array([h * nd + d for h, d in prev_pos], dtype=np.int64)
+        bonus[np.isin(code, prev_codes)] = policy.solver.stability_bonus
+    prep_s = time.perf_counter() - t0
+    sol = build_and_solve(inst, policy, bonus=bonus, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if sol.status not in OK_STATUSES or (len(sol.x) and math.isnan(sol.objective)):
+        raise InfeasibleError(_diagnose_failure(inst, policy, bonus, sol, time_limit_s, mip_gap))
+    return _result(inst, policy, sol, bonus=bonus, prev_pos=prev_pos, rej_count=rej_count,
+                   prep_s=prep_s, time_limit_s=time_limit_s, mip_gap=mip_gap)
+
+
+def explain_keys(pairs: Any, inst: Instance, what: str) -> list[tuple[int, int]]:
+    """Positions of ``(household_id, dwelling_id)`` pairs; DataError for unknown ids."""
+    from placement.optimizer.model import _pair_keys
+
+    return _pair_keys(pairs, inst, what)
+
+
+def _diagnose_failure(inst: Instance, policy: Policy, bonus: np.ndarray, sol: Solution,
+                      time_limit_s: float, mip_gap: float) -> list[str]:
+    """Relax one rule group at a time to find what makes the model fail."""
+    if sol.status == "Time limit reached":
+        return [f"no plan found within the time limit of {time_limit_s:g} s; raise "
+                "solver.time_limit_s or set solver.candidate_limit"]
+    reasons = []
+    for label, kw in (("the area caps", {"caps": False}),
+                      ("the building limit", {"buildings": False})):
+        trial = build_and_solve(inst, policy, bonus=bonus, time_limit_s=time_limit_s,
+                                mip_gap=mip_gap, **kw)
+        if trial.status == "Optimal":
+            reasons.append(f"the approved placements cannot all hold under {label}")
+    return reasons or [f"the solver ended with status '{sol.status}'"]
+
+
+def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
+            prev_pos: list[tuple[int, int]], rej_count: np.ndarray, prep_s: float,
+            time_limit_s: float, mip_gap: float) -> Proposal:
+    H = inst.n_households
+    chosen = sol.x.astype(bool)
+    d_of_h = np.full(H, -1)
+    d_of_h[inst.pair_h[chosen]] = inst.pair_d[chosen]
+    score = np.full(H, np.nan)
+    score[inst.pair_h[chosen]] = inst.pair_score[chosen]
+    placed = d_of_h >= 0
+    optimal = sol.status == "Optimal"
+    reasons = explain.unplaced_reasons(inst, policy, sol.x, rejected_count=rej_count,
+                                       optimal=optimal)
+    prev = dict(prev_pos)
+    lock_h = np.zeros(H, dtype=bool)
+    lock_h[inst.pair_h[chosen & inst.pair_locked]] = True
+    dw = pd.array([inst.dw_ids[d] if d >= 0 else pd.NA for d in d_of_h], dtype="string")
+    area = pd.array([inst.area_ids[inst.dw_area[d]] if d >= 0 and inst.dw_area[d] >= 0
+                     else pd.NA for d in d_of_h], dtype="string")
+    a = pd.DataFrame({
+        "household_id": pd.array(inst.hh_ids.astype(str), dtype="string"),
+        "dwelling_id": dw,
+        "area_id": area,
+        "persons": inst.persons.astype(np.int64),
+        "score": score,
+    })
+    for t in PAIR_TERMS:
+        v = np.full(H, np.nan)
+        v[inst.pair_h[chosen]] = inst.pair_terms[t][chosen]
+        a[t] = v
+    a["locked"] = lock_h
+    a["kept"] = np.array([prev.get(h, -2) == d_of_h[h] for h in range(H)], dtype=bool)
+    a["unplaced_reason"] = pd.array(reasons.astype(str), dtype="string")
+    areas_df = explain.area_table(inst, policy, sol.x)
+    alts = explain.alternatives(inst, sol.x, policy.solver.alternatives)
+    placed_p = areas_df["placed_persons"].sum()
+    spread_dev = (float(np.abs(areas_df["deviation_persons"]).sum() / (2 * placed_p))
+                  if placed_p else 0.0)
+    shortage = explain.shortage_reasons(inst, policy)
+    unplaced_words = [f"{int((~placed).sum())} of {H} households stay unplaced"] if (
+        ~placed).any() else []
+    capped = areas_df.loc[(areas_df["share_of_cap"] >= 1.0 - 1e-9)
+                          & (areas_df["placed_persons"] > 0), "area_id"]
+    cap_words = [f"the cap on {x} is reached" for x in capped] if (~placed).any() else []
+    summary: dict[str, Any] = {
+        "status": sol.status,
+        "objective": sol.objective,
+        "bound": sol.bound,
+        "gap": sol.gap,
+        "build_s": round(prep_s + sol.build_s, 4),
+        "solve_s": round(sol.solve_s, 4),
+        "n_pairs": len(inst.pair_h),
+        "n_rows": sol.n_rows,
+        "n_nonzeros": sol.n_nonzeros,
+        "n_households": H,
+        "n_dwellings": inst.n_dwellings,
+        "n_placed": int(placed.sum()),
+        "n_unplaced": int((~placed).sum()),
+        "n_locked": int(lock_h.sum()),
+        "n_kept": int(a["kept"].sum()),
+        "persons_placed": int(inst.persons[placed].sum()),
+        "mean_score": float(np.nanmean(score)) if placed.any() else math.nan,
+        "spread_deviation": spread_dev,
+        "spread_weight": spread_weight(policy),
+        "reasons": unplaced_words + shortage + cap_words if (~placed).any() else [],
+        "notes": list(inst.notes),
+        "policy": policy.name,
+        "time_limit_s": time_limit_s,
+        "mip_gap": mip_gap,
+        "threads": policy.solver.threads,
+        "random_seed": policy.solver.seed,
+        "candidate_limit": policy.solver.candidate_limit,
+    }
+    logger.info("proposed %s of %s households (%s)", f"{summary['n_placed']:,}", f"{H:,}",
+                sol.status)
+    return Proposal(assignments=a, areas=areas_df, alternatives=alts, summary=summary)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_proposal(proposal: Proposal, out_csv: str | Path) -> dict[str, Path]:
+    """Write the proposal: assignments CSV, summary JSON, areas and alternatives CSVs.
+
+    Parameters
+    ----------
+    proposal
+        Result of :func:`propose`.
+    out_csv
+        Path of the assignments CSV, e.g. ``proposals.csv``. Beside it go
+        ``<stem>.summary.json``, ``<stem>.areas.csv`` and ``<stem>.alternatives.csv``.
+        Each file is written to a temporary file first and then moved into place.
+
+    Returns
+    -------
+    dict
+        The paths written, keyed ``assignments``, ``summary``, ``areas``, ``alternatives``.
+    """
+    out = Path(out_csv)
+    paths = {
+        "assignments": out,
+        "summary": out.with_name(f"{out.stem}.summary.json"),
+        "areas": out.with_name(f"{out.stem}.areas.csv"),
+        "alternatives": out.with_name(f"{out.stem}.alternatives.csv"),
+    }
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, np.generic):
+            return clean(v.item())
+        return v
+
+    summary = {k: clean(v) for k, v in proposal.summary.items()}
+    _atomic_write(paths["assignments"], proposal.assignments.to_csv(index=False,
+                                                                    float_format="%.6g"))
+    _atomic_write(paths["areas"], proposal.areas.to_csv(index=False, float_format="%.6g"))
+    _atomic_write(paths["alternatives"], proposal.alternatives.to_csv(index=False,
+                                                                      float_format="%.6g"))
+    _atomic_write(paths["summary"], json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    return paths

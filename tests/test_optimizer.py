@@ -1,0 +1,406 @@
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pulp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from placement._errors import DataError, InfeasibleError
+from placement.config import Policy
+from placement.optimizer import greedy_assign, propose, write_proposal
+from placement.optimizer.synthetic import make_instance
+from placement.score import combine, dwelling_terms, haversine_m
+
+EXACT = {"mip_gap": 0.0, "time_limit_s": 60.0}
+
+
+def policy_for(**rules) -> Policy:
+    # a tolerance of 1 person keeps the spread term active on tiny instances
+    return Policy().with_overrides(rules=rules, solver=EXACT,
+                                   scoring={"spread_tolerance_persons": 1.0})
+
+
+# --- an independent reading of the rules and the objective ------------------------------------
+
+
+def eligible(hh: pd.Series, dw: pd.Series, policy: Policy) -> bool:
+    r = policy.rules
+    p = hh["persons"]
+    if r.size_fit and not (p / dw["rooms"] <= r.max_persons_per_room + 1e-9
+                           and p / dw["rooms"] >= r.min_persons_per_room - 1e-9):
+        return False
+    if r.rent_ceiling and dw["rent_dkk"] > getattr(r.rent_ceiling_dkk, hh["household_type"]):
+        return False
+    if r.step_free and hh["step_free_needed"] and not dw["step_free"]:
+        return False
+    last = pd.Timestamp(hh["arrival_date"]) + pd.Timedelta(days=r.availability_tolerance_days)
+    if r.availability and pd.Timestamp(dw["available_from"]) > last:
+        return False
+    if r.permanent_only and not dw["permanent"]:
+        return False
+    kinds = set(filter(None, dw["designated_kinds"].split(",")))
+    return not kinds & set(r.excluded_area_kinds)
+
+
+def pair_score(hh: pd.Series, dw: pd.Series, dt: pd.DataFrame, policy: Policy) -> float:
+    s = policy.scoring
+    row = dt.loc[dw["dwelling_id"]]
+    fam = []
+    if hh["children_0_5"] > 0:
+        fam.append(row["daycare"])
+    if hh["children_6_16"] > 0:
+        fam.append(row["school"])
+    anchor = np.nan
+    if not np.isnan(hh["anchor_lat"]):
+        dist = haversine_m(hh["anchor_lat"], hh["anchor_lon"], dw["lat"], dw["lon"])
+        anchor = float(np.clip((s.anchor_zero_m - dist) / (s.anchor_zero_m - s.anchor_full_m),
+                               0, 1))
+    terms = {"transit": np.array([row["transit"]]), "community": np.array([row["community"]]),
+             "family": np.array([np.mean(fam) if fam else np.nan]),
+             "anchor": np.array([anchor])}
+    return float(combine(terms, policy)[0])
+
+
+def plan_objective(plan: dict[str, str], hh, dw, ar, acc, policy: Policy) -> float:
+    """Objective of a plan household -> dwelling, computed from the model's definition."""
+    dt = dwelling_terms(acc, scoring=policy.scoring)
+    w = policy.weights
+    omega = w.spread / w.total
+    M = policy.solver.unplaced_penalty
+    H = len(hh)
+    persons_total = hh["persons"].sum()
+    hhi = hh.set_index("household_id")
+    dwi = dw.set_index("dwelling_id", drop=False)
+    total = 0.0
+    load = dict.fromkeys(ar["area_id"], 0.0)
+    for h, d in plan.items():
+        total += M + (1 - omega) * pair_score(hhi.loc[h], dwi.loc[d], dt, policy)
+        load[dwi.loc[d, "area_id"]] += hhi.loc[h, "persons"]
+    share = ar.set_index("area_id")["population"] / ar["population"].sum()
+    tol = policy.scoring.spread_tolerance_persons
+    if omega > 0 and len(ar) > 1:
+        dev = sum(max(0.0, load[a] - share[a] * persons_total - tol) for a in load)
+        total -= omega * H / persons_total * dev
+    return total - M * H
+
+
+def plan_ok(plan: dict[str, str], hh, dw, ar, policy: Policy) -> bool:
+    r = policy.rules
+    hhi = hh.set_index("household_id")
+    dwi = dw.set_index("dwelling_id", drop=False)
+    if len(set(plan.values())) != len(plan):
+        return False
+    if not all(eligible(hhi.loc[h], dwi.loc[d], policy) for h, d in plan.items()):
+        return False
+    if r.area_cap:
+        load = dict.fromkeys(ar["area_id"], 0)
+        for h, d in plan.items():
+            load[dwi.loc[d, "area_id"]] += hhi.loc[h, "persons"]
+        for _, a in ar.iterrows():
+            cap = np.floor(r.max_area_share * a["population"] + 1e-9)
+            if load[a["area_id"]] + a["integration_residents"] > cap:
+                return False
+    if r.building_limit:
+        counts = pd.Series([dwi.loc[d, "building_id"] for d in plan.values()]).value_counts()
+        if (counts > r.max_households_per_building).any():
+            return False
+    return True
+
+
+def brute_force(hh, dw, ar, acc, policy: Policy) -> float:
+    hids = list(hh["household_id"])
+    options = [None, *dw["dwelling_id"]]
+    best = -np.inf
+    for combo in itertools.product(options, repeat=len(hids)):
+        plan = {h: d for h, d in zip(hids, combo, strict=True) if d is not None}
+        if plan_ok(plan, hh, dw, ar, policy):
+            best = max(best, plan_objective(plan, hh, dw, ar, acc, policy))
+    return best
+
+
+def plan_of(result) -> dict[str, str]:
+    a = result.assignments.dropna(subset=["dwelling_id"])
+    return dict(zip(a["household_id"], a["dwelling_id"], strict=True))
+
+
+def tight(n_h: int, n_d: int, seed: int, *, pop_scale: float = 0.03):
+    """A small instance whose caps and buildings bind."""
+    hh, dw, ar, acc = make_instance(n_h, n_d, n_areas=2, seed=seed)
+    ar = ar.assign(population=(ar["population"] * pop_scale).round().astype(int) + 60,
+                   integration_residents=0)
+    dw = dw.assign(building_id=[f"B{i // 3}" for i in range(n_d)])
+    return hh, dw, ar, acc
+
+
+# --- exactness ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_milp_equals_brute_force(seed):
+    hh, dw, ar, acc = tight(4, 5, seed)
+    policy = policy_for(max_area_share=0.1, max_households_per_building=1)
+    res = propose(hh, dw, ar, acc, policy)
+    plan = plan_of(res)
+    assert plan_ok(plan, hh, dw, ar, policy)
+    expected = brute_force(hh, dw, ar, acc, policy)
+    assert res.summary["objective"] == pytest.approx(expected, abs=1e-6)
+    assert plan_objective(plan, hh, dw, ar, acc, policy) == pytest.approx(expected, abs=1e-6)
+
+
+def pulp_optimum(hh, dw, ar, acc, policy: Policy) -> float:
+    """The same model written independently with PuLP and solved with CBC."""
+    dt = dwelling_terms(acc, scoring=policy.scoring)
+    hhi = hh.set_index("household_id")
+    dwi = dw.set_index("dwelling_id", drop=False)
+    pairs = [(h, d) for h in hhi.index for d in dwi.index
+             if eligible(hhi.loc[h], dwi.loc[d], policy)]
+    w = policy.weights
+    omega = w.spread / w.total
+    M = policy.solver.unplaced_penalty
+    m = pulp.LpProblem("placement", pulp.LpMaximize)
+    x = {p: pulp.LpVariable(f"x_{p[0]}_{p[1]}", cat="Binary") for p in pairs}
+    dev = {a: pulp.LpVariable(f"dev_{a}", lowBound=0) for a in ar["area_id"]}
+    P = hh["persons"].sum()
+    m += (pulp.lpSum((M + (1 - omega) * pair_score(hhi.loc[h], dwi.loc[d], dt, policy)) * v
+                     for (h, d), v in x.items())
+          - omega * len(hh) / P * pulp.lpSum(dev.values()) - M * len(hh))
+    for h in hhi.index:
+        m += pulp.lpSum(v for (hh_, _), v in x.items() if hh_ == h) <= 1
+    for d in dwi.index:
+        m += pulp.lpSum(v for (_, dd), v in x.items() if dd == d) <= 1
+    share = ar.set_index("area_id")["population"] / ar["population"].sum()
+    for _, a in ar.iterrows():
+        load = pulp.lpSum(hhi.loc[h, "persons"] * v for (h, d), v in x.items()
+                          if dwi.loc[d, "area_id"] == a["area_id"])
+        cap = np.floor(policy.rules.max_area_share * a["population"] + 1e-9)
+        m += load <= cap - a["integration_residents"]
+        m += dev[a["area_id"]] >= load - share[a["area_id"]] * P \
+            - policy.scoring.spread_tolerance_persons
+    for _, grp in dwi.groupby("building_id"):
+        m += pulp.lpSum(v for (_, d), v in x.items()
+                        if d in set(grp.index)) <= policy.rules.max_households_per_building
+    m.solve(pulp.PULP_CBC_CMD(msg=False, gapRel=0, timeLimit=60))
+    assert pulp.LpStatus[m.status] == "Optimal"
+    return float(pulp.value(m.objective))
+
+
+def test_pulp_cbc_agrees_on_medium_instance():
+    hh, dw, ar, acc = tight(25, 40, seed=3, pop_scale=0.02)
+    policy = policy_for(max_area_share=0.08, max_households_per_building=1)
+    res = propose(hh, dw, ar, acc, policy)
+    assert res.summary["status"] == "Optimal"
+    assert res.summary["objective"] == pytest.approx(pulp_optimum(hh, dw, ar, acc, policy),
+                                                     abs=1e-5)
+    assert plan_ok(plan_of(res), hh, dw, ar, policy)
+
+
+# --- properties -----------------------------------------------------------------------------
+
+instances = st.tuples(st.integers(2, 7), st.integers(2, 9), st.integers(0, 10_000))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances, st.booleans(), st.floats(0.05, 0.3))
+def test_every_hard_rule_holds(inst, permanent_only, share):
+    n_h, n_d, seed = inst
+    hh, dw, ar, acc = tight(n_h, n_d, seed)
+    policy = policy_for(permanent_only=permanent_only, max_area_share=share)
+    res = propose(hh, dw, ar, acc, policy)
+    plan = plan_of(res)
+    assert plan_ok(plan, hh, dw, ar, policy)
+    a = res.assignments
+    assert a["household_id"].is_unique
+    assert len(a) == len(hh)
+    assert (a["unplaced_reason"].fillna("") != "").to_numpy().tolist() == \
+        a["dwelling_id"].isna().to_numpy().tolist()
+    areas = res.areas
+    ok = areas["cap_persons"] > 0
+    assert (areas.loc[ok, "load_persons"] <= areas.loc[ok, "cap_persons"]).all() or \
+        (areas["placed_persons"] == 0).all()
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances)
+def test_adding_a_dwelling_never_lowers_the_optimum(inst):
+    n_h, n_d, seed = inst
+    hh, dw, ar, acc = tight(n_h, n_d + 1, seed)
+    policy = policy_for(max_area_share=0.2)
+    fewer = propose(hh, dw.iloc[:-1], ar, acc.iloc[:-1], policy)
+    more = propose(hh, dw, ar, acc, policy)
+    assert more.summary["objective"] >= fewer.summary["objective"] - 1e-7
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances)
+def test_locking_the_optimum_changes_nothing(inst):
+    n_h, n_d, seed = inst
+    hh, dw, ar, acc = tight(n_h, n_d, seed)
+    policy = policy_for(max_area_share=0.2)
+    first = propose(hh, dw, ar, acc, policy)
+    locked = propose(hh, dw, ar, acc, policy, locks=plan_of(first))
+    assert locked.summary["objective"] == pytest.approx(first.summary["objective"], abs=1e-7)
+    assert plan_of(locked) == plan_of(first)
+    assert locked.assignments["locked"].sum() == len(plan_of(first))
+
+
+# --- behaviour ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def medium():
+    return make_instance(40, 120, n_areas=4, seed=11)
+
+
+def test_deterministic_and_order_independent(medium):
+    hh, dw, ar, acc = medium
+    policy = Policy().with_overrides(solver={"time_limit_s": 30.0})
+    a = propose(hh, dw, ar, acc, policy)
+    b = propose(hh.iloc[::-1], dw.sample(frac=1, random_state=1), ar.iloc[::-1],
+                acc.iloc[::-1], policy)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+    assert a.summary["objective"] == pytest.approx(b.summary["objective"], abs=1e-9)
+
+
+def test_oversubscribed_returns_partial_plan_with_reasons():
+    hh, dw, ar, acc = make_instance(30, 10, n_areas=2, seed=5)
+    hh = hh.assign(persons=7, adults=2, children_0_5=2, children_6_16=3, household_type="family")
+    dw = dw.assign(rooms=[2] * 7 + [4] * 3, rent_dkk=6_000.0, permanent=True, step_free=True,
+                   designated_kinds="", available_from=pd.Timestamp("2025-01-01"),
+                   building_id=[f"B{i}" for i in range(10)])
+    ar = ar.assign(population=100_000, integration_residents=0)
+    res = propose(hh, dw, ar, acc, Policy())
+    assert res.summary["n_placed"] == 3
+    assert res.summary["n_unplaced"] == 27
+    text = " ".join(res.summary["reasons"])
+    assert "30 households of 7 or more persons, but only 3 dwellings" in text
+    unplaced = res.assignments[res.assignments["dwelling_id"].isna()]
+    assert unplaced["unplaced_reason"].str.contains("taken by other households").all()
+
+
+def test_no_eligible_dwelling_names_the_rule():
+    hh, dw, ar, acc = make_instance(3, 6, n_areas=2, seed=2)
+    hh = hh.assign(persons=1, adults=1, children_0_5=0, children_6_16=0, household_type="single",
+                   step_free_needed=False)
+    dw = dw.assign(rooms=1, rent_dkk=9_999.0, permanent=True, designated_kinds="",
+                   available_from=pd.Timestamp("2025-01-01"))
+    res = propose(hh, dw, ar, acc, Policy())
+    assert res.summary["n_placed"] == 0
+    assert res.assignments["unplaced_reason"].str.contains(
+        "rent at most 5,500 DKK/month").all()
+
+
+def test_area_cap_reached_is_reported():
+    hh, dw, ar, acc = make_instance(6, 12, n_areas=1, seed=4)
+    hh = hh.assign(persons=2, adults=2, children_0_5=0, children_6_16=0, household_type="couple",
+                   step_free_needed=False)
+    dw = dw.assign(rooms=2, rent_dkk=5_000.0, permanent=True, designated_kinds="",
+                   available_from=pd.Timestamp("2025-01-01"),
+                   building_id=[f"B{i}" for i in range(12)])
+    ar = ar.assign(population=100, integration_residents=1)  # cap 5, 4 persons left
+    res = propose(hh, dw, ar, acc, Policy())
+    assert res.summary["n_placed"] == 2
+    assert res.areas.loc[0, "load_persons"] == 5
+    assert res.assignments["unplaced_reason"].str.contains(
+        f"the cap on {ar.loc[0, 'area_id']} is reached").sum() == 4
+
+
+def test_conflicting_locks_are_infeasible_in_words(medium):
+    hh, dw, ar, acc = medium
+    d = dw["dwelling_id"].iloc[0]
+    with pytest.raises(InfeasibleError, match="approved for more than one household"):
+        propose(hh, dw, ar, acc, Policy(),
+                locks=[(hh["household_id"].iloc[0], d), (hh["household_id"].iloc[1], d)])
+
+
+def test_rejected_pairs_never_return_and_previous_is_kept(medium):
+    hh, dw, ar, acc = medium
+    policy = Policy().with_overrides(solver={"time_limit_s": 30.0})
+    first = propose(hh, dw, ar, acc, policy)
+    plan = plan_of(first)
+    rejected = list(plan.items())[:5]
+    second = propose(hh, dw, ar, acc, policy, rejected=rejected, previous=first)
+    plan2 = plan_of(second)
+    for h, d in rejected:
+        assert plan2.get(h) != d
+    rejected_h = {h for h, _ in rejected}
+    kept = [h for h in plan if h not in rejected_h and plan2.get(h) == plan[h]]
+    assert second.summary["n_kept"] == len(kept) > 0
+
+
+def test_stability_bonus_keeps_previous_among_ties():
+    hh, dw, ar, acc = make_instance(2, 4, n_areas=1, seed=8)
+    hh = hh.assign(persons=1, adults=1, children_0_5=0, children_6_16=0, household_type="single",
+                   step_free_needed=False, anchor_lat=np.nan, anchor_lon=np.nan)
+    dw = dw.assign(rooms=1, rent_dkk=4_000.0, permanent=True, designated_kinds="",
+                   available_from=pd.Timestamp("2025-01-01"),
+                   building_id=[f"B{i}" for i in range(4)])
+    acc = pd.DataFrame([acc.iloc[0].to_dict()] * 4, index=acc.index)  # four equal dwellings
+    ar = ar.assign(population=10_000)
+    policy = policy_for()
+    for prev in ({"H00000": "D000003", "H00001": "D000002"},
+                 {"H00000": "D000001", "H00001": "D000000"}):
+        assert plan_of(propose(hh, dw, ar, acc, policy, previous=prev)) == prev
+
+
+def test_alternatives_and_term_columns(medium):
+    hh, dw, ar, acc = medium
+    res = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"time_limit_s": 30.0}))
+    a = res.assignments.set_index("household_id")
+    alt = res.alternatives
+    assert set(alt.columns) == {"household_id", "rank", "dwelling_id", "score", "score_diff",
+                                "taken_by"}
+    assert (alt.groupby("household_id")["rank"].max() <= 3).all()
+    chosen = a.loc[alt["household_id"], "score"].to_numpy()
+    np.testing.assert_allclose(alt["score_diff"], alt["score"] - chosen)
+    assert (alt["dwelling_id"].to_numpy() != a.loc[alt["household_id"], "dwelling_id"]).all()
+    placed = a[a["dwelling_id"].notna()]
+    assert placed["score"].between(0, 1).all()
+    assert placed["transit"].between(0, 1).all()
+    no_kids = (hh.set_index("household_id")[["children_0_5", "children_6_16"]].sum(axis=1) == 0)
+    assert placed.loc[no_kids.reindex(placed.index), "family"].isna().all()
+
+
+def test_missing_column_is_a_data_error(medium):
+    hh, dw, ar, acc = medium
+    with pytest.raises(DataError) as err:
+        propose(hh.drop(columns=["persons"]), dw.drop(columns=["rooms"]), ar, acc, Policy())
+    assert {p.column for p in err.value.problems} == {"persons", "rooms"}
+
+
+def test_write_proposal(tmp_path, medium):
+    hh, dw, ar, acc = medium
+    res = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"time_limit_s": 30.0}))
+    paths = write_proposal(res, tmp_path / "proposals.csv")
+    back = pd.read_csv(paths["assignments"], dtype={"household_id": str, "dwelling_id": str})
+    assert list(back["household_id"]) == list(res.assignments["household_id"])
+    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    assert summary["n_placed"] == res.summary["n_placed"]
+    assert summary["status"] == "Optimal"
+    assert paths["areas"].exists()
+    assert paths["alternatives"].exists()
+
+
+def test_greedy_baseline_obeys_rules_and_is_not_better(medium):
+    hh, dw, ar, acc = medium
+    policy = Policy().with_overrides(weights={"spread": 0.0}, solver={"time_limit_s": 30.0})
+    g = greedy_assign(hh, dw, ar, acc, policy)
+    plan = {h: d for h, d in zip(g["household_id"], g["dwelling_id"], strict=True)
+            if not pd.isna(d)}
+    assert plan_ok(plan, hh, dw, ar, policy)
+    opt = propose(hh, dw, ar, acc, policy)
+    assert plan_objective(plan, hh, dw, ar, acc, policy) <= opt.summary["objective"] + 1e-7
+
+
+def test_candidate_limit_keeps_everyone_placeable(medium):
+    hh, dw, ar, acc = medium
+    full = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"time_limit_s": 30.0}))
+    lim = propose(hh, dw, ar, acc, Policy().with_overrides(
+        solver={"time_limit_s": 30.0, "candidate_limit": 3}))
+    assert lim.summary["n_pairs"] < full.summary["n_pairs"]
+    assert lim.summary["n_placed"] == full.summary["n_placed"]
+    assert lim.summary["objective"] <= full.summary["objective"] + 1e-6
