@@ -20,6 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from placement._errors import ConfigError
 from placement.schema import DESIGNATED_KINDS
 
@@ -123,6 +125,11 @@ class HardRules:
     max_area_share: float = _f(0.05, "Persons placed now plus residents already under the "
                                "programme must stay within this share of the area's population.",
                                unit="share of population", goal="mixed housing areas", gt=0, le=1)
+    area_max_share: dict[str, float] = field(
+        default_factory=dict,
+        metadata={**_meta("Cap per local area, replacing max_area_share there: a table "
+                          "area_id = share, e.g. [rules.area_max_share] \"9003\" = 0.02.",
+                          unit="share of population", goal="mixed housing areas")})
     building_limit: bool = _f(True, "At most this many new households per building.",
                               goal="mixed neighbourhoods")
     max_households_per_building: int = _f(2, "Households placed per building.",
@@ -302,6 +309,25 @@ class Policy:
 # --- parsing and checking ----------------------------------------------------------------
 
 
+def area_shares(rules: HardRules, area_ids: Any) -> np.ndarray:
+    """Return the cap share of each area: ``rules.area_max_share`` where set, else the default.
+
+    Parameters
+    ----------
+    rules : HardRules
+        The policy's rules.
+    area_ids : sequence of str
+        Area ids in the order wanted.
+
+    Returns
+    -------
+    numpy.ndarray
+        Share of the population per area.
+    """
+    return np.array([float(rules.area_max_share.get(str(a), rules.max_area_share))
+                     for a in area_ids], dtype=float)
+
+
 def _render(source: str, problems: list[tuple[str, str]]) -> str:
     lines = [f"{source}: {key}: {msg}" for key, msg in problems]
     if len(lines) > 1:
@@ -349,6 +375,16 @@ def _parse(cls: type, data: Any, prefix: str) -> tuple[Any, list[tuple[str, str]
             or (tp is bool and isinstance(value, bool))
             or (tp is str and isinstance(value, str))
         )
+        if typing.get_origin(tp) is dict:
+            ok = isinstance(value, dict) and all(
+                isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 1
+                for v in value.values())
+            if ok:
+                value = {str(k): float(v) for k, v in value.items()}
+            else:
+                problems.append((key, f"must be a table of area_id = share between 0 and 1, "
+                                      f"got {value!r}"))
+                continue
         if typing.get_origin(tp) is tuple:
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
             if ok:
@@ -370,6 +406,8 @@ def _check(obj: Any, prefix: str) -> list[tuple[str, str]]:
             problems += _check(value, f"{key}.")
             continue
         m = f.metadata
+        if isinstance(value, dict):
+            continue
         if isinstance(value, float) and not math.isfinite(value):
             problems.append((key, f"must be a finite number, got {value}"))
             continue
@@ -447,6 +485,8 @@ def _toml_value(v: Any) -> str:
         return "[" + ", ".join(f'"{x}"' for x in v) + "]"
     if isinstance(v, float):
         return f"{v:g}"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f'"{k}" = {x:g}' for k, x in v.items()) + "}"
     return str(v)
 
 
@@ -461,6 +501,8 @@ def describe_policy(cls: type = Policy, prefix: str = "") -> list[dict[str, str]
             rows += describe_policy(tp, f"{key}.")
             continue
         default = f.default if f.default is not MISSING else None
+        if default is None and f.default_factory is not MISSING:
+            default = f.default_factory()
         rows.append({"key": key, "unit": f.metadata.get("unit", ""),
                      "default": _toml_value(default),
                      "goal": f.metadata.get("goal", ""), "doc": f.metadata.get("doc", "")})

@@ -1087,9 +1087,10 @@ STATUSES = ("proposed", "unplaced", "approved", "locked", "rejected")
 def proposal_status(bind: Engine | Session, run_id: int) -> pd.DataFrame:
     """Return the decision status of every proposal of a run, for case handling.
 
-    The status follows the household's latest decision on this run: ``approved`` or ``locked``
-    while that decision still holds the dwelling, ``rejected`` after a reject, otherwise
-    ``proposed`` (a dwelling is proposed, nothing decided or the decision was undone) or
+    The status follows the household's latest decision on the proposed dwelling, on this run
+    or an earlier run of the same dataset (a re-optimised run keeps the decisions it was built
+    on): ``approved`` or ``locked`` while that decision still holds the dwelling, ``rejected``
+    after a reject of that dwelling, otherwise ``proposed`` (nothing decided, or undone) or
     ``unplaced`` (the run found no dwelling).
 
     Parameters
@@ -1107,9 +1108,11 @@ def proposal_status(bind: Engine | Session, run_id: int) -> pd.DataFrame:
         ``decided_at`` (UTC, NaT likewise), ``decision_reason``.
     """
     with _reading(bind) as session:
-        if session.get(Run, run_id) is None:
+        run = session.get(Run, run_id)
+        if run is None:
             msg = f"no run with id {run_id} in the database"
             raise StoreError(msg)
+        dataset_id = run.dataset_id
         proposals = session.execute(
             select(Proposal.household_id, Proposal.dwelling_id)
             .where(Proposal.run_id == run_id)
@@ -1118,22 +1121,24 @@ def proposal_status(bind: Engine | Session, run_id: int) -> pd.DataFrame:
         decisions = session.execute(
             select(
                 Decision.household_id,
+                Decision.dwelling_id,
                 Decision.action,
                 Decision.decided_by,
                 Decision.decided_at,
                 Decision.reason,
                 Allocation.active,
             )
+            .join(Run, Run.id == Decision.run_id)
             .outerjoin(Allocation, Allocation.decision_id == Decision.id)
-            .where(Decision.run_id == run_id)
+            .where(Run.dataset_id == dataset_id, Run.id <= run_id)
             .order_by(Decision.id)
         ).all()
-    latest = {row.household_id: row for row in decisions}
+    latest = {(row.household_id, row.dwelling_id): row for row in decisions}
     records = []
     for household_id, dwelling_id in proposals:
         status = "unplaced" if dwelling_id is None else "proposed"
         by = at = why = None
-        last = latest.get(household_id)
+        last = latest.get((household_id, dwelling_id))
         if last is not None and last.action in STATUS_BY_ACTION:
             holds = last.action == "reject" or bool(last.active)
             if holds:

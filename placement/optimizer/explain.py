@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from placement.config import Policy
+from placement.config import Policy, area_shares
 from placement.optimizer.model import Instance, room_bounds
 
 __all__ = [
@@ -246,7 +246,7 @@ def area_table(inst: Instance, policy: Policy, x: np.ndarray) -> pd.DataFrame:
     placed_p = np.bincount(parea[sel], weights=inst.persons[inst.pair_h[sel]].astype(float),
                            minlength=A)
     placed_h = np.bincount(parea[sel], minlength=A)
-    cap = np.floor(policy.rules.max_area_share * inst.area_population + 1e-9)
+    cap = np.floor(area_shares(policy.rules, inst.area_ids) * inst.area_population + 1e-9)
     load = inst.area_residents + placed_p
     share = inst.area_population / max(inst.area_population.sum(), 1.0)
     target = share * placed_p.sum()

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from placement._errors import DataError, Problem
-from placement.config import Policy
+from placement.config import Policy, area_shares
 from placement.score import PAIR_TERMS, combine, dwelling_terms, pair_terms
 
 logger = logging.getLogger(__name__)
@@ -212,7 +212,8 @@ def build_instance(
     dw_building = pd.factorize(bid, sort=True)[0]
 
     r = policy.rules
-    cap = np.floor(r.max_area_share * ar["population"].to_numpy(dtype=float) + 1e-9)
+    shares = area_shares(r, ar["area_id"].astype(str))
+    cap = np.floor(shares * ar["population"].to_numpy(dtype=float) + 1e-9)
     area_cap = cap - ar["integration_residents"].to_numpy(dtype=float)
 
     if "lat" in dw.columns and "lon" in dw.columns:

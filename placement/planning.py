@@ -1,0 +1,477 @@
+"""Planning: propose, store, decide, re-optimise and run what-if scenarios on a dataset.
+
+This is the one place where the steps are put together (dataset → accessibility → optimiser →
+measures → storage), used by the command line, the app and the notebook alike.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from placement import measures as ms
+from placement._errors import ConfigError
+from placement.config import Policy, load_policy
+from placement.dataset import Dataset, load_dataset
+from placement.scenario import Scenario, check_changes, materialise
+
+logger = logging.getLogger(__name__)
+
+#: Default departure window of the public-transport measures.
+DEFAULT_WINDOW = ("07:00", "09:00")
+
+
+@dataclass
+class Plan:
+    """A proposal with everything needed to show, store and compare it.
+
+    Attributes
+    ----------
+    dataset : Dataset
+        The loaded dataset.
+    dataset_dir : Path
+        Its folder.
+    access : pandas.DataFrame
+        Accessibility table (index dwelling_id).
+    policy : Policy
+        The policy solved under (with any scenario overrides).
+    proposal : placement.optimizer.Proposal
+        The optimiser's result.
+    caps : pandas.Series
+        Cap in persons per area.
+    measures : dict
+        Policy measures (:func:`placement.measures.plan_measures`).
+    area_table : pandas.DataFrame
+        Persons placed per area against the cap.
+    """
+
+    dataset: Dataset
+    dataset_dir: Path
+    access: pd.DataFrame
+    policy: Policy
+    proposal: Any
+    caps: pd.Series
+    measures: dict[str, float]
+    area_table: pd.DataFrame
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        """One row per household (the optimiser's assignments)."""
+        return self.proposal.assignments
+
+
+def policy_for(policy: str | Path | Policy, *, weights: Mapping[str, float] | None = None,
+               area_caps: Mapping[str, float] | None = None) -> Policy:
+    """Load a policy (preset name, file or object) and apply weight and cap overrides.
+
+    Parameters
+    ----------
+    policy : str, Path or Policy
+        A preset name (``stevns``, ``kalundborg``, ...), a TOML file or a loaded policy.
+    weights : mapping, optional
+        Weights replacing the policy's (transit, community, family, anchor, spread).
+    area_caps : mapping, optional
+        Cap per area_id as a share of its population, replacing ``rules.max_area_share`` there.
+
+    Returns
+    -------
+    Policy
+    """
+    base = policy if isinstance(policy, Policy) else load_policy(policy)
+    sections: dict[str, dict[str, Any]] = {}
+    if weights:
+        sections["weights"] = {k: float(v) for k, v in weights.items()}
+    if area_caps:
+        merged = dict(base.rules.area_max_share)
+        merged.update({str(k): float(v) for k, v in area_caps.items()})
+        sections["rules"] = {"area_max_share": merged}
+    if not sections:
+        return base
+    try:
+        return base.with_overrides(**sections)
+    except TypeError as err:
+        msg = f"cannot apply the overrides {sections}: {err}"
+        raise ConfigError(msg) from None
+
+
+def accessibility(dataset_dir: str | Path, *, date: Any = None,
+                  window: tuple[str, str] = DEFAULT_WINDOW, use_cache: bool = True
+                  ) -> pd.DataFrame:
+    """Return the accessibility table of a dataset (cached on disk by input hashes).
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        The dataset.
+    date : date or str, optional
+        Service date (default: a Tuesday/Wednesday with service).
+    window : tuple of str
+        Departure window.
+    use_cache : bool
+        Reuse a cached table for the same inputs and parameters.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    from placement.accessibility import accessibility_for_dataset
+
+    return accessibility_for_dataset(dataset_dir, date=date, window=window, use_cache=use_cache)
+
+
+def make_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default", *,
+              date: Any = None, window: tuple[str, str] = DEFAULT_WINDOW,
+              weights: Mapping[str, float] | None = None,
+              area_caps: Mapping[str, float] | None = None,
+              locks: Any = None, rejected: Any = None, previous: Any = None,
+              time_limit_s: float | None = None, mip_gap: float | None = None,
+              dataset: Dataset | None = None, access: pd.DataFrame | None = None,
+              use_cache: bool = True) -> Plan:
+    """Propose a dwelling for every household of a dataset and measure the plan.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        The dataset.
+    policy : str, Path or Policy
+        Preset, policy file or policy.
+    date, window
+        Service date and departure window of the public-transport measures.
+    weights, area_caps
+        Overrides (see :func:`policy_for`).
+    locks, rejected, previous
+        Approved placements, rejected pairs and the previous proposal (see
+        :func:`placement.optimizer.propose`).
+    time_limit_s, mip_gap
+        Solver options overriding the policy's.
+    dataset, access
+        Already loaded dataset and accessibility table (loaded when not given).
+    use_cache : bool
+        Reuse the cached accessibility table.
+
+    Returns
+    -------
+    Plan
+    """
+    from placement.optimizer import propose
+
+    folder = Path(dataset_dir)
+    ds = dataset if dataset is not None else load_dataset(folder)
+    acc = access if access is not None else accessibility(folder, date=date, window=window,
+                                                          use_cache=use_cache)
+    pol = policy_for(policy, weights=weights, area_caps=area_caps)
+    proposal = propose(ds.households, ds.dwellings, ds.areas, acc, pol, locks=locks,
+                       rejected=rejected, previous=previous, time_limit_s=time_limit_s,
+                       mip_gap=mip_gap)
+    caps = ms.area_caps(ds.areas, pol.rules.max_area_share, pol.rules.area_max_share)
+    table = ms.area_table(proposal.assignments, ds.households, ds.dwellings, ds.areas, caps)
+    measures = ms.plan_measures(proposal.assignments, ds.households, ds.dwellings, acc, ds.areas,
+                                caps, summary=proposal.summary)
+    params = {"date": None if date is None else str(date), "window": list(window),
+              "weights": dict(weights or {}), "area_caps": dict(area_caps or {}),
+              "time_limit_s": time_limit_s, "mip_gap": mip_gap}
+    return Plan(dataset=ds, dataset_dir=folder, access=acc, policy=pol, proposal=proposal,
+                caps=caps, measures=measures, area_table=table, parameters=params)
+
+
+def store_plan(engine: Engine, plan: Plan, *, scenario_id: int | None = None,
+               user: str | None = None) -> int:
+    """Store a plan as a run (dataset registered by content hash); return the run id.
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database (:func:`placement.db.open_engine`).
+    plan : Plan
+        The plan.
+    scenario_id : int, optional
+        Scenario the run belongs to.
+    user : str, optional
+        Who ran it.
+
+    Returns
+    -------
+    int
+        ``run_id``.
+    """
+    from placement import store
+    from placement.score import PAIR_TERMS
+
+    dataset_id = store.register_dataset(engine, plan.dataset_dir, user=user)
+    summary = dict(plan.proposal.summary)
+    summary["measures"] = plan.measures
+    return store.save_run(engine, dataset_id, scenario_id, summary=summary,
+                          proposals=plan.assignments, policy=plan.policy,
+                          parameters=plan.parameters, terms=list(PAIR_TERMS), user=user)
+
+
+def decisions_for_run(engine: Engine, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the approved/locked placements and the rejected pairs of a run's dataset.
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database.
+    run_id : int
+        A stored run.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        ``locks`` (household_id, dwelling_id) held by approve/lock decisions, and ``rejected``
+        (household_id, dwelling_id) of reject decisions that still stand.
+    """
+    from placement import store
+
+    run, _ = store.load_run(engine, run_id)
+    held = store.active_allocations(engine, run["dataset_id"])
+    locks = held[["household_id", "dwelling_id"]].reset_index(drop=True)
+    decisions = store.decisions_for(engine, run["dataset_id"])
+    rejected = decisions[decisions["action"] == "reject"][["household_id", "dwelling_id"]]
+    return locks, rejected.drop_duplicates().reset_index(drop=True)
+
+
+def reoptimise(engine: Engine, run_id: int, dataset_dir: str | Path,
+               policy: str | Path | Policy = "default", *, user: str | None = None,
+               **kwargs: Any) -> tuple[Plan, int]:
+    """Re-optimise a stored run keeping every decision; store and return the new run.
+
+    Approved and locked placements stay fixed, rejected pairs never return and every other
+    proposal of the run that is still optimal is kept.
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database.
+    run_id : int
+        The run decided on.
+    dataset_dir : str or Path
+        Its dataset.
+    policy : str, Path or Policy
+        Policy to solve under.
+    user : str, optional
+        Who re-optimises.
+    **kwargs
+        Passed to :func:`make_plan`.
+
+    Returns
+    -------
+    tuple
+        The new plan and its run id.
+    """
+    from placement import store
+
+    _, previous = store.load_run(engine, run_id)
+    locks, rejected = decisions_for_run(engine, run_id)
+    plan = make_plan(dataset_dir, policy, locks=locks, rejected=rejected,
+                     previous=previous[["household_id", "dwelling_id"]], **kwargs)
+    return plan, store_plan(engine, plan, user=user)
+
+
+@dataclass
+class ScenarioResult:
+    """A scenario's plan and where it went.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        The scenario.
+    folder : Path
+        Its materialised dataset folder.
+    plan : Plan
+        The plan.
+    run_id : int or None
+        The stored run, when a database was given.
+    """
+
+    scenario: Scenario
+    folder: Path
+    plan: Plan
+    run_id: int | None = None
+
+
+def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | None = None,
+                 user: str | None = None, base_access: pd.DataFrame | None = None,
+                 time_limit_s: float | None = None) -> ScenarioResult:
+    """Run a scenario: apply its changes, recompute what they touch, propose and measure.
+
+    Accessibility is reused when the changes touch neither the network nor the feed nor the
+    dwellings' locations (``base_access``, or the disk cache keyed by file contents).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A parsed scenario (:func:`placement.scenario.read_scenario`).
+    work_dir : str or Path
+        Folder for the scenario's dataset (``work_dir/<name>``).
+    engine : Engine, optional
+        Database to store the scenario and its run in.
+    user : str, optional
+        Who runs it.
+    base_access : pandas.DataFrame, optional
+        The base dataset's accessibility table, reused when nothing it depends on changed.
+    time_limit_s : float, optional
+        Solver time limit.
+
+    Returns
+    -------
+    ScenarioResult
+    """
+    base = load_dataset(scenario.dataset_dir)
+    check_changes(scenario, base)
+    slug = "".join(c if c.isalnum() else "_" for c in scenario.name.lower()).strip("_") or "s"
+    folder = materialise(scenario, Path(work_dir) / slug, dataset=base)
+    ds = load_dataset(folder)
+    touched = scenario.touches
+    access = None
+    if base_access is not None and not (touched & {"gtfs", "accessibility"}):
+        keep = base_access.index.astype(str).isin(ds.dwellings["dwelling_id"].astype(str))
+        access = base_access[keep]
+    window = DEFAULT_WINDOW
+    plan = make_plan(folder, scenario.effective_policy(), date=scenario.effective_date(),
+                     window=window, weights=scenario.weight_overrides(),
+                     area_caps=scenario.area_caps(), dataset=ds, access=access,
+                     time_limit_s=time_limit_s)
+    run_id = None
+    if engine is not None:
+        from placement import store
+
+        dataset_id = store.register_dataset(engine, scenario.dataset_dir, user=user)
+        scenario_id = store.save_scenario(engine, name=scenario.name, definition=scenario.raw,
+                                          dataset_id=dataset_id, user=user)
+        run_id = store_plan(engine, plan, scenario_id=scenario_id, user=user)
+    return ScenarioResult(scenario=scenario, folder=folder, plan=plan, run_id=run_id)
+
+
+def compare_plans(plans: Mapping[str, Plan]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Measures side by side with differences, and the households whose proposal changed.
+
+    Parameters
+    ----------
+    plans : mapping
+        Name → plan, the base first.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        The measures table (:func:`placement.measures.compare`) with one row per area added
+        (``persons in <area> / cap``), and the changed proposals.
+    """
+    table = ms.compare({name: p.measures for name, p in plans.items()})
+    rows = []
+    for name, p in plans.items():
+        for rec in p.area_table.itertuples():
+            rows.append({"key": f"area_{rec.area_id}", "measure": f"Persons placed in {rec.name}",
+                         "unit": f"persons (cap {rec.cap_persons})", "scenario": name,
+                         "value": float(rec.persons_placed)})
+    if rows:
+        long = pd.DataFrame(rows)
+        wide = long.pivot_table(index=["key", "measure"], columns="scenario", values="value",
+                                aggfunc="first").reset_index()
+        units = long.groupby("key")["unit"].first()
+        wide["unit"] = wide["key"].map(units)
+        wide = wide.set_index("key")
+        names = list(plans)
+        for name in names[1:]:
+            wide[f"Δ {name}"] = wide[name] - wide[names[0]]
+        table = pd.concat([table, wide[table.columns]])
+    changed = ms.changed_proposals({name: p.assignments for name, p in plans.items()})
+    return table, changed
+
+
+def scenario_names(results: Sequence[ScenarioResult]) -> list[str]:
+    """Return unique display names for scenario results (suffixing duplicates)."""
+    seen: dict[str, int] = {}
+    out = []
+    for r in results:
+        name = r.scenario.name
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return out
+
+
+def run_table(engine: Engine, run_id: int, dataset: Dataset) -> pd.DataFrame:
+    """Return the case-handling table of a stored run (address, area and decisions).
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database.
+    run_id : int
+        The run.
+    dataset : Dataset
+        Its dataset (for addresses and area names).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`placement.export.proposals_table`.
+    """
+    from placement import export, store
+
+    _, proposals = store.load_run(engine, run_id)
+    status = store.proposal_status(engine, run_id)
+    return export.proposals_table(proposals, dataset.dwellings, dataset.areas, status=status,
+                                  run_id=run_id)
+
+
+def export_run_csv(engine: Engine, run_id: int, dataset: Dataset, path: str | Path, *,
+                   sep: str = ",") -> Path:
+    """Write a stored run's proposals CSV for case handling (atomically).
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database.
+    run_id : int
+        The run.
+    dataset : Dataset
+        Its dataset.
+    path : str or Path
+        Target CSV.
+    sep : str
+        ``,`` or ``;`` (Danish Excel; decimal comma then).
+
+    Returns
+    -------
+    Path
+    """
+    from placement import export, store
+
+    _, proposals = store.load_run(engine, run_id)
+    status = store.proposal_status(engine, run_id)
+    return export.write_proposals_csv(proposals, path, sep=sep, dwellings=dataset.dwellings,
+                                      areas=dataset.areas, status=status, run_id=run_id)
+
+
+def export_run_gpkg(engine: Engine, run_id: int, dataset: Dataset, path: str | Path) -> Path:
+    """Write a stored run's proposals, dwellings and areas as a GeoPackage (atomically).
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database.
+    run_id : int
+        The run.
+    dataset : Dataset
+        Its dataset.
+    path : str or Path
+        Target ``.gpkg``.
+
+    Returns
+    -------
+    Path
+    """
+    from placement import export, store
+
+    _, proposals = store.load_run(engine, run_id)
+    status = store.proposal_status(engine, run_id)
+    return export.write_proposals_gpkg(proposals, dataset.dwellings, dataset.areas, path,
+                                       status=status, run_id=run_id)
