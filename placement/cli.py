@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -92,7 +92,7 @@ def demo_cmd(
     from placement.pipeline import run_demo
 
     try:
-        summary = run_demo(dataset, out)
+        summary = run_demo(dataset, out, progress=lambda msg: typer.echo(f"… {msg}", err=True))
     except PlacementError as err:
         raise _fail(err) from None
     for line in summary:
@@ -138,6 +138,122 @@ def access_cmd(
     typer.echo(f"Accessibility of {len(table)} dwellings written to {path}.")
     if flagged:
         typer.echo(f"{flagged} dwelling(s) are more than 500 m from any walkable street.")
+
+
+PolicyOpt = Annotated[
+    str,
+    typer.Option("--policy", help="Policy file or preset (default, stevns, kalundborg, "
+                 "vordingborg, norddjurs)."),
+]
+
+
+@app.command("propose")
+def propose_cmd(
+    dataset_dir: DatasetDir,
+    out: Annotated[Path, typer.Option(help="Proposals CSV to write.")] = Path("proposals.csv"),
+    policy: PolicyOpt = "default",
+    date: Annotated[str | None, typer.Option(help="Service date YYYY-MM-DD.")] = None,
+    time_limit_s: Annotated[float | None, typer.Option(help="Solver time limit (s).")] = None,
+    mip_gap: Annotated[float | None, typer.Option(help="Target relative gap.")] = None,
+    db_url: DbUrl = None,
+    store_run: Annotated[bool, typer.Option("--store/--no-store", help="Store the run.")] = False,
+) -> None:
+    """Propose a dwelling for every household; write proposals CSV and a run summary (JSON)."""
+    from placement import planning
+
+    try:
+        plan = planning.make_plan(dataset_dir, policy, date=date, time_limit_s=time_limit_s,
+                                  mip_gap=mip_gap)
+        paths = planning.write_plan(plan, out)
+        run_id = None
+        if store_run or db_url:
+            from placement import db
+
+            run_id = planning.store_plan(db.open_engine(db_url), plan)
+    except PlacementError as err:
+        raise _fail(err) from None
+    s = plan.proposal.summary
+    typer.echo(f"{s['n_placed']} of {s['n_households']} households placed "
+               f"({s['status']}, objective {s['objective']:.4g}, gap {s['gap']:.2%}, "
+               f"solved in {s['solve_s']:.1f} s).")
+    for reason in s.get("reasons", []):
+        typer.echo(f"  {reason}")
+    typer.echo(f"Proposals written to {paths['assignments']}, summary {paths['summary']}.")
+    if run_id is not None:
+        typer.echo(f"Stored as run {run_id}.")
+
+
+scenario_app = typer.Typer(help="What-if scenarios.", no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+
+
+def _print_compare(table: Any, changed: Any, out_dir: Path) -> None:
+    from placement.pipeline import write_compare
+
+    for line in write_compare(table, changed, out_dir):
+        typer.echo(line)
+
+
+@scenario_app.command("run")
+def scenario_run_cmd(
+    file: Annotated[Path, typer.Argument(help="Scenario TOML file.", show_default=False)],
+    out: Annotated[Path, typer.Option(help="Folder for outputs.")] = Path("scenario-output"),
+    db_url: DbUrl = None,
+) -> None:
+    """Run a scenario and compare it with its base; print and write the comparison as CSV."""
+    from placement import planning
+    from placement.scenario import check_changes, read_scenario
+
+    try:
+        scen = read_scenario(file)
+        check_changes(scen)  # a bad route, area or file is an error before anything runs
+        engine = None
+        if db_url:
+            from placement import db
+
+            engine = db.open_engine(db_url)
+        base = planning.make_plan(scen.dataset_dir, scen.policy, date=scen.date)
+        result = planning.run_scenario(scen, out / "datasets", engine=engine,
+                                       base_access=base.access)
+        planning.write_plan(result.plan, out / "proposals.csv")
+        table, changed = planning.compare_plans({"base": base, scen.name: result.plan})
+    except PlacementError as err:
+        raise _fail(err) from None
+    _print_compare(table, changed, out)
+
+
+@scenario_app.command("compare")
+def scenario_compare_cmd(
+    files: Annotated[
+        list[Path], typer.Argument(help="Scenario files; the first is the base.",
+                                   show_default=False)
+    ],
+    out: Annotated[Path, typer.Option(help="Folder for outputs.")] = Path("scenario-output"),
+    db_url: DbUrl = None,
+) -> None:
+    """Run scenarios and show their measures side by side, with differences to the first."""
+    from placement import planning
+    from placement.scenario import check_changes, read_scenario
+
+    if len(files) < 2:
+        typer.echo("error: give at least two scenario files", err=True)
+        raise typer.Exit(code=2)
+    try:
+        scenarios = [read_scenario(f) for f in files]
+        for scen in scenarios:
+            check_changes(scen)
+        engine = None
+        if db_url:
+            from placement import db
+
+            engine = db.open_engine(db_url)
+        results = [planning.run_scenario(s, out / "datasets", engine=engine) for s in scenarios]
+        names = planning.scenario_names(results)
+        table, changed = planning.compare_plans(
+            {n: r.plan for n, r in zip(names, results, strict=True)})
+    except PlacementError as err:
+        raise _fail(err) from None
+    _print_compare(table, changed, out)
 
 
 report_app = typer.Typer(help="Reports for planners.", no_args_is_help=True)

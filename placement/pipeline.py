@@ -3,9 +3,13 @@
 Each step reads what the previous ones produced and writes its outputs into one folder:
 
 1. load and validate the dataset (``validation.json``);
-2. accessibility of every dwelling (``accessibility.csv``) when the accessibility engine is
-   available for the dataset;
-3. later steps (proposals, stored run, exports, retention report) are added as they land.
+2. accessibility of every dwelling (``accessibility.csv``);
+3. proposals under the policy (``proposals.csv`` with ``proposals.summary.json``);
+4. the run stored in a SQLite database (``placement.db``) and exported for case handling
+   (``proposals_case_handling.csv``, ``proposals.gpkg``);
+5. a what-if scenario (a bus line cut, more arrivals) compared with the base
+   (``scenario/compare.csv``, ``scenario/changed.csv``);
+6. the annual retention report (``retention_<year>.html`` and ``.csv``).
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ def run_demo(
     dataset_dir: str | Path,
     out_dir: str | Path,
     *,
+    policy: str = "default",
+    report_year: int = 2025,
     progress: Callable[[str], None] | None = None,
 ) -> list[str]:
     """Run every step of the pipeline on a dataset and write the outputs to ``out_dir``.
@@ -96,6 +102,10 @@ def run_demo(
         Folder with ``dataset.toml`` (the bundled demo by default in the CLI).
     out_dir : str or Path
         Folder for the outputs; created when missing.
+    policy : str
+        Policy preset or file for the proposals.
+    report_year : int
+        Latest year of the retention report (the last year with ended periods up to it).
     progress : callable, optional
         Called with a short message as each step starts.
 
@@ -117,5 +127,95 @@ def run_demo(
         raise DataError(report.problems)
     lines = [f"Dataset {dataset_dir} is valid.", *summary_lines(report.summary)]
     write_json(report.summary, out / "validation.json")
+
+    from placement import db, planning
+    from placement.accessibility import write_access_table
+    from placement.dataset import load_dataset
+
+    say("measure accessibility")
+    ds = load_dataset(dataset_dir)
+    access = planning.accessibility(dataset_dir)
+    write_access_table(access, None, out / "accessibility.csv")
+    lines.append(f"Accessibility of {len(access)} dwellings: {out / 'accessibility.csv'}")
+
+    say(f"propose placements (policy {policy})")
+    plan = planning.make_plan(dataset_dir, policy, dataset=ds, access=access)
+    planning.write_plan(plan, out / "proposals.csv")
+    s = plan.proposal.summary
+    lines.append(f"Proposals: {s['n_placed']} of {s['n_households']} households placed, "
+                 f"{s['status']}, gap {s['gap']:.2%}: {out / 'proposals.csv'}")
+
+    say("store the run and export it for case handling")
+    url = f"sqlite:///{(out / 'placement.db').resolve()}"
+    db.upgrade(url)
+    engine = db.open_engine(url)
+    run_id = planning.store_plan(engine, plan)
+    planning.export_run_csv(engine, run_id, ds, out / "proposals_case_handling.csv", sep=";")
+    planning.export_run_gpkg(engine, run_id, ds, out / "proposals.gpkg")
+    lines.append(f"Stored as run {run_id} in {out / 'placement.db'}; exports: "
+                 f"{out / 'proposals_case_handling.csv'}, {out / 'proposals.gpkg'}")
+
+    if ds.gtfs_path is not None:
+        say("what-if: a bus line cut and 25 % more arrivals")
+        from placement.gtfs import load_gtfs
+        from placement.scenario import scenario_from_dict
+
+        feed = load_gtfs(ds.gtfs_path)
+        buses = feed.routes[feed.routes["route_type"].astype(int) == 3]
+        route = str(sorted(buses["route_id"].astype(str))[0])
+        definition = {"scenario": {"name": f"line {route} cut, 25 % more arrivals",
+                                   "dataset": str(Path(dataset_dir).resolve()),
+                                   "policy": str(policy)},
+                      "change": [{"kind": "cut_route", "route_id": route},
+                                 {"kind": "arrivals", "factor": 1.25}]}
+        scen = scenario_from_dict(definition, base=Path(dataset_dir))
+        result = planning.run_scenario(scen, out / "scenario" / "datasets", engine=engine)
+        table, changed = planning.compare_plans({"base": plan, scen.name: result.plan})
+        write_compare(table, changed, out / "scenario")
+        m = result.plan.measures
+        lines.append(f"What-if '{scen.name}': {m['households_placed']:.0f} households placed, "
+                     f"{m['share_near_served_stop']:.0%} of persons near a served stop "
+                     f"(base {plan.measures['share_near_served_stop']:.0%}): "
+                     f"{out / 'scenario' / 'compare.csv'}")
+
+    if ds.history is not None:
+        say("annual retention report")
+        from placement.report import retention_report_for_dataset
+
+        year = int(ds.history["integration_end"].dropna().dt.year.clip(upper=report_year).max())
+        paths = retention_report_for_dataset(dataset_dir, year=year,
+                                             baseline_year=year - 1,
+                                             out=out / f"retention_{year}.html")
+        lines.append(f"Retention report {year}: {paths.html}")
     lines.append(f"Outputs written to {out}")
     return lines
+
+
+def write_compare(table: Any, changed: Any, out_dir: str | Path) -> list[str]:
+    """Write a scenario comparison as CSV (``compare.csv``, ``changed.csv``) and render it.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`placement.planning.compare_plans`.
+    changed : pandas.DataFrame
+        Households whose proposal changed.
+    out_dir : str or Path
+        Folder to write into.
+
+    Returns
+    -------
+    list of str
+        Lines for the terminal.
+    """
+    from placement.export import atomic_path
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("compare.csv", table), ("changed.csv", changed)):
+        with atomic_path(out / name) as tmp:
+            frame.to_csv(tmp, index=name == "compare.csv", encoding="utf-8-sig")
+    shown = table.drop(columns=["unit"]).set_index("measure")
+    text = shown.to_string(float_format=lambda v: f"{v:.3g}")
+    return [text, "", f"{len(changed)} household(s) with a changed proposal.",
+            f"Written: {out / 'compare.csv'}, {out / 'changed.csv'}"]

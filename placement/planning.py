@@ -475,3 +475,54 @@ def export_run_gpkg(engine: Engine, run_id: int, dataset: Dataset, path: str | P
     status = store.proposal_status(engine, run_id)
     return export.write_proposals_gpkg(proposals, dataset.dwellings, dataset.areas, path,
                                        status=status, run_id=run_id)
+
+
+def proposals_for_case_handling(plan: Plan) -> pd.DataFrame:
+    """Return the plan's assignments with address and local-area name, for the proposals CSV.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``household_id``, ``dwelling_id`` (empty when unplaced), ``address``, ``local_area``,
+        ``score``, one column per score term, ``unplaced_reason`` and the optimiser's other
+        columns.
+    """
+    a = plan.assignments.copy()
+    dw = plan.dataset.dwellings.set_index(plan.dataset.dwellings["dwelling_id"].astype(str))
+    names = dict(zip(plan.dataset.areas["area_id"].astype(str), plan.dataset.areas["name"],
+                     strict=True))
+    ids = a["dwelling_id"].astype("string")
+    a.insert(2, "address", ids.map(dw["address"].to_dict()).astype("string"))
+    area = ids.map(dw["area_id"].astype(str).to_dict()).astype("string")
+    a.insert(3, "local_area", area.map(names).astype("string"))
+    return a
+
+
+def write_plan(plan: Plan, out_csv: str | Path) -> dict[str, Path]:
+    """Write a plan's proposals CSV and its run summary JSON (with the measures) atomically.
+
+    Parameters
+    ----------
+    plan : Plan
+        The plan.
+    out_csv : str or Path
+        The proposals CSV; ``<stem>.summary.json``, ``<stem>.areas.csv`` and
+        ``<stem>.alternatives.csv`` go beside it.
+
+    Returns
+    -------
+    dict
+        Paths written.
+    """
+    from dataclasses import replace
+
+    from placement.optimizer import write_proposal
+
+    enriched = replace(plan.proposal, assignments=proposals_for_case_handling(plan),
+                       summary={**plan.proposal.summary, "measures": plan.measures})
+    return write_proposal(enriched, out_csv)

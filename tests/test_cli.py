@@ -123,3 +123,55 @@ def test_report_retention_command(tmp_path, demo_dir, capsys):
     assert "<img" in html
     assert out.with_suffix(".csv").exists()
     assert "Report written to" in capsys.readouterr().out
+
+
+def test_propose_command_writes_proposals_and_summary(tmp_path, demo_dir, capsys):
+    import pandas as pd
+
+    out = tmp_path / "proposals.csv"
+    db_url = f"sqlite:///{tmp_path / 'p.db'}"
+    assert main(["db", "upgrade", "--db", db_url]) == 0
+    assert main(["propose", str(demo_dir), "--policy", "stevns", "--out", str(out),
+                 "--db", db_url]) == 0
+    table = pd.read_csv(out, dtype={"dwelling_id": "string"})
+    for column in ("household_id", "dwelling_id", "address", "local_area", "score", "transit",
+                   "community", "family", "anchor", "unplaced_reason"):
+        assert column in table.columns
+    assert len(table) == 96
+    summary = json.loads(out.with_name("proposals.summary.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "Optimal"
+    assert {"objective", "bound", "gap", "build_s", "solve_s"} <= set(summary)
+    assert "Stored as run 1" in capsys.readouterr().out
+
+
+def test_scenario_compare_command(tmp_path, repo_root, capsys):
+    import pandas as pd
+
+    out = tmp_path / "cmp"
+    assert main(["scenario", "compare", str(repo_root / "scenarios" / "base.toml"),
+                 str(repo_root / "scenarios" / "cut_line_201.toml"), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "compare.csv", index_col=0, encoding="utf-8-sig")
+    assert "Δ line 201 cut, 202 halved" in table.columns
+    assert table.loc["households_placed", "base"] == 96
+    printed = capsys.readouterr().out
+    assert "Placed persons within 500 m" in printed
+    assert (out / "changed.csv").exists()
+
+
+def test_scenario_with_unknown_route_fails_before_running(tmp_path, repo_root, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'[scenario]\ndataset = "{repo_root / "data/geo/demo"}"\n'
+                   '[[change]]\nkind = "cut_route"\nroute_id = "X99"\n', encoding="utf-8")
+    assert main(["scenario", "run", str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert "route 'X99' is not in the feed" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_demo_on_the_bundled_dataset_runs_every_step(tmp_path, demo_dir, capsys):
+    out = tmp_path / "demo-output"
+    assert main(["demo", "--out", str(out)]) == 0
+    for name in ("validation.json", "accessibility.csv", "proposals.csv",
+                 "proposals.summary.json", "placement.db", "proposals_case_handling.csv",
+                 "proposals.gpkg", "scenario/compare.csv", "retention_2025.html",
+                 "retention_2025.csv"):
+        assert (out / name).exists(), name
