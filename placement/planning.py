@@ -526,3 +526,45 @@ def write_plan(plan: Plan, out_csv: str | Path) -> dict[str, Path]:
     enriched = replace(plan.proposal, assignments=proposals_for_case_handling(plan),
                        summary={**plan.proposal.summary, "measures": plan.measures})
     return write_proposal(enriched, out_csv)
+
+
+def policy_of_run(run: Mapping[str, Any]) -> Policy:
+    """Rebuild the policy a stored run was solved under (from its JSON).
+
+    Parameters
+    ----------
+    run : mapping
+        From :func:`placement.store.load_run`.
+
+    Returns
+    -------
+    Policy
+    """
+    stored = dict(run.get("policy") or {})
+    head = {k: stored.pop(k) for k in ("name", "description") if k in stored}
+    return Policy.from_dict({"policy": head, **stored}, source=f"run {run.get('run_id')}")
+
+
+def run_area_table(engine: Engine, run_id: int, dataset: Dataset) -> pd.DataFrame:
+    """Persons placed per local area against its cap, for a stored run.
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database.
+    run_id : int
+        The run.
+    dataset : Dataset
+        Its dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`placement.measures.area_table`.
+    """
+    from placement import store
+
+    run, proposals = store.load_run(engine, run_id)
+    pol = policy_of_run(run)
+    caps = ms.area_caps(dataset.areas, pol.rules.max_area_share, pol.rules.area_max_share)
+    return ms.area_table(proposals, dataset.households, dataset.dwellings, dataset.areas, caps)

@@ -1,0 +1,39 @@
+"""The placement app: sign in, then review proposals, run what-ifs, follow retention, export.
+
+Start it with ``placement app`` (or ``streamlit run app/Home.py``). Settings come from the
+environment (see the README): ``PLACEMENT_DATASET``, ``PLACEMENT_DB``, ``PLACEMENT_USERS``,
+``PLACEMENT_POLICY``, ``PLACEMENT_TILES``. The app computes nothing itself: every number comes
+from the ``placement`` library.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import views
+
+from placement.i18n import LANGUAGES, t
+
+st.set_page_config(page_title="placement", page_icon="🏠", layout="wide")
+
+lang = st.sidebar.selectbox("Sprog / Language", LANGUAGES, key="lang",
+                            format_func=lambda code: {"da": "Dansk", "en": "English"}[code])
+st.title(t("app.title", lang))
+
+user = views.current_user(lang)
+if user is None:
+    st.stop()
+
+pages = views.pages_for(user)
+page = st.sidebar.radio(t("app.page", lang), list(pages), key="page",
+                        format_func=lambda key: t(f"page.{key}", lang))
+st.sidebar.caption(t("app.signed_in_as", lang, name=user.name, role=t(f"role.{user.role}", lang)))
+if st.sidebar.button(t("app.sign_out", lang), key="sign_out"):
+    views.sign_out()
+    st.rerun()
+pages[page](user, lang)

@@ -1,0 +1,425 @@
+"""Pages of the placement app. Thin: every number comes from the placement library."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from placement import auth, planning, store
+from placement._errors import PlacementError
+from placement.i18n import t
+
+APP_DIR = Path(__file__).resolve().parent
+REPO_DEMO = APP_DIR.parent / "data" / "geo" / "demo"
+
+
+# --- settings ----------------------------------------------------------------------------------
+def setting(name: str, default: str) -> str:
+    """Read a setting from the environment (``PLACEMENT_<NAME>``)."""
+    return os.environ.get(f"PLACEMENT_{name.upper()}", default)
+
+
+def dataset_dir() -> Path:
+    """The dataset the app works on."""
+    return Path(setting("dataset", str(REPO_DEMO)))
+
+
+def policy_name() -> str:
+    """The policy preset or file."""
+    return setting("policy", "default")
+
+
+def tiles() -> str | None:
+    """Tile source: a preset name, a URL template, or none (vector layers only)."""
+    value = setting("tiles", "openstreetmap")
+    return None if value.lower() in ("", "none", "off") else value
+
+
+# --- cached library calls ----------------------------------------------------------------------
+@st.cache_resource(show_spinner=False)
+def engine() -> Any:
+    """The database (created/upgraded to the current schema on first use)."""
+    from placement import db
+
+    url = os.environ.get("PLACEMENT_DB") or db.default_db_url()
+    db.upgrade(url)
+    return db.open_engine(url)
+
+
+@st.cache_resource(show_spinner=False)
+def dataset(folder: str) -> Any:
+    """The loaded dataset."""
+    from placement.dataset import load_dataset
+
+    return load_dataset(folder)
+
+
+@st.cache_resource(show_spinner=False)
+def access(folder: str) -> pd.DataFrame:
+    """The accessibility table (disk-cached by the library too)."""
+    return planning.accessibility(folder)
+
+
+@st.cache_resource(show_spinner=False)
+def amenities(folder: str) -> Any:
+    """Amenities from the dataset's OSM file."""
+    from placement.osm import amenities_from_file
+
+    ds = dataset(folder)
+    return amenities_from_file(ds.osm_path, boundary=ds.boundary)
+
+
+@st.cache_resource(show_spinner=False)
+def feed(folder: str) -> Any:
+    """The GTFS feed, or None."""
+    from placement.gtfs import load_gtfs
+
+    ds = dataset(folder)
+    return load_gtfs(ds.gtfs_path) if ds.gtfs_path is not None else None
+
+
+@st.cache_resource(show_spinner=False)
+def users() -> auth.UserStore:
+    """The users file."""
+    return auth.load_users(setting("users", "users.toml"))
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+def _sso_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, AttributeError, st.errors.StreamlitAPIException):
+        return False
+    except Exception:  # no secrets file at all
+        return False
+
+
+def current_user(lang: str) -> auth.User | None:
+    """Return the signed-in user, or show the sign-in form and return None."""
+    if "user" in st.session_state:
+        return st.session_state["user"]
+    if _sso_configured():
+        if getattr(st.user, "is_logged_in", False):
+            found = users().by_email(str(st.user.get("email", "")))
+            if found is not None:
+                st.session_state["user"] = found
+                return found
+            st.error(t("app.unknown_sso_user", lang))
+            return None
+        st.button(t("app.sign_in_sso", lang), on_click=st.login, key="sso")
+    with st.form("sign_in"):
+        username = st.text_input(t("app.username", lang), key="username")
+        password = st.text_input(t("app.password", lang), type="password", key="password")
+        submitted = st.form_submit_button(t("app.sign_in", lang))
+    if submitted:
+        found = users().authenticate(username, password)
+        if found is None:
+            st.error(t("app.wrong_password", lang))
+            return None
+        st.session_state["user"] = found
+        st.rerun()
+    return None
+
+
+def sign_out() -> None:
+    """Forget the signed-in user."""
+    for key in ("user", "run_id", "whatif_result"):
+        st.session_state.pop(key, None)
+
+
+def pages_for(user: auth.User) -> dict[str, Callable[[auth.User, str], None]]:
+    """The pages the user's role may open, in menu order."""
+    pages: dict[str, Callable[[auth.User, str], None]] = {"review": review_page}
+    if user.can("scenarios"):
+        pages["whatif"] = whatif_page
+    pages["retention"] = retention_page
+    pages["export"] = export_page
+    return pages
+
+
+# --- shared pieces -----------------------------------------------------------------------------
+def _runs() -> pd.DataFrame:
+    from placement import store
+
+    return store.list_runs(engine())
+
+
+def _selected_run(lang: str) -> int | None:
+    runs = _runs()
+    base = runs[runs["scenario_id"].isna()] if len(runs) else runs
+    if not len(base):
+        return None
+    ids = base["run_id"].astype(int).tolist()[::-1]
+    current = st.session_state.get("run_id")
+    index = ids.index(current) if current in ids else 0
+    run_id = st.selectbox(t("review.run", lang), ids, index=index, key="run_select")
+    st.session_state["run_id"] = run_id
+    return int(run_id)
+
+
+def _plan_from_run(run_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
+    from placement import store
+
+    return store.load_run(engine(), run_id)
+
+
+def _metrics(run: dict[str, Any], lang: str) -> None:
+    summary = run.get("summary") or {}
+    measures = summary.get("measures", {})
+    cols = st.columns(4)
+    cols[0].metric(t("measure.placed", lang), run.get("n_placed"))
+    cols[1].metric(t("measure.unplaced", lang),
+                   int(run.get("n_households") or 0) - int(run.get("n_placed") or 0))
+    gap = run.get("gap")
+    cols[2].metric(t("measure.gap", lang), "–" if gap is None else f"{gap:.2%}")
+    served = measures.get("share_near_served_stop")
+    cols[3].metric(t("measure.served", lang), "–" if served is None else f"{served:.0%}")
+
+
+def _area_table(run: dict[str, Any]) -> pd.DataFrame:
+    """Per-area persons against cap of a stored run (computed by the library)."""
+    return planning.run_area_table(engine(), int(run["run_id"]), dataset(str(dataset_dir())))
+
+
+def _show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: str,
+              key: str, *, households: bool) -> None:
+    from streamlit_folium import st_folium
+
+    from placement.mapview import DEFAULT_ASSET_BASE, build_map, install_assets
+
+    folder = str(dataset_dir())
+    try:
+        install_assets(APP_DIR)
+        asset_base: str | None = DEFAULT_ASSET_BASE
+    except PlacementError:
+        asset_base = None
+    m = build_map(dataset(folder), access=access(folder),
+                  proposals=proposals if households else None, area_table=areas,
+                  amenities=amenities(folder), feed=feed(folder), language=lang,
+                  tiles=tiles(), asset_base=asset_base)
+    st_folium(m, height=560, use_container_width=True, returned_objects=[], key=key)
+
+
+# --- pages -------------------------------------------------------------------------------------
+def review_page(user: auth.User, lang: str) -> None:
+    """Review proposals: filter, sort, decide, re-optimise."""
+    st.header(t("page.review", lang))
+    run_id = _selected_run(lang)
+    if run_id is None:
+        st.info(t("review.no_run", lang))
+        if user.can("decide") and st.button(t("review.propose", lang), key="propose"):
+            with st.spinner(t("whatif.running", lang)):
+                plan = planning.make_plan(dataset_dir(), policy_name())
+                st.session_state["run_id"] = planning.store_plan(engine(), plan,
+                                                                 user=user.username)
+            st.rerun()
+        return
+    run, proposals = _plan_from_run(run_id)
+    _metrics(run, lang)
+    areas = _area_table(run)
+    if not user.can("households"):
+        st.caption(t("review.aggregates_only", lang))
+        _show_map(None, areas, lang, "map_review", households=False)
+        st.subheader(t("review.areas", lang))
+        st.dataframe(areas, hide_index=True, key="areas_table")
+        return
+    status = store.proposal_status(engine(), run_id)
+    table = proposals.merge(status, on="household_id", how="left")
+    ds = dataset(str(dataset_dir()))
+    table = table.merge(ds.dwellings[["dwelling_id", "address", "area_id"]], on="dwelling_id",
+                        how="left")
+    c1, c2, c3 = st.columns(3)
+    statuses = sorted(table["status"].dropna().unique())
+    chosen = c1.multiselect(t("review.filter_status", lang), statuses, key="filter_status")
+    area_ids = sorted(table["area_id"].dropna().astype(str).unique())
+    chosen_areas = c2.multiselect(t("review.filter_area", lang), area_ids, key="filter_area")
+    sort_by = c3.selectbox(t("review.sort", lang), ["score", "household_id", "status"],
+                           key="sort_by")
+    shown = table
+    if chosen:
+        shown = shown[shown["status"].isin(chosen)]
+    if chosen_areas:
+        shown = shown[shown["area_id"].astype(str).isin(chosen_areas)]
+    shown = shown.sort_values(sort_by, ascending=sort_by != "score", kind="stable")
+    st.dataframe(shown, hide_index=True, key="proposals_table")
+    _show_map(proposals, areas, lang, "map_review", households=True)
+    if user.can("decide"):
+        _decision_form(run_id, shown, user, lang)
+
+
+def _decision_form(run_id: int, shown: pd.DataFrame, user: auth.User, lang: str) -> None:
+    placed = shown.dropna(subset=["dwelling_id"])["household_id"].astype(str).tolist()
+    with st.form("decide"):
+        picked = st.multiselect(t("review.households", lang), placed, key="decide_households")
+        action = st.radio(t("review.action", lang), ["approve", "reject", "lock"],
+                          horizontal=True, key="decide_action")
+        reason = st.text_input(t("review.reason", lang), key="decide_reason")
+        submitted = st.form_submit_button(t("review.decide", lang))
+    if submitted and picked:
+        done = 0
+        for household_id in picked:
+            try:
+                store.decide(engine(), run_id=run_id, household_id=household_id,
+                             dwelling_id=None, action=action, user=user.username,
+                             reason=reason)
+                done += 1
+            except PlacementError as err:
+                st.error(str(err))
+        if done:
+            st.success(t("review.decided", lang, n=done))
+    if st.button(t("review.reoptimise", lang), key="reoptimise"):
+        with st.spinner(t("whatif.running", lang)):
+            try:
+                _, new_run = planning.reoptimise(engine(), run_id, dataset_dir(), policy_name(),
+                                                 user=user.username)
+            except PlacementError as err:
+                st.error(str(err))
+                return
+        st.session_state["run_id"] = new_run
+        st.success(t("review.new_run", lang, run=new_run))
+        st.rerun()
+
+
+def whatif_page(user: auth.User, lang: str) -> None:
+    """Build a scenario, run it and compare it with the base side by side."""
+    from placement.config import load_policy
+    from placement.scenario import scenario_from_dict
+
+    st.header(t("page.whatif", lang))
+    folder = str(dataset_dir())
+    ds = dataset(folder)
+    policy = load_policy(policy_name())
+    fd = feed(folder)
+    routes = [] if fd is None else sorted(fd.routes["route_id"].astype(str))
+    with st.form("whatif"):
+        factor = st.slider(t("whatif.arrivals", lang), 1.0, 3.0, 1.0, 0.25, key="wf_factor")
+        route = st.selectbox(t("whatif.cut_route", lang), [t("whatif.none", lang), *routes],
+                             key="wf_route")
+        area_names = dict(zip(ds.areas["area_id"].astype(str), ds.areas["name"], strict=True))
+        cap_area = st.selectbox(t("whatif.cap_area", lang), ["", *area_names],
+                                format_func=lambda a: area_names.get(a, t("whatif.none", lang)),
+                                key="wf_cap_area")
+        cap_share = st.slider(t("whatif.cap_share", lang), 0.0, 0.1,
+                              float(policy.rules.max_area_share), 0.005, key="wf_cap_share")
+        st.caption(t("whatif.weights", lang))
+        cols = st.columns(5)
+        weights = {}
+        for col, name in zip(cols, ("transit", "community", "family", "anchor", "spread"),
+                             strict=True):
+            weights[name] = col.slider(t(f"term.{name}", lang), 0.0, 1.0,
+                                       float(getattr(policy.weights, name)), 0.05,
+                                       key=f"wf_w_{name}")
+        submitted = st.form_submit_button(t("whatif.run", lang))
+    if submitted:
+        changes: list[dict[str, Any]] = []
+        if factor != 1.0:
+            changes.append({"kind": "arrivals", "factor": factor})
+        if route in routes:
+            changes.append({"kind": "cut_route", "route_id": route})
+        if cap_area:
+            changes.append({"kind": "area_cap", "area_id": cap_area, "max_share": cap_share})
+        if any(abs(weights[k] - getattr(policy.weights, k)) > 1e-9 for k in weights):
+            changes.append({"kind": "weights", **weights})
+        definition = {"scenario": {"name": f"what-if by {user.username}", "dataset": folder,
+                                   "policy": policy_name()}, "change": changes}
+        with st.status(t("whatif.running", lang), expanded=False) as box:
+            try:
+                scen = scenario_from_dict(definition, base=Path(folder))
+                base_plan = _base_plan(folder)
+                work = Path(tempfile.mkdtemp(prefix="placement-whatif-"))
+                result = planning.run_scenario(scen, work, engine=engine(), user=user.username,
+                                               base_access=access(folder))
+            except PlacementError as err:
+                box.update(state="error")
+                st.error(str(err))
+                return
+            box.update(state="complete")
+        table, changed = planning.compare_plans({t("whatif.base", lang): base_plan,
+                                                 t("whatif.scenario", lang): result.plan})
+        st.session_state["whatif_result"] = {"table": table, "changed": changed,
+                                      "areas": (base_plan.area_table, result.plan.area_table)}
+    state = st.session_state.get("whatif_result")
+    if state:
+        left, right = st.columns(2)
+        with left:
+            st.subheader(t("whatif.base", lang))
+            _show_map(None, state["areas"][0], lang, "map_base", households=False)
+        with right:
+            st.subheader(t("whatif.scenario", lang))
+            _show_map(None, state["areas"][1], lang, "map_scenario", households=False)
+        st.subheader(t("whatif.measures", lang))
+        st.dataframe(state["table"], key="whatif_measures")
+        if user.can("households"):
+            st.subheader(t("whatif.changed", lang))
+            st.dataframe(state["changed"], hide_index=True, key="whatif_changed")
+
+
+@st.cache_resource(show_spinner=False)
+def _base_plan(folder: str) -> planning.Plan:
+    return planning.make_plan(folder, policy_name(), dataset=dataset(folder),
+                              access=access(folder))
+
+
+def retention_page(user: auth.User, lang: str) -> None:
+    """Retention by cohort and area, the curves and the report download."""
+    from placement.report import write_retention_report
+    from placement.retention import retention_summary
+
+    st.header(t("page.retention", lang))
+    ds = dataset(str(dataset_dir()))
+    if ds.history is None:
+        st.info(t("retention.no_history", lang))
+        return
+    ends = pd.to_datetime(ds.history["integration_end"]).dt.year.dropna().astype(int)
+    years = sorted(set(ends))
+    c1, c2 = st.columns(2)
+    year = c1.selectbox(t("retention.year", lang), years[::-1], key="ret_year")
+    earlier = [y for y in years if y < year]
+    baseline = c2.selectbox(t("retention.baseline", lang), [None, *earlier[::-1]],
+                            key="ret_baseline")
+    summary = retention_summary(ds.history, year=int(year), baseline_year=baseline,
+                                areas=ds.areas)
+    for name, table in summary.tables.items():
+        st.subheader(summary.titles.get(name, name))
+        st.dataframe(table, hide_index=True, key=f"ret_{name}")
+    out = Path(tempfile.mkdtemp(prefix="placement-report-")) / f"retention_{year}.html"
+    paths = write_retention_report(ds.history, year=int(year), out=out, baseline_year=baseline,
+                                   municipality=ds.manifest.name, areas=ds.areas)
+    st.download_button(t("retention.download_html", lang), paths.html.read_bytes(),
+                       file_name=paths.html.name, mime="text/html", key="dl_report")
+    st.download_button(t("retention.download_csv", lang), paths.csv.read_bytes(),
+                       file_name=paths.csv.name, mime="text/csv", key="dl_report_csv")
+
+
+def export_page(user: auth.User, lang: str) -> None:
+    """Downloads: proposals CSV and GeoPackage (coordinators), run summary (everyone)."""
+    st.header(t("page.export", lang))
+    run_id = _selected_run(lang)
+    if run_id is None:
+        st.info(t("review.no_run", lang))
+        return
+    run, _ = _plan_from_run(run_id)
+    if user.can("households"):
+        sep = st.radio(t("export.sep", lang), [";", ","], horizontal=True, key="export_sep")
+        with tempfile.TemporaryDirectory() as tmp:
+            csv_path = planning.export_run_csv(engine(), run_id, dataset(str(dataset_dir())),
+                                               Path(tmp) / f"proposals_run{run_id}.csv", sep=sep)
+            gpkg_path = planning.export_run_gpkg(engine(), run_id, dataset(str(dataset_dir())),
+                                                 Path(tmp) / f"proposals_run{run_id}.gpkg")
+            csv_bytes, gpkg_bytes = csv_path.read_bytes(), gpkg_path.read_bytes()
+        st.download_button(t("export.csv", lang), csv_bytes, file_name=csv_path.name,
+                           mime="text/csv", key="dl_csv")
+        st.download_button(t("export.gpkg", lang), gpkg_bytes, file_name=gpkg_path.name,
+                           mime="application/geopackage+sqlite3", key="dl_gpkg")
+    summary = {k: v for k, v in run.items() if k not in ("policy",)}
+    st.download_button(t("export.summary", lang),
+                       json.dumps(summary, default=str, indent=2, ensure_ascii=False),
+                       file_name=f"run{run_id}_summary.json", mime="application/json",
+                       key="dl_summary")

@@ -1,0 +1,137 @@
+"""The Streamlit app through Streamlit's AppTest: sign-in, role limits, decisions, pages.
+
+AppTest cannot look inside ``st_folium``; the map's layers are tested in test_mapview.py
+through the library function that builds the ``folium.Map``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from placement import auth, db, planning, store
+
+APP = Path(__file__).resolve().parents[1] / "app" / "Home.py"
+PASSWORDS = {"mette": "coordinator-pw", "per": "planner-pw", "vera": "viewer-pw"}
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory, demo_plan):
+    """A database with one stored run of the demo, and a users file with three roles."""
+    folder = tmp_path_factory.mktemp("app")
+    url = f"sqlite:///{folder / 'placement.db'}"
+    db.upgrade(url)
+    run_id = planning.store_plan(db.open_engine(url), demo_plan, user="setup")
+    users = folder / "users.toml"
+    for name, role in (("mette", "coordinator"), ("per", "planner"), ("vera", "viewer")):
+        auth.add_user(users, name, PASSWORDS[name], role)
+    return {"url": url, "users": users, "run_id": run_id}
+
+
+@pytest.fixture
+def app(app_env, monkeypatch, demo_dir):
+    monkeypatch.setenv("PLACEMENT_DB", app_env["url"])
+    monkeypatch.setenv("PLACEMENT_USERS", str(app_env["users"]))
+    monkeypatch.setenv("PLACEMENT_DATASET", str(demo_dir))
+    monkeypatch.setenv("PLACEMENT_TILES", "none")
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    return at
+
+
+def sign_in(at: AppTest, user: str, password: str | None = None) -> AppTest:
+    at.text_input(key="username").input(user)
+    at.text_input(key="password").input(password or PASSWORDS[user])
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def go(at: AppTest, page: str) -> AppTest:
+    at.sidebar.radio(key="page").set_value(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table_columns(at: AppTest) -> list[set[str]]:
+    return [set(df.value.columns) for df in at.dataframe]
+
+
+def test_wrong_password_gets_a_plain_message_and_is_logged(app, caplog):
+    with caplog.at_level(logging.WARNING, logger="placement.auth"):
+        sign_in(app, "mette", "nope")
+    assert [e.value for e in app.error] == ["Forkert brugernavn eller adgangskode."]
+    assert "failed sign-in for user 'mette'" in caplog.text
+    assert len(app.sidebar.radio) == 0  # no page is reachable
+
+
+def test_coordinator_reviews_and_decides(app, app_env):
+    sign_in(app, "mette")
+    assert app.sidebar.radio(key="page").options == ["Gennemgang", "Hvad nu hvis",
+                                                     "Fastholdelse", "Eksport"]
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Placerede husstande"] == "96"
+    assert any("household_id" in cols and "address" in cols for cols in table_columns(app))
+    engine = db.open_engine(app_env["url"])
+    _, proposals = store.load_run(engine, app_env["run_id"])
+    household = sorted(proposals.dropna(subset=["dwelling_id"])["household_id"])[0]
+    app.multiselect(key="decide_households").set_value([household])
+    app.radio(key="decide_action").set_value("approve")
+    app.text_input(key="decide_reason").input("fits the family")
+    app.button(key="FormSubmitter:decide-Gem beslutning").click().run()
+    assert not app.exception, app.exception
+    assert [s.value for s in app.success] == ["1 beslutning(er) gemt."]
+    decisions = store.decisions_for(engine, store.load_run(engine, app_env["run_id"])[0]
+                                    ["dataset_id"])
+    last = decisions.iloc[-1]
+    assert (last["household_id"], last["action"], last["decided_by"]) == (household, "approve",
+                                                                         "mette")
+    assert last["reason"] == "fits the family"
+
+
+def test_planner_sees_aggregates_only(app):
+    sign_in(app, "per")
+    assert "Hvad nu hvis" in app.sidebar.radio(key="page").options
+    assert all("household_id" not in cols for cols in table_columns(app))
+    assert any({"area_id", "persons_placed", "cap_persons"} <= cols
+               for cols in table_columns(app))
+    assert len(app.multiselect) == 0  # no decision form
+    go(app, "export")
+    labels = [b.label for b in app.get("download_button")] if app.get("download_button") else []
+    assert "Forslag til sagsbehandling (CSV)" not in str(labels)
+
+
+def test_viewer_cannot_open_what_if(app):
+    sign_in(app, "vera")
+    assert app.sidebar.radio(key="page").options == ["Gennemgang", "Fastholdelse", "Eksport"]
+    assert all("household_id" not in cols for cols in table_columns(app))
+
+
+def test_language_switch(app):
+    app.sidebar.selectbox(key="lang").set_value("en").run()
+    sign_in(app, "per")
+    assert app.sidebar.radio(key="page").options == ["Review", "What-if", "Retention", "Export"]
+
+
+def test_what_if_cut_line_compares_with_base(app):
+    sign_in(app, "per")
+    go(app, "whatif")
+    app.selectbox(key="wf_route").set_value("L201")
+    app.button[0].click().run()  # the form's submit button
+    assert not app.exception, app.exception
+    measures = [df.value for df in app.dataframe if "measure" in df.value.columns]
+    assert measures, "no measures table"
+    table = measures[0]
+    assert "households_placed" in table.index
+    assert any(col.startswith("Δ ") for col in table.columns)
+
+
+def test_retention_page_tables_and_downloads(app):
+    sign_in(app, "vera")
+    go(app, "retention")
+    assert len(app.dataframe) >= 2
+    downloads = app.get("download_button")
+    assert len(downloads) == 2
