@@ -248,8 +248,8 @@ def review_page(user: auth.User, lang: str) -> None:
     if chosen_areas:
         shown = shown[shown["area_id"].astype(str).isin(chosen_areas)]
     shown = shown.sort_values(sort_by, ascending=sort_by != "score", kind="stable")
-    st.dataframe(shown, hide_index=True, key="proposals_table")
     _show_map(proposals, areas, lang, "map_review", households=True)
+    st.dataframe(shown, hide_index=True, key="proposals_table")
     if user.can("decide"):
         _decision_form(run_id, shown, user, lang)
 

@@ -391,11 +391,11 @@ def _by_id(df: pd.DataFrame, id_col: str) -> pd.DataFrame:
 
 
 class _Legend(MacroElement):
-    """A Leaflet control in the bottom-right corner holding plain HTML (no external assets)."""
+    """A Leaflet control in the bottom-left corner holding plain HTML (no external assets)."""
 
     _template = Template("""
         {% macro script(this, kwargs) %}
-        var {{ this.get_name() }} = L.control({position: "bottomright"});
+        var {{ this.get_name() }} = L.control({position: "bottomleft"});
         {{ this.get_name() }}.onAdd = function (map) {
             var div = L.DomUtil.create("div", "placement-legend");
             div.innerHTML = {{ this.html|tojson }};
