@@ -175,3 +175,11 @@ def test_demo_on_the_bundled_dataset_runs_every_step(tmp_path, demo_dir, capsys)
                  "proposals.gpkg", "scenario/compare.csv", "retention_2025.html",
                  "retention_2025.csv"):
         assert (out / name).exists(), name
+
+
+def test_readme_documents_every_policy_key(repo_root: Path):
+    from placement.config import describe_policy
+
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    for row in describe_policy():
+        assert f"| `{row['key']}` |" in readme, row["key"]
