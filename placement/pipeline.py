@@ -180,12 +180,18 @@ def run_demo(
 
     if ds.history is not None:
         say("annual retention report")
-        from placement.report import retention_report_for_dataset
+        from placement import store
+        from placement.report import write_retention_report
 
+        # the history is kept in the database; the report reads it back from there, with the
+        # accessibility of each dwelling at placement joined from the measured table
+        dataset_id = store.register_dataset(engine, dataset_dir)
+        store.save_history(engine, dataset_id=dataset_id, history=ds.history)
+        history = store.load_history(engine, dataset_id)
         year = int(ds.history["integration_end"].dropna().dt.year.clip(upper=report_year).max())
-        paths = retention_report_for_dataset(dataset_dir, year=year,
-                                             baseline_year=year - 1,
-                                             out=out / f"retention_{year}.html")
+        paths = write_retention_report(history, year=year, baseline_year=year - 1,
+                                       out=out / f"retention_{year}.html", measures=access,
+                                       municipality=ds.manifest.name, areas=ds.areas)
         lines.append(f"Retention report {year}: {paths.html}")
     lines.append(f"Outputs written to {out}")
     return lines

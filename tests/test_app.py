@@ -135,3 +135,10 @@ def test_retention_page_tables_and_downloads(app):
     assert len(app.dataframe) >= 2
     downloads = app.get("download_button")
     assert len(downloads) == 2
+
+
+def test_export_page_for_coordinator_offers_csv_gpkg_and_summary(app):
+    sign_in(app, "mette")
+    go(app, "export")
+    assert len(app.get("download_button")) == 3
+    assert app.radio(key="export_sep").options == [";", ","]

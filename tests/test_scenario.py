@@ -183,3 +183,27 @@ policy = "kalundborg"
     lifted = load_dataset(folder)
     assert len(lifted.designated) == 0
     assert set(lifted.dwellings["designated_kinds"]) == {""}
+
+
+def test_designate_adds_an_area_that_covers_its_dwellings(tmp_path, base):
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    ds = load_dataset(base)
+    d1 = ds.dwellings.set_index("dwelling_id").loc["D1"]
+    area = gpd.GeoDataFrame({"designated_id": ["NEW1"], "name": ["Ny blok"], "kind": ["cap_area"]},
+                            geometry=[box(d1["lon"] - 0.001, d1["lat"] - 0.001,
+                                          d1["lon"] + 0.001, d1["lat"] + 0.001)], crs=4326)
+    area.to_file(tmp_path / "new.geojson", driver="GeoJSON", engine="pyogrio")
+    path = scenario_file(tmp_path, base, """
+[[change]]
+kind = "designate"
+file = "new.geojson"
+""")
+    folder = sc.materialise(sc.read_scenario(path), tmp_path / "out")
+    kinds = load_dataset(folder).dwellings.set_index("dwelling_id")["designated_kinds"]
+    assert "cap_area" in kinds["D1"]
+    assert "cap_area" not in kinds["D4"]
+    # independent check: point-in-polygon of every dwelling against the added area
+    inside = load_dataset(folder).dwellings.within(area.geometry.iloc[0]).to_numpy()
+    assert list(kinds.str.contains("cap_area")) == list(inside)
