@@ -397,6 +397,14 @@ def scenario_names(results: Sequence[ScenarioResult]) -> list[str]:
     return out
 
 
+def _run_parts(engine: Engine, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return a stored run's proposals and the decision status of each."""
+    from placement import store
+
+    _, proposals = store.load_run(engine, run_id)
+    return proposals, store.proposal_status(engine, run_id)
+
+
 def run_table(engine: Engine, run_id: int, dataset: Dataset) -> pd.DataFrame:
     """Return the case-handling table of a stored run (address, area and decisions).
 
@@ -414,10 +422,9 @@ def run_table(engine: Engine, run_id: int, dataset: Dataset) -> pd.DataFrame:
     pandas.DataFrame
         As :func:`placement.export.proposals_table`.
     """
-    from placement import export, store
+    from placement import export
 
-    _, proposals = store.load_run(engine, run_id)
-    status = store.proposal_status(engine, run_id)
+    proposals, status = _run_parts(engine, run_id)
     return export.proposals_table(proposals, dataset.dwellings, dataset.areas, status=status,
                                   run_id=run_id)
 
@@ -443,10 +450,9 @@ def export_run_csv(engine: Engine, run_id: int, dataset: Dataset, path: str | Pa
     -------
     Path
     """
-    from placement import export, store
+    from placement import export
 
-    _, proposals = store.load_run(engine, run_id)
-    status = store.proposal_status(engine, run_id)
+    proposals, status = _run_parts(engine, run_id)
     return export.write_proposals_csv(proposals, path, sep=sep, dwellings=dataset.dwellings,
                                       areas=dataset.areas, status=status, run_id=run_id)
 
@@ -469,10 +475,9 @@ def export_run_gpkg(engine: Engine, run_id: int, dataset: Dataset, path: str | P
     -------
     Path
     """
-    from placement import export, store
+    from placement import export
 
-    _, proposals = store.load_run(engine, run_id)
-    status = store.proposal_status(engine, run_id)
+    proposals, status = _run_parts(engine, run_id)
     return export.write_proposals_gpkg(proposals, dataset.dwellings, dataset.areas, path,
                                        status=status, run_id=run_id)
 
