@@ -404,3 +404,123 @@ def test_candidate_limit_keeps_everyone_placeable(medium):
     assert lim.summary["n_pairs"] < full.summary["n_pairs"]
     assert lim.summary["n_placed"] == full.summary["n_placed"]
     assert lim.summary["objective"] <= full.summary["objective"] + 1e-6
+
+
+# --- large models: pricing ------------------------------------------------------------------
+
+
+@pytest.fixture
+def force_pricing(monkeypatch):
+    from placement.optimizer import model
+
+    monkeypatch.setattr(model, "PRICING_MIN_PAIRS", 0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def priced_instance():
+    hh, dw, ar, acc = make_instance(30, 90, n_areas=3, seed=21)
+    return hh, dw, ar, acc
+
+
+def test_pricing_reaches_the_full_optimum(force_pricing, priced_instance):
+    hh, dw, ar, acc = priced_instance
+    policy = Policy().with_overrides(solver=EXACT)
+    priced = propose(hh, dw, ar, acc, policy)
+    assert priced.summary["pricing_rounds"] >= 1
+    assert priced.summary["n_model_pairs"] < priced.summary["n_pairs"]
+    force_pricing.PRICING_MIN_PAIRS = 10**9
+    full = propose(hh, dw, ar, acc, policy)
+    assert full.summary["pricing_rounds"] == 0
+    assert priced.summary["status"] == full.summary["status"] == "Optimal"
+    assert priced.summary["objective"] == pytest.approx(full.summary["objective"], abs=1e-6)
+    # the LP bound over all pairs is a bound on the true optimum
+    assert priced.summary["lp_bound"] >= full.summary["objective"] - 1e-7
+    assert priced.summary["bound"] >= full.summary["objective"] - 1e-7
+    assert plan_ok(plan_of(priced), hh, dw, ar, policy)
+
+
+def test_pricing_bound_stays_honest_when_the_model_is_cut_short(force_pricing,
+                                                                 priced_instance, monkeypatch):
+    hh, dw, ar, acc = priced_instance
+    policy = Policy().with_overrides(solver=EXACT)
+    monkeypatch.setattr(force_pricing, "MIP_PER_HOUSEHOLD", 1)
+    monkeypatch.setattr(force_pricing, "MAX_MODEL_PAIRS", 1)
+    cut = propose(hh, dw, ar, acc, policy)
+    force_pricing.PRICING_MIN_PAIRS = 10**9
+    full = propose(hh, dw, ar, acc, policy)
+    assert cut.summary["objective"] <= full.summary["objective"] + 1e-7
+    # whatever the status, the bound reported holds for the optimum over all pairs
+    assert cut.summary["bound"] >= full.summary["objective"] - 1e-7
+    assert cut.summary["status"] == "Pair limit reached"
+    assert cut.summary["gap"] > 0
+    assert plan_ok(plan_of(cut), hh, dw, ar, policy)
+
+
+def test_pricing_keeps_locks_and_rejections(force_pricing, priced_instance):
+    hh, dw, ar, acc = priced_instance
+    policy = Policy().with_overrides(solver=EXACT)
+    first = propose(hh, dw, ar, acc, policy)
+    plan = plan_of(first)
+    items = list(plan.items())
+    locks, rejected = items[:3], items[3:6]
+    second = propose(hh, dw, ar, acc, policy, locks=locks, rejected=rejected)
+    plan2 = plan_of(second)
+    assert all(plan2[h] == d for h, d in locks)
+    assert all(plan2.get(h) != d for h, d in rejected)
+    assert second.summary["objective"] <= first.summary["objective"] + 1e-7
+
+
+def test_thread_count_may_change_between_solves(medium):
+    hh, dw, ar, acc = medium
+    one = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"threads": 1}))
+    two = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"threads": 2}))
+    assert one.summary["status"] == two.summary["status"] == "Optimal"
+    assert one.summary["objective"] == pytest.approx(two.summary["objective"], rel=2e-4)
+
+
+def test_area_over_its_cap_takes_nobody():
+    hh, dw, ar, acc = make_instance(4, 8, n_areas=2, seed=4)
+    hh = hh.assign(persons=2, adults=2, children_0_5=0, children_6_16=0, household_type="couple",
+                   step_free_needed=False)
+    dw = dw.assign(rooms=2, rent_dkk=5_000.0, permanent=True, designated_kinds="",
+                   available_from=pd.Timestamp("2025-01-01"),
+                   building_id=[f"B{i}" for i in range(8)],
+                   area_id=[ar["area_id"].iloc[i % 2] for i in range(8)])
+    # first area: cap 5, 9 residents already (over the cap); second: plenty of room
+    ar = ar.assign(population=[100, 10_000], integration_residents=[9, 0])
+    res = propose(hh, dw, ar, acc, Policy())
+    assert res.summary["n_placed"] == 4
+    assert (res.assignments["area_id"] == ar["area_id"].iloc[1]).all()
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(st.tuples(st.integers(3, 12), st.integers(4, 20), st.integers(0, 10_000)),
+       st.floats(0.05, 0.3))
+def test_pricing_equals_the_direct_model(force_pricing, inst, share):
+    n_h, n_d, seed = inst
+    hh, dw, ar, acc = tight(n_h, n_d, seed)
+    policy = policy_for(max_area_share=share)
+    force_pricing.PRICING_MIN_PAIRS = 0
+    priced = propose(hh, dw, ar, acc, policy)
+    force_pricing.PRICING_MIN_PAIRS = 10**9
+    direct = propose(hh, dw, ar, acc, policy)
+    assert priced.summary["objective"] == pytest.approx(direct.summary["objective"], abs=1e-6)
+    assert priced.summary["bound"] >= direct.summary["objective"] - 1e-7
+    assert plan_ok(plan_of(priced), hh, dw, ar, policy)
+
+
+def test_loose_gap_is_priced_and_honest(medium, monkeypatch):
+    from placement.optimizer import model
+
+    monkeypatch.setattr(model, "PRICING_LOOSE_MIN_PAIRS", 0)
+    hh, dw, ar, acc = medium
+    loose = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"mip_gap": 1e-3}))
+    exact = propose(hh, dw, ar, acc, Policy().with_overrides(solver=EXACT))
+    assert loose.summary["pricing_rounds"] >= 1
+    assert exact.summary["pricing_rounds"] == 0
+    best = exact.summary["objective"]
+    assert loose.summary["bound"] >= best - 1e-7
+    assert loose.summary["objective"] >= best - 1e-3 * abs(best) - 1e-7
+    assert loose.summary["gap"] <= 1e-3 + 1e-9

@@ -11,9 +11,9 @@ Sets and symbols (the code uses the same names):
 - ``score[p]`` in [0, 1]: the weighted mean of the applicable pair terms (:mod:`placement.score`).
 - ``omega = w_spread / sum(w)``: the share of the spread term in the objective.
 
-Variables: ``x[p]`` binary (household ``h`` gets dwelling ``d``); ``T >= 0`` placed persons in
-areas; ``dev[a] >= 0`` the persons by which area ``a`` exceeds its population-proportional share
-beyond the tolerance ``tol`` (``scoring.spread_tolerance_persons``).
+Variables: ``x[p]`` binary (household ``h`` gets dwelling ``d``); ``L[a]`` integer, the persons
+placed in area ``a``; ``dev[a] >= 0`` the persons by which area ``a`` exceeds its
+population-proportional share beyond the tolerance ``tol`` (``scoring.spread_tolerance_persons``).
 
 Maximise::
 
@@ -25,11 +25,16 @@ subject to::
 
     (1) sum_{d} x[h, d] <= 1                    for every household h (one dwelling at most)
     (2) sum_{h} x[h, d] <= 1                    for every dwelling d (one household at most)
-    (3) sum_{p in a} persons[h] x[p] <= cap[a]  for every area a       (rules.area_cap)
+    (3) 0 <= L[a] <= cap[a]                     for every area a       (rules.area_cap)
     (4) sum_{p in b} x[p] <= k                  for every building b   (rules.building_limit)
-    (5) T = sum_{p in any area} persons[h] x[p]
-    (6) dev[a] >= sum_{p in a} persons[h] x[p] - share[a] T - tol    for every area a
+    (5) L[a] = sum_{p in a} persons[h] x[p]     for every area a
+    (6) dev[a] >= L[a] - share[a] persons_total - tol                  for every area a
     x[p] = 1 for approved (locked) pairs
+
+Rows (5) exist when the caps or the spread term are on; (6) only with the spread term. ``L`` is
+integer anyway (whole persons); declaring it so lets HiGHS branch on area loads. An area
+already over its cap (``cap[a] < 0``) gets the bound 0: it takes nobody new. Buildings with at
+most ``k`` dwellings get no row (4).
 
 ``M`` is ``solver.unplaced_penalty`` (default 100): far larger than any household's score, so
 the optimum places as many households as the rules allow. The persons above their share summed
@@ -42,6 +47,12 @@ most of its time proving that no integer plan matches fractional targets. ``bonu
 ``solver.stability_bonus`` for the pair proposed last time (ties go to the previous plan) and 0
 otherwise. Per household the objective is thus ``(1 - omega) * mean score - omega * spread
 deviation``: the weights mean what the policy says.
+
+Large models (more than :data:`PRICING_MIN_PAIRS` eligible pairs) are solved without building
+the MILP over every pair: column generation on the LP relaxation (row duals price every eligible
+pair; those with a positive reduced cost join), then the MILP over the pairs of smallest reduced
+cost, then a reduced-cost argument that adds every pair that could still improve the plan.
+See :func:`build_and_solve`; the bound reported always holds for all eligible pairs.
 """
 
 from __future__ import annotations
@@ -428,12 +439,14 @@ def greedy_pass(
     order: np.ndarray,
     *,
     pick: str = "best_score",
+    fixed: np.ndarray | None = None,
 ) -> np.ndarray:
     """Place households one by one in ``order`` under the area cap and building limit.
 
     ``pair_h`` must be sorted. ``pick`` is ``best_score`` (the best free suitable dwelling) or
-    ``first_free`` (the one free earliest, ties by id). Returns the chosen pair index per
-    household (-1: none).
+    ``first_free`` (the one free earliest, ties by id). ``fixed`` are pair indices placed first
+    whatever the rules say (approved placements). Returns the chosen pair index per household
+    (-1: none).
     """
     r = policy.rules
     H = inst.n_households
@@ -444,7 +457,18 @@ def greedy_pass(
     bload = np.zeros(nb, dtype=np.int64)
     chosen = np.full(H, -1)
     avail = inst.available.astype("int64")
+    for p in () if fixed is None else fixed:
+        hh, dd = int(pair_h[p]), int(pair_d[p])
+        if chosen[hh] >= 0 or taken[dd]:
+            continue
+        chosen[hh] = p
+        taken[dd] = True
+        if inst.dw_area[dd] >= 0:
+            room[inst.dw_area[dd]] -= inst.persons[hh]
+        bload[inst.dw_building[dd]] += 1
     for hh in order:
+        if chosen[hh] >= 0:
+            continue
         p = np.arange(starts[hh], starts[hh + 1])
         if not len(p):
             continue
@@ -473,7 +497,11 @@ def greedy_pass(
 
 @dataclass
 class Solution:
-    """Raw solver result."""
+    """Raw solver result.
+
+    ``bound`` is a valid bound on the optimum over *all* eligible pairs, also when only a part of
+    them entered the MILP (``n_cols``): see :func:`build_and_solve`.
+    """
 
     status: str
     x: np.ndarray  # 0/1 per pair
@@ -485,6 +513,14 @@ class Solution:
     n_rows: int
     n_cols: int
     n_nonzeros: int
+    #: pairs that entered the MILP (all eligible pairs when no pricing was done)
+    n_model_pairs: int = 0
+    #: LP rounds of the pricing loop (0: the MILP was built over all pairs at once)
+    pricing_rounds: int = 0
+    #: bound of the LP relaxation over all eligible pairs (maximisation), NaN without pricing
+    lp_bound: float = math.nan
+    #: seconds spent in the pricing loop (part of ``solve_s``)
+    pricing_s: float = 0.0
 
 
 def spread_weight(policy: Policy) -> float:
@@ -500,6 +536,7 @@ def pair_objective(inst: Instance, policy: Policy, bonus: np.ndarray) -> np.ndar
 
 
 _BANNER_SHOWN = False
+_THREADS: int | None = None
 
 
 def _new_highs() -> Any:
@@ -533,6 +570,331 @@ def _new_highs() -> Any:
     return h
 
 
+def _highs(policy: Policy, *, time_limit_s: float, mip_gap: float) -> Any:
+    """Make a quiet HiGHS instance with the policy's solver options.
+
+    HiGHS starts its thread pool once per process; asking a later instance for another thread
+    count makes ``run`` fail, so the pool is restarted when the count changes.
+    """
+    import highspy
+
+    global _THREADS
+    threads = int(policy.solver.threads)
+    if _THREADS is not None and threads != _THREADS:
+        highspy.Highs.resetGlobalScheduler(True)
+    _THREADS = threads
+    h = _new_highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
+    h.setOptionValue("random_seed", int(policy.solver.seed))
+    h.setOptionValue("threads", threads)
+    h.setOptionValue("time_limit", max(float(time_limit_s), 1e-3))
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.setOptionValue("mip_abs_gap", 1e-9)
+    return h
+
+
+@dataclass
+class _Rows:
+    """Row layout of the model; the same for every subset of pairs (pricing adds columns)."""
+
+    n_rows: int
+    rlo: np.ndarray
+    rhi: np.ndarray
+    h_row: np.ndarray  # row of household h
+    d_row: np.ndarray  # row of dwelling d
+    b_row: np.ndarray  # row of building b, -1 when the building has no limit row
+    a_row: np.ndarray  # load row of area a (sum persons x - L[a] = 0), -1 without load rows
+    # extra columns: L[a] (integer persons placed in area a) and dev[a]
+    extra_cost: np.ndarray
+    extra_lo: np.ndarray
+    extra_hi: np.ndarray
+    extra_int: np.ndarray
+    extra_row: np.ndarray  # (row, column offset, value) triplets of the extra columns
+    extra_col: np.ndarray
+    extra_val: np.ndarray
+    offset: float
+    spread_t: np.ndarray  # share[a] * persons_total + tol (spread), empty without spread
+    dev_cost: float
+
+
+def _rows(inst: Instance, policy: Policy, *, caps: bool, buildings: bool) -> _Rows:
+    """Rows (1)-(4), (6) and the area columns ``L``/``dev`` of the module docstring."""
+    r = policy.rules
+    H, D, A = inst.n_households, inst.n_dwellings, len(inst.area_ids)
+    omega = spread_weight(policy)
+    use_spread = omega > 0 and A > 1
+    use_caps = caps and r.area_cap and A > 0
+    use_buildings = buildings and r.building_limit and D > 0
+    rlo = [np.full(H + D, -np.inf)]
+    rhi = [np.ones(H + D)]
+    n = H + D
+    h_row = np.arange(H)
+    d_row = H + np.arange(D)
+    nb = int(inst.dw_building.max()) + 1 if D else 0
+    b_row = np.full(nb, -1, dtype=np.int64)
+    if use_buildings:
+        locked_b = np.bincount(inst.dw_building[inst.pair_d[inst.pair_locked]], minlength=nb)
+        size = np.bincount(inst.dw_building, minlength=nb)
+        big = np.flatnonzero(size > r.max_households_per_building)
+        b_row[big] = n + np.arange(len(big))
+        n += len(big)
+        rlo.append(np.full(len(big), -np.inf))
+        rhi.append(np.maximum(float(r.max_households_per_building), locked_b[big]))
+    a_row = np.full(A, -1, dtype=np.int64)
+    e_cost, e_lo, e_hi, e_int = [], [], [], []
+    eR, eC, eV = [], [], []
+    spread_t = np.zeros(0)
+    dev_cost = 0.0
+    if use_caps or use_spread:
+        # (5') L[a] = sum_{p in a} persons x[p]: integer, at most the cap
+        a_row = n + np.arange(A)
+        n += A
+        rlo.append(np.zeros(A))
+        rhi.append(np.zeros(A))
+        if use_caps:
+            sel = inst.pair_locked & (inst.dw_area[inst.pair_d] >= 0)
+            locked_load = np.bincount(inst.dw_area[inst.pair_d[sel]],
+                                      weights=inst.persons[inst.pair_h[sel]], minlength=A)
+            # an area already over its cap takes nobody new (upper bound 0)
+            cap_hi = np.maximum(np.maximum(inst.area_cap, locked_load), 0.0)
+        else:
+            cap_hi = np.full(A, np.inf)
+        e_cost.append(np.zeros(A))
+        e_lo.append(np.zeros(A))
+        e_hi.append(np.floor(cap_hi + 1e-9))
+        e_int.append(np.ones(A, dtype=np.int32))
+        eR.append(a_row)
+        eC.append(np.arange(A))
+        eV.append(-np.ones(A))
+    if use_spread:
+        share = inst.area_population / max(inst.area_population.sum(), 1.0)
+        tol = float(policy.scoring.spread_tolerance_persons)
+        persons_total = max(float(inst.persons.sum()), 1.0)
+        spread_t = share * persons_total + tol
+        dev_cost = omega * H / persons_total
+        # (6) L[a] - dev[a] <= share[a] * persons_total + tol
+        s_row = n + np.arange(A)
+        n += A
+        rlo.append(np.full(A, -np.inf))
+        rhi.append(spread_t)
+        e_cost.append(np.full(A, dev_cost))
+        e_lo.append(np.zeros(A))
+        e_hi.append(np.full(A, np.inf))
+        e_int.append(np.zeros(A, dtype=np.int32))
+        eR += [s_row, s_row]
+        eC += [np.arange(A), A + np.arange(A)]
+        eV += [np.ones(A), -np.ones(A)]
+
+    def cat(x: list[np.ndarray], dtype: Any = float) -> np.ndarray:
+        return np.concatenate(x).astype(dtype) if x else np.zeros(0, dtype=dtype)
+
+    return _Rows(n_rows=n, rlo=cat(rlo), rhi=cat(rhi), h_row=h_row, d_row=d_row, b_row=b_row,
+                 a_row=a_row, extra_cost=cat(e_cost), extra_lo=cat(e_lo), extra_hi=cat(e_hi),
+                 extra_int=cat(e_int, np.int32), extra_row=cat(eR, np.int64),
+                 extra_col=cat(eC, np.int64), extra_val=cat(eV),
+                 offset=policy.solver.unplaced_penalty * H, spread_t=spread_t,
+                 dev_cost=dev_cost)
+
+
+def _pair_entries(inst: Instance, rows: _Rows, sel: np.ndarray) -> tuple[np.ndarray, ...]:
+    """CSC arrays (start, row index, value) of the pair columns ``sel`` (pair positions)."""
+    ph, pd_ = inst.pair_h[sel], inst.pair_d[sel]
+    n = len(sel)
+    parts_r = [rows.h_row[ph], rows.d_row[pd_]]
+    parts_v = [np.ones(n), np.ones(n)]
+    parts_c = [np.arange(n), np.arange(n)]
+    br = rows.b_row[inst.dw_building[pd_]] if len(rows.b_row) else np.full(n, -1)
+    ok = br >= 0
+    parts_r.append(br[ok])
+    parts_v.append(np.ones(int(ok.sum())))
+    parts_c.append(np.flatnonzero(ok))
+    area = inst.dw_area[pd_]
+    ar = np.where(area >= 0, rows.a_row[np.maximum(area, 0)], -1) if len(rows.a_row) else \
+        np.full(n, -1)
+    ok = ar >= 0
+    parts_r.append(ar[ok])
+    parts_v.append(inst.persons[ph[ok]].astype(float))
+    parts_c.append(np.flatnonzero(ok))
+    R = np.concatenate(parts_r)
+    C = np.concatenate(parts_c)
+    V = np.concatenate(parts_v)
+    order = np.lexsort((R, C))
+    start = np.searchsorted(C[order], np.arange(n + 1))
+    return start, R[order], V[order]
+
+
+def _pass(h: Any, rows: _Rows, inst: Instance, sel: np.ndarray, cost: np.ndarray,
+          lower: np.ndarray, *, integer: bool) -> int:
+    """Load the model over the pairs ``sel`` (then the area columns) into ``h``; nonzeros."""
+    import highspy
+
+    inf = highspy.kHighsInf
+    start, R, V = _pair_entries(inst, rows, sel)
+    n_p = len(sel)
+    n_e = len(rows.extra_cost)
+    # area columns: their entries sorted by column
+    eo = np.lexsort((rows.extra_row, rows.extra_col))
+    eC, eR, eV = rows.extra_col[eo], rows.extra_row[eo], rows.extra_val[eo]
+    e_start = np.searchsorted(eC, np.arange(n_e + 1))
+    starts = np.concatenate([start[:-1], len(R) + e_start]).astype(np.int32)  # n_cols + 1
+    index = np.concatenate([R, eR]).astype(np.int32)
+    value = np.concatenate([V, eV]).astype(float)
+    col_cost = np.concatenate([cost[sel], rows.extra_cost])
+    col_lo = np.concatenate([lower[sel], rows.extra_lo])
+    col_hi = np.concatenate([np.ones(n_p), rows.extra_hi])
+    integ = (np.concatenate([np.ones(n_p, dtype=np.int32), rows.extra_int]) if integer
+             else np.zeros(n_p + n_e, dtype=np.int32))
+    h.passModel(
+        int(n_p + n_e), int(rows.n_rows), len(value), int(highspy.MatrixFormat.kColwise),
+        int(highspy.ObjSense.kMinimize), float(rows.offset),
+        col_cost.astype(float), col_lo.astype(float), np.where(np.isinf(col_hi), inf, col_hi),
+        np.where(np.isinf(rows.rlo), -inf, rows.rlo), np.where(np.isinf(rows.rhi), inf, rows.rhi),
+        starts, index, value, integ,
+    )
+    return len(value)
+
+
+def _row_price(inst: Instance, rows: _Rows, pi: np.ndarray, sel: np.ndarray | None = None,
+               ) -> np.ndarray:
+    """``A_p^T pi`` of each pair column (all pairs, or the pairs ``sel``)."""
+    ph = inst.pair_h if sel is None else inst.pair_h[sel]
+    pd_ = inst.pair_d if sel is None else inst.pair_d[sel]
+    out = pi[rows.h_row[ph]] + pi[rows.d_row[pd_]]
+    if len(rows.b_row):
+        br = rows.b_row[inst.dw_building[pd_]]
+        out += np.where(br >= 0, pi[np.maximum(br, 0)], 0.0)
+    if len(rows.a_row) and (rows.a_row >= 0).any():
+        area = inst.dw_area[pd_]
+        ar = np.where(area >= 0, rows.a_row[np.maximum(area, 0)], -1)
+        out += np.where(ar >= 0, pi[np.maximum(ar, 0)] * inst.persons[ph], 0.0)
+    return out
+
+
+def _safe_duals(rows: _Rows, pi: np.ndarray) -> np.ndarray:
+    """Row duals (minimisation) with every sign that would need an infinite row side set to 0."""
+    pi = pi.copy()
+    pi[(pi > 0) & np.isinf(rows.rlo)] = 0.0
+    pi[(pi < 0) & np.isinf(rows.rhi)] = 0.0
+    return pi
+
+
+def _lagrange_bound(rows: _Rows, pi: np.ndarray, rc_pairs: np.ndarray, lower_pairs: np.ndarray,
+                    ) -> float:
+    """Lower bound (minimisation) on the model over all pairs from row prices ``pi``.
+
+    For any feasible ``x``: ``c x = pi A x + (c - pi A) x >= sum_r pi_r side_r +
+    sum_j min(rc_j l_j, rc_j u_j)``, whatever ``pi`` (with signs fitting the row sides).
+    """
+    side = np.where(pi > 0, rows.rlo, rows.rhi)
+    dual = float(np.dot(pi[pi != 0], side[pi != 0]))
+    pairs = float(np.minimum(rc_pairs * lower_pairs, rc_pairs).sum())
+    # area columns: reduced cost against their bounds
+    n_e = len(rows.extra_cost)
+    if n_e:
+        rc_e = rows.extra_cost - np.bincount(rows.extra_col, weights=pi[rows.extra_row] *
+                                             rows.extra_val, minlength=n_e)
+        rc_e[np.abs(rc_e) < 1e-12] = 0.0
+        if ((rc_e < 0) & np.isinf(rows.extra_hi)).any():
+            return -math.inf
+        hi = np.where(np.isinf(rows.extra_hi), 0.0, rows.extra_hi)
+        pairs += float(np.minimum(rc_e * rows.extra_lo, rc_e * hi).sum())
+    return dual + pairs + rows.offset
+
+
+#: Models with more eligible pairs than this are solved by pricing (see build_and_solve).
+PRICING_MIN_PAIRS = 20_000
+#: Smaller models (from PRICING_LOOSE_MIN_PAIRS pairs) are priced too when the gap asked is at
+#: least PRICING_LOOSE_GAP: the proof step is then short (demo: 1.0 s instead of 2.5 s at 5e-4),
+#: while at tighter gaps it needs most pairs and the whole model is faster.
+PRICING_LOOSE_GAP = 5e-4
+PRICING_LOOSE_MIN_PAIRS = 2_000
+#: Pairs per household in the first restricted model, and added per household per LP round.
+START_PER_HOUSEHOLD = 8
+ADD_PER_HOUSEHOLD = 8
+#: Pairs per household (of the smallest reduced cost) in the first MILP of the pricing path.
+MIP_PER_HOUSEHOLD = 6
+#: Most pairs the MILP of the pricing path may grow to while proving optimality.
+MAX_MODEL_PAIRS = 200_000
+
+
+def _mip_pairs(inst: Instance, rc: np.ndarray) -> np.ndarray:
+    """Mask of the pairs of smallest reduced cost: :data:`MIP_PER_HOUSEHOLD` per household."""
+    order = np.lexsort((inst.pair_d, rc, inst.pair_h))
+    sh = inst.pair_h[order]
+    rank = np.arange(len(sh)) - np.searchsorted(sh, sh, side="left")
+    keep = np.zeros(len(rc), dtype=bool)
+    keep[order[rank < MIP_PER_HOUSEHOLD]] = True
+    return keep
+
+
+def _start_pairs(inst: Instance, cost: np.ndarray, start: np.ndarray,
+                 bonus: np.ndarray) -> np.ndarray:
+    """First restricted pair set: locks, bonus pairs, a greedy plan and each household's best."""
+    n_p = len(inst.pair_h)
+    keep = inst.pair_locked | (bonus > 0)
+    keep[start[start >= 0]] = True
+    for a_, b_ in ((inst.pair_h, inst.pair_d), (inst.pair_d, inst.pair_h)):
+        order = np.lexsort((b_, cost, a_))
+        sa = a_[order]
+        rank = np.arange(n_p) - np.searchsorted(sa, sa, side="left")
+        keep[order[rank < START_PER_HOUSEHOLD]] = True
+    return np.flatnonzero(keep)
+
+
+def _warm_start(inst: Instance, policy: Policy, bonus: np.ndarray) -> np.ndarray:
+    """Find a plan to start from: approved pairs first, then greedy by score by arrival.
+
+    Returns the chosen pair per household (-1: none).
+    """
+    order = np.lexsort((np.arange(inst.n_households), inst.arrival))
+    return greedy_pass(inst, policy, inst.pair_h, inst.pair_d, inst.pair_score + bonus, order,
+                       fixed=np.flatnonzero(inst.pair_locked))
+
+
+def _set_start(h: Any, inst: Instance, rows: _Rows, sel: np.ndarray, start: np.ndarray) -> None:
+    """Give HiGHS the plan ``start`` (pair per household) restricted to the columns ``sel``."""
+    import highspy
+
+    chosen = start[start >= 0]
+    x = np.isin(sel, chosen).astype(float)
+    A = len(inst.area_ids)
+    extra = np.zeros(len(rows.extra_cost))
+    if len(extra):
+        pa = inst.dw_area[inst.pair_d[chosen]]
+        ok = pa >= 0
+        load = np.bincount(pa[ok], weights=inst.persons[inst.pair_h[chosen[ok]]], minlength=A)
+        extra[:A] = load
+        if len(rows.spread_t):
+            extra[A:] = np.maximum(load - rows.spread_t, 0.0)
+    s = highspy.HighsSolution()
+    s.col_value = np.concatenate([x, extra]).tolist()
+    s.value_valid = True
+    h.setSolution(s)
+
+
+def _solve_mip(inst: Instance, policy: Policy, rows: _Rows, sel: np.ndarray, cost: np.ndarray,
+               start: np.ndarray | None, *, time_limit_s: float, mip_gap: float,
+               ) -> tuple[str, np.ndarray, float, float, int]:
+    """MILP over the pairs ``sel``: (status, x over sel, objective, bound (min), nonzeros)."""
+    h = _highs(policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    nnz = _pass(h, rows, inst, sel, cost, inst.pair_locked.astype(float), integer=True)
+    if start is not None:
+        _set_start(h, inst, rows, sel, start)
+    t0 = time.perf_counter()
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    info = h.getInfo()
+    sol = h.getSolution()
+    logger.info("MILP over %s pairs: %s in %.2f s, objective %.6f, bound %.6f", f"{len(sel):,}",
+                status, time.perf_counter() - t0, -info.objective_function_value,
+                -info.mip_dual_bound)
+    if sol.value_valid and len(sel) + len(rows.extra_cost):
+        x = np.round(np.asarray(sol.col_value)[: len(sel)]).astype(np.int8)
+        return status, x, float(info.objective_function_value), float(info.mip_dual_bound), nnz
+    return status, np.zeros(len(sel), dtype=np.int8), math.nan, math.nan, nnz
+
+
 def build_and_solve(
     inst: Instance,
     policy: Policy,
@@ -542,137 +904,168 @@ def build_and_solve(
     mip_gap: float,
     caps: bool = True,
     buildings: bool = True,
+    pricing: bool | None = None,
 ) -> Solution:
-    """Build the MILP of the module docstring over the pairs of ``inst`` and solve it."""
-    import highspy
+    """Build the MILP of the module docstring over the pairs of ``inst`` and solve it.
 
+    Small models (at most :data:`PRICING_MIN_PAIRS` pairs, unless a loose ``mip_gap`` is asked,
+    see :data:`PRICING_LOOSE_GAP`) go to HiGHS whole. Larger ones are solved over a subset of
+    the pairs without giving up exactness:
+
+    1. Start from the approved pairs, a greedy plan and the best pairs of each household and
+       dwelling; solve the LP relaxation over them and price every eligible pair with the row
+       duals; add the pairs with a positive reduced cost; repeat until none is left. The row
+       duals then give a bound over all pairs (``lp_bound``).
+    2. Solve the MILP over the generated pairs (warm-started with the greedy plan).
+    3. A pair whose reduced cost exceeds the distance between that plan and the LP bound cannot
+       be part of any better plan; add every other pair and solve again, starting from the plan
+       found. The result is optimal over all eligible pairs (up to ``mip_gap``), and the bound
+       reported holds for all of them.
+
+    ``pricing`` forces (True) or skips (False) the pricing path.
+    """
     t0 = time.perf_counter()
-    r = policy.rules
     n_p = len(inst.pair_h)
-    H, D = inst.n_households, inst.n_dwellings
-    omega = spread_weight(policy)
-    use_spread = omega > 0 and len(inst.area_ids) > 1
-    use_caps = caps and r.area_cap
-    use_buildings = buildings and r.building_limit
-    ph, pd_ = inst.pair_h, inst.pair_d
-    parea = inst.dw_area[pd_]
-    pers = inst.persons[ph].astype(float)
-    A = len(inst.area_ids)
-
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    row_lo: list[np.ndarray] = []
-    row_hi: list[np.ndarray] = []
-    n_rows = 0
-    pidx = np.arange(n_p)
-
-    def add(r_: np.ndarray, c_: np.ndarray, v_: np.ndarray, lo: np.ndarray,
-            hi: np.ndarray) -> None:
-        nonlocal n_rows
-        rows.append(r_ + n_rows)
-        cols.append(c_)
-        vals.append(v_)
-        row_lo.append(lo)
-        row_hi.append(hi)
-        n_rows += len(lo)
-
-    # (1) households and (2) dwellings: at most one each
-    add(ph, pidx, np.ones(n_p), np.full(H, -np.inf), np.ones(H))
-    add(pd_, pidx, np.ones(n_p), np.full(D, -np.inf), np.ones(D))
-    in_area = parea >= 0
-    if use_caps and A:
-        locked_load = np.bincount(parea[inst.pair_locked & in_area],
-                                  weights=pers[inst.pair_locked & in_area], minlength=A)
-        cap = np.maximum(inst.area_cap, locked_load)
-        add(parea[in_area], pidx[in_area], pers[in_area], np.full(A, -np.inf), cap)
-    if use_buildings:
-        nb = int(inst.dw_building.max()) + 1 if D else 0
-        pb = inst.dw_building[pd_]
-        size = np.bincount(inst.dw_building, minlength=nb)
-        big = size > r.max_households_per_building
-        if big.any():
-            bpos = np.cumsum(big) - 1
-            sel = big[pb]
-            locked_b = np.bincount(pb[inst.pair_locked], minlength=nb)[big]
-            add(bpos[pb[sel]], pidx[sel], np.ones(sel.sum()), np.full(int(big.sum()), -np.inf),
-                np.maximum(float(r.max_households_per_building), locked_b))
-    n_cols = n_p
-    cost = -pair_objective(inst, policy, bonus)
+    rows = _rows(inst, policy, caps=caps, buildings=buildings)
+    cost = -pair_objective(inst, policy, bonus)  # minimise
     lower = inst.pair_locked.astype(float)
-    upper = np.ones(n_p)
-    integrality = np.ones(n_p, dtype=np.int32)
-    offset = policy.solver.unplaced_penalty * H
-    if use_spread:
-        share = inst.area_population / max(inst.area_population.sum(), 1.0)
-        tol = float(policy.scoring.spread_tolerance_persons)
-        persons_total = max(float(inst.persons.sum()), 1.0)
-        dev_cols = n_cols + np.arange(A)
-        n_cols += A
-        # (5) sum_{p in a} persons x - dev[a] <= share[a] * persons_total + tol
-        ia = pidx[in_area]
-        ar_ = np.arange(A)
-        add(np.concatenate([parea[in_area], ar_]), np.concatenate([ia, dev_cols]),
-            np.concatenate([pers[in_area], -np.ones(A)]),
-            np.full(A, -np.inf), share * persons_total + tol)
-        dev_cost = omega * H / persons_total
-        cost = np.concatenate([cost, np.full(A, dev_cost)])
-        lower = np.concatenate([lower, np.zeros(A)])
-        upper = np.concatenate([upper, np.full(A, np.inf)])
-        integrality = np.concatenate([integrality, np.zeros(A, dtype=np.int32)])
-
-    R = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    C = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-    V = np.concatenate(vals) if vals else np.zeros(0)
-    order = np.lexsort((R, C))
-    R, C, V = R[order], C[order], V[order]
-    start = np.searchsorted(C, np.arange(n_cols + 1)).astype(np.int32)
-    rlo = np.concatenate(row_lo) if row_lo else np.zeros(0)
-    rhi = np.concatenate(row_hi) if row_hi else np.zeros(0)
-
-    h = _new_highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("log_to_console", False)
-    h.setOptionValue("random_seed", int(policy.solver.seed))
-    h.setOptionValue("threads", int(policy.solver.threads))
-    h.setOptionValue("time_limit", float(time_limit_s))
-    h.setOptionValue("mip_rel_gap", float(mip_gap))
-    h.setOptionValue("mip_abs_gap", 1e-9)
-    inf = highspy.kHighsInf
-    h.passModel(
-        int(n_cols), int(n_rows), len(V), int(highspy.MatrixFormat.kColwise),
-        int(highspy.ObjSense.kMinimize), float(offset),
-        cost.astype(float), lower.astype(float), np.where(np.isinf(upper), inf, upper),
-        np.where(np.isinf(rlo), -inf, rlo), np.where(np.isinf(rhi), inf, rhi),
-        start, R.astype(np.int32), V.astype(float), integrality,
-    )
+    if pricing is None:
+        pricing = n_p > PRICING_MIN_PAIRS or (mip_gap >= PRICING_LOOSE_GAP
+                                              and n_p >= PRICING_LOOSE_MIN_PAIRS)
+    use_pricing = pricing and n_p > 0
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
-    h.run()
-    solve_s = time.perf_counter() - t1
-    status = h.modelStatusToString(h.getModelStatus())
-    info = h.getInfo()
-    sol = h.getSolution()
-    if n_cols and sol.value_valid:
-        x = np.round(np.asarray(sol.col_value)[:n_p]).astype(np.int8)
-        objective = -float(info.objective_function_value)
-        bound = -float(info.mip_dual_bound) if n_p else objective
-        gap = float(info.mip_gap) if n_p else 0.0
+    deadline = t1 + float(time_limit_s)
+    rounds = 0
+    lp_bound = math.nan
+    pricing_s = 0.0
+    if n_p == 0 and len(rows.extra_cost) == 0:
+        return Solution(status="Optimal", x=np.zeros(0, dtype=np.int8),
+                        objective=-rows.offset, bound=-rows.offset, gap=0.0, build_s=build_s,
+                        solve_s=0.0, n_rows=rows.n_rows, n_cols=0, n_nonzeros=0)
+    if not use_pricing:
+        sel = np.arange(n_p)
+        status, xs, obj, bound, nnz = _solve_mip(inst, policy, rows, sel, cost, None,
+                                                 time_limit_s=time_limit_s, mip_gap=mip_gap)
     else:
-        x = np.zeros(n_p, dtype=np.int8)
-        objective = bound = gap = math.nan
-    if n_cols == 0:
-        status, objective, bound, gap = "Optimal", -offset, -offset, 0.0
-    logger.info("MILP %s rows x %s columns solved in %.2f s: %s", f"{n_rows:,}",
-                f"{n_cols:,}", solve_s, status)
-    return Solution(status=status, x=x, objective=objective, bound=bound, gap=gap,
-                    build_s=build_s, solve_s=solve_s, n_rows=n_rows, n_cols=n_cols,
-                    n_nonzeros=len(V))
+        start = _warm_start(inst, policy, bonus)
+        support, lp_min, (rc_all, rounds) = _price(inst, policy, rows, cost, lower, start,
+                                                   bonus, deadline)
+        pricing_s = time.perf_counter() - t1
+        lp_bound = -lp_min
+        # a plan that uses pair j costs at least lp_min + rc[j]: solve over the pairs with a
+        # small reduced cost, then widen to every pair that could still beat the plan found
+        inside = _mip_pairs(inst, rc_all)
+        inside[support] = True
+        inside |= inst.pair_locked
+        inside[start[start >= 0]] = True
+        incumbent = None  # the greedy plan as a start slowed HiGHS down in every test
+        while True:
+            sel = np.flatnonzero(inside)
+            status, xs, obj, bound, nnz = _solve_mip(
+                inst, policy, rows, sel, cost, incumbent,
+                time_limit_s=deadline - time.perf_counter(), mip_gap=mip_gap)
+            if math.isnan(obj) or status != "Optimal":
+                break
+            slack = obj - lp_min - mip_gap * abs(obj)
+            more = np.flatnonzero(~inside & (rc_all <= slack + 1e-9))
+            if not len(more):
+                break
+            if len(more) + len(sel) > MAX_MODEL_PAIRS:
+                logger.info("pricing: %s pairs could still improve the plan; stopping with the "
+                            "gap to the LP bound", f"{len(more):,}")
+                status = "Pair limit reached"
+                break
+            logger.info("pricing: %s more pairs within reach of the plan; solving again",
+                        f"{len(more):,}")
+            incumbent = np.full(inst.n_households, -1)
+            incumbent[inst.pair_h[sel[xs > 0]]] = sel[xs > 0]
+            inside[more] = True
+        outside = rc_all[~inside]
+        reach = lp_min + max(float(outside.min()), 0.0) if len(outside) else math.inf
+        mip_b = bound if math.isfinite(bound) else -math.inf
+        bound = max(lp_min, min(mip_b, reach))
+    solve_s = time.perf_counter() - t1
+    x = np.zeros(n_p, dtype=np.int8)
+    x[sel] = xs
+    if math.isnan(obj):
+        objective = best = gap = math.nan
+    else:
+        objective, best = -obj, -bound
+        gap = abs(obj - bound) / max(abs(obj), 1e-9) if not math.isnan(bound) else math.nan
+    logger.info("MILP %s rows x %s of %s pairs solved in %.2f s (%s LP rounds, %.2f s): %s",
+                f"{rows.n_rows:,}", f"{len(sel):,}", f"{n_p:,}", solve_s, rounds, pricing_s,
+                status)
+    return Solution(status=status, x=x, objective=objective, bound=best, gap=gap,
+                    build_s=build_s, solve_s=solve_s, n_rows=rows.n_rows,
+                    n_cols=len(sel) + len(rows.extra_cost), n_nonzeros=nnz,
+                    n_model_pairs=len(sel), pricing_rounds=rounds, lp_bound=lp_bound,
+                    pricing_s=pricing_s)
+
+
+def _price(inst: Instance, policy: Policy, rows: _Rows, cost: np.ndarray, lower: np.ndarray,
+           start: np.ndarray, bonus: np.ndarray, deadline: float,
+           ) -> tuple[np.ndarray, float, tuple[np.ndarray, int]]:
+    """Column generation on the LP relaxation (step 1 of :func:`build_and_solve`).
+
+    Returns the pairs used by the last LP solution, the LP lower bound over all pairs
+    (minimisation) and the reduced cost of every pair with the row prices of that bound (and the
+    number of LP rounds).
+    """
+    n_p = len(inst.pair_h)
+    sel = _start_pairs(inst, cost, start, bonus)
+    inside = np.zeros(n_p, dtype=bool)
+    inside[sel] = True
+    rounds = 0
+    best_bound = -math.inf
+    best_rc = np.zeros(n_p)
+    support = np.zeros(0, dtype=np.int64)
+    h = _highs(policy, time_limit_s=max(deadline - time.perf_counter(), 1e-3), mip_gap=0.0)
+    h.setOptionValue("presolve", "off")  # keep the basis between rounds
+    h.setOptionValue("solver", "simplex")
+    _pass(h, rows, inst, sel, cost, lower, integer=False)
+    col_pair = np.concatenate([sel, np.full(len(rows.extra_cost), -1)])  # pair of each LP column
+    while True:
+        rounds += 1
+        h.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
+        t_lp = time.perf_counter()
+        h.run()  # from the previous basis: the new columns start at 0
+        t_lp = time.perf_counter() - t_lp
+        status = h.modelStatusToString(h.getModelStatus())
+        if status != "Optimal":
+            break
+        pi = _safe_duals(rows, np.asarray(h.getSolution().row_dual))
+        rc = cost - _row_price(inst, rows, pi)
+        bound = _lagrange_bound(rows, pi, rc, lower)
+        if bound > best_bound:
+            best_bound, best_rc = bound, rc
+        xlp = np.asarray(h.getSolution().col_value)
+        support = np.sort(col_pair[(xlp > 1e-9) & (col_pair >= 0)])
+        new = np.flatnonzero(~inside & (rc < -1e-9))
+        logger.debug("pricing round %s: %s pairs, LP %.6f (%.2f s), bound %.6f, %s priced in",
+                     rounds, f"{len(sel):,}", h.getInfo().objective_function_value, t_lp, bound,
+                     f"{len(new):,}")
+        if not len(new) or time.perf_counter() > deadline:
+            break
+        # the most attractive few per household
+        order = np.lexsort((inst.pair_d[new], rc[new], inst.pair_h[new]))
+        nh = inst.pair_h[new[order]]
+        rank = np.arange(len(nh)) - np.searchsorted(nh, nh, side="left")
+        add = new[order[rank < ADD_PER_HOUSEHOLD]]
+        inside[add] = True
+        start_, idx, val = _pair_entries(inst, rows, add)
+        h.addCols(len(add), cost[add].astype(float), lower[add].astype(float),
+                  np.ones(len(add)), len(val), start_[:-1].astype(np.int32),
+                  idx.astype(np.int32), val.astype(float))
+        col_pair = np.concatenate([col_pair, add])
+        sel = np.flatnonzero(inside)
+    return support, best_bound, (best_rc, rounds)
 
 
 __all__ = [
     "PAIR_RULES",
     "PAIR_TERMS",
+    "PRICING_MIN_PAIRS",
     "Instance",
     "Solution",
     "build_and_solve",

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 PairsLike = pd.DataFrame | Iterable[tuple[str, str]] | Mapping[str, str] | None
 
 OK_STATUSES = ("Optimal", "Time limit reached", "Interrupted by user", "Iteration limit reached",
-               "Solution limit reached")
+               "Solution limit reached", "Pair limit reached")
 
 
 @dataclass
@@ -57,7 +57,9 @@ class Proposal:
     alternatives : pandas.DataFrame
         Per placed household the best other suitable dwellings and their score difference.
     summary : dict
-        ``status``, ``objective``, ``bound``, ``gap``, ``build_s``, ``solve_s``, ``n_pairs``,
+        ``status``, ``objective``, ``bound`` (over all eligible pairs), ``gap``, ``build_s``,
+        ``solve_s``, ``n_pairs`` (eligible pairs), ``n_model_pairs`` (pairs in the MILP),
+        ``pricing_rounds``, ``pricing_s``, ``lp_bound`` (NaN when no pricing was needed),
         ``n_households``, ``n_dwellings``, ``n_placed``, ``n_unplaced``, ``persons_placed``,
         ``mean_score``, ``spread_deviation`` (share of placed persons off the proportional
         distribution), ``reasons`` (words), ``notes``, ``policy``, the solver options.
@@ -233,6 +235,10 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
         "build_s": round(prep_s + sol.build_s, 4),
         "solve_s": round(sol.solve_s, 4),
         "n_pairs": len(inst.pair_h),
+        "n_model_pairs": sol.n_model_pairs,
+        "pricing_rounds": sol.pricing_rounds,
+        "pricing_s": round(sol.pricing_s, 4),
+        "lp_bound": sol.lp_bound,
         "n_rows": sol.n_rows,
         "n_nonzeros": sol.n_nonzeros,
         "n_households": H,
