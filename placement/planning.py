@@ -270,7 +270,14 @@ def reoptimise(engine: Engine, run_id: int, dataset_dir: str | Path,
 
     _, previous = store.load_run(engine, run_id)
     locks, rejected = decisions_for_run(engine, run_id)
-    plan = make_plan(dataset_dir, policy, locks=locks, rejected=rejected,
+    pol = policy_for(policy)
+    # Keeping the previous plan must be worth more than the solver's stopping tolerance, or a
+    # plan within the gap that moves many households could come back instead. The objective is
+    # at most one point per household, so the tolerance is at most mip_gap points per household;
+    # a bonus of twice that per kept proposal outweighs it.
+    bonus = max(pol.solver.stability_bonus, 2.0 * pol.solver.mip_gap)
+    pol = pol.with_overrides(solver={"stability_bonus": bonus})
+    plan = make_plan(dataset_dir, pol, locks=locks, rejected=rejected,
                      previous=previous[["household_id", "dwelling_id"]], **kwargs)
     return plan, store_plan(engine, plan, user=user)
 

@@ -80,7 +80,7 @@ def test_store_decide_reoptimise_export_round_trip(demo_plan, demo_dir, engine, 
     assert new[rejected["household_id"]] != rejected["dwelling_id"]
     # every other proposal that is still optimal is kept: most households keep their dwelling
     kept = (new.astype("string") == original.reindex(new.index).astype("string")).mean()
-    assert kept >= 0.9
+    assert kept >= 0.95
     rules_hold(new_plan)
 
     csv = planning.export_run_csv(engine, new_run, new_plan.dataset, tmp_path / "p.csv", sep=";")
