@@ -1304,6 +1304,10 @@ def retention_summary(
     for col, title in groupings.items():
         tables[col] = retention_table(persons, year=year, by=col, as_of=stop)
         titles[col] = title
+    if "area_id" in tables and areas is not None and "name" in areas.columns:
+        names = dict(zip(areas["area_id"].astype(str), areas["name"].astype(str), strict=True))
+        tables["area_id"]["group"] = [f"{g} {names[g]}" if g in names else g
+                                      for g in tables["area_id"]["group"]]
 
     comparison = None
     if baseline_year is not None:

@@ -205,7 +205,7 @@ def test_report_for_a_dataset_folder(tmp_path):
     assert "Testkommune" in text
     rows = read_csv_rows(paths.csv)
     assert value(rows, "overall", "all", "n") == "40"
-    assert {r["group"] for r in rows if r["table"] == "area_id"} == {"A1", "A2"}
+    assert {r["group"] for r in rows if r["table"] == "area_id"} == {"A1 Vest", "A2 Øst"}
 
 
 def test_dataset_without_history(tmp_path):
