@@ -524,3 +524,104 @@ def test_loose_gap_is_priced_and_honest(medium, monkeypatch):
     assert loose.summary["bound"] >= best - 1e-7
     assert loose.summary["objective"] >= best - 1e-3 * abs(best) - 1e-7
     assert loose.summary["gap"] <= 1e-3 + 1e-9
+
+
+# --- very large rounds: pairs priced group by group, never all listed ------------------------
+
+
+@pytest.fixture
+def force_lazy(monkeypatch):
+    from placement.optimizer import model
+
+    monkeypatch.setattr(model, "LAZY_MIN_PAIRS", 0)
+    return model
+
+
+def test_lazy_path_reaches_the_full_optimum(force_lazy, priced_instance):
+    hh, dw, ar, acc = priced_instance
+    policy = Policy().with_overrides(solver=EXACT)
+    lazy = propose(hh, dw, ar, acc, policy)
+    force_lazy.LAZY_MIN_PAIRS = 10**12
+    full = propose(hh, dw, ar, acc, policy)
+    assert lazy.summary["pricing_rounds"] >= 1
+    assert lazy.summary["n_pairs"] == full.summary["n_pairs"]
+    assert lazy.summary["n_model_pairs"] < full.summary["n_pairs"]
+    assert lazy.summary["status"] == full.summary["status"] == "Optimal"
+    assert lazy.summary["objective"] == pytest.approx(full.summary["objective"], abs=1e-6)
+    assert lazy.summary["bound"] >= full.summary["objective"] - 1e-7
+    assert lazy.summary["lp_bound"] >= full.summary["objective"] - 1e-7
+    assert plan_ok(plan_of(lazy), hh, dw, ar, policy)
+    # the scores reported are those of the pairs (same as the full model computes)
+    a = lazy.assignments.set_index("household_id")
+    b = full.assignments.set_index("household_id")
+    same = a["dwelling_id"].eq(b["dwelling_id"]).fillna(False).astype(bool)
+    assert np.allclose(a.loc[same, "score"], b.loc[same, "score"])
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(st.tuples(st.integers(3, 12), st.integers(4, 20), st.integers(0, 10_000)),
+       st.floats(0.05, 0.3))
+def test_lazy_path_equals_the_direct_model(force_lazy, inst, share):
+    n_h, n_d, seed = inst
+    hh, dw, ar, acc = tight(n_h, n_d, seed)
+    policy = policy_for(max_area_share=share)
+    force_lazy.LAZY_MIN_PAIRS = 0
+    lazy = propose(hh, dw, ar, acc, policy)
+    force_lazy.LAZY_MIN_PAIRS = 10**12
+    direct = propose(hh, dw, ar, acc, policy)
+    assert lazy.summary["objective"] == pytest.approx(direct.summary["objective"], abs=1e-6)
+    assert lazy.summary["bound"] >= direct.summary["objective"] - 1e-7
+    assert plan_ok(plan_of(lazy), hh, dw, ar, policy)
+
+
+def test_lazy_bound_stays_honest_when_cut_short(force_lazy, priced_instance, monkeypatch):
+    hh, dw, ar, acc = priced_instance
+    policy = Policy().with_overrides(solver=EXACT)
+    monkeypatch.setattr(force_lazy, "MIP_PER_HOUSEHOLD", 1)
+    monkeypatch.setattr(force_lazy, "MAX_MODEL_PAIRS", 1)
+    cut = propose(hh, dw, ar, acc, policy)
+    force_lazy.LAZY_MIN_PAIRS = 10**12
+    full = propose(hh, dw, ar, acc, policy)
+    assert cut.summary["status"] == "Pair limit reached"
+    assert cut.summary["objective"] <= full.summary["objective"] + 1e-7
+    assert cut.summary["bound"] >= full.summary["objective"] - 1e-7
+    assert cut.summary["gap"] > 0
+    assert plan_ok(plan_of(cut), hh, dw, ar, policy)
+
+
+def test_lazy_path_keeps_locks_rejections_and_previous(force_lazy, priced_instance):
+    hh, dw, ar, acc = priced_instance
+    policy = Policy().with_overrides(solver=EXACT)
+    first = propose(hh, dw, ar, acc, policy)
+    items = list(plan_of(first).items())
+    locks, rejected = items[:3], items[3:6]
+    second = propose(hh, dw, ar, acc, policy, locks=locks, rejected=rejected, previous=first)
+    plan2 = plan_of(second)
+    assert all(plan2[h] == d for h, d in locks)
+    assert all(plan2.get(h) != d for h, d in rejected)
+    assert second.summary["n_locked"] == 3
+    force_lazy.LAZY_MIN_PAIRS = 10**12
+    full = propose(hh, dw, ar, acc, policy, locks=locks, rejected=rejected, previous=first)
+    assert second.summary["objective"] == pytest.approx(full.summary["objective"], abs=1e-6)
+
+
+@pytest.mark.parametrize("pick", ["first_free", "best_score"])
+def test_lazy_greedy_matches_the_listed_greedy(medium, pick):
+    from placement.optimizer import model
+
+    hh, dw, ar, acc = medium
+    policy = Policy()
+    inst = model.build_instance(hh, dw, ar, acc, policy)
+    groups = model.eligibility_groups(inst, policy)
+    lz = model.lazy_pairs(inst, policy, groups, [])
+    model.eligible_pairs(inst, policy, groups=groups)
+    model.finish_pairs(inst, policy.with_overrides(solver={"candidate_limit": 0}), locks=[],
+                       rejected=[])
+    order = np.lexsort((np.arange(inst.n_households), inst.arrival))
+    listed = model.greedy_pass(inst, policy, inst.pair_h, inst.pair_d, inst.pair_score, order,
+                               pick=pick)
+    lazy = model.lazy_greedy(inst, lz, policy, order, pick=pick)
+    expect = np.where(listed >= 0, inst.pair_d[np.maximum(listed, 0)], -1)
+    assert (lazy == expect).all()
+    assert lz.n_pairs == len(inst.pair_h)

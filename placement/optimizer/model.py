@@ -53,6 +53,9 @@ the MILP over every pair: column generation on the LP relaxation (row duals pric
 pair; those with a positive reduced cost join), then the MILP over the pairs of smallest reduced
 cost, then a reduced-cost argument that adds every pair that could still improve the plan.
 See :func:`build_and_solve`; the bound reported always holds for all eligible pairs.
+Rounds with more than :data:`LAZY_MIN_PAIRS` eligible pairs never list them: the same steps run
+in :func:`solve_lazy`, which prices the pairs group by group (households sharing their eligible
+dwellings and their score class) and generates only the pairs that enter the model.
 """
 
 from __future__ import annotations
@@ -126,6 +129,8 @@ class Instance:
     #: per household: eligible dwellings before rejections and the candidate limit
     n_eligible: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     notes: list[str] = field(default_factory=list)
+    #: eligible pairs when only a part of them is listed in ``pair_h``/``pair_d`` (None: all)
+    n_pairs_total: int | None = None
 
     @property
     def n_households(self) -> int:
@@ -295,11 +300,13 @@ def dwelling_rule_masks(inst: Instance, policy: Policy) -> dict[str, np.ndarray]
     return {"permanent_only": perm, "excluded_areas": ok}
 
 
-def eligible_pairs(inst: Instance, policy: Policy) -> None:
-    """Fill ``pair_h``, ``pair_d``, ``blocking_rule`` and ``n_eligible`` of ``inst``.
+def eligibility_groups(inst: Instance, policy: Policy,
+                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group households by what decides their eligible dwellings; fill the per-household counts.
 
-    Households with the same size, type, step-free need and arrival date share one vectorised
-    check over all dwellings.
+    Households with the same size, rent ceiling, step-free need and arrival date share one
+    vectorised check over all dwellings. Fills ``blocking_rule`` and ``n_eligible`` of ``inst``
+    (not the pairs). Returns ``(members, eligible dwelling positions)`` per group, sorted.
     """
     r = policy.rules
     dmask = dwelling_rule_masks(inst, policy)
@@ -310,8 +317,7 @@ def eligible_pairs(inst: Instance, policy: Policy) -> None:
     keys = pd.DataFrame({"p": inst.persons, "c": ceilings, "s": inst.step_free_needed,
                          "a": inst.arrival})
     groups = keys.groupby(["p", "c", "s", "a"], sort=True).indices
-    hs: list[np.ndarray] = []
-    ds: list[np.ndarray] = []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
     blocking = np.full(inst.n_households, "", dtype=object)
     n_elig = np.zeros(inst.n_households, dtype=np.int64)
     for (_, ceil_, sf, arr), members in groups.items():
@@ -338,13 +344,27 @@ def eligible_pairs(inst: Instance, policy: Policy) -> None:
         idx = np.flatnonzero(ok)
         blocking[members] = block
         n_elig[members] = len(idx)
+        out.append((np.asarray(members, dtype=np.int64), idx))
+    inst.blocking_rule = blocking
+    inst.n_eligible = n_elig
+    return out
+
+
+def eligible_pairs(inst: Instance, policy: Policy, *,
+                   groups: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+    """Fill ``pair_h``, ``pair_d``, ``blocking_rule`` and ``n_eligible`` of ``inst``.
+
+    Every eligible pair is listed; ``groups`` (from :func:`eligibility_groups` on the same
+    instance) saves computing the groups again.
+    """
+    hs: list[np.ndarray] = []
+    ds: list[np.ndarray] = []
+    for members, idx in groups if groups is not None else eligibility_groups(inst, policy):
         if len(idx):
             hs.append(np.repeat(members, len(idx)))
             ds.append(np.tile(idx, len(members)))
     inst.pair_h = np.concatenate(hs) if hs else np.zeros(0, dtype=np.int64)
     inst.pair_d = np.concatenate(ds) if ds else np.zeros(0, dtype=np.int64)
-    inst.blocking_rule = blocking
-    inst.n_eligible = n_elig
 
 
 def _pair_keys(pairs: Any, inst: Instance, what: str) -> list[tuple[int, int]]:
@@ -1062,19 +1082,490 @@ def _price(inst: Instance, policy: Policy, rows: _Rows, cost: np.ndarray, lower:
     return support, best_bound, (best_rc, rounds)
 
 
+
+# --- very large rounds: pairs generated group by group --------------------------------------
+
+#: Rounds with more eligible pairs than this never materialise them all (see :func:`solve_lazy`).
+LAZY_MIN_PAIRS = 5_000_000
+#: Share of the time limit the LP pricing loop of :func:`solve_lazy` may use.
+LAZY_PRICING_SHARE = 0.5
+
+
+@dataclass
+class _Group:
+    """Households that share their eligible dwellings ``elig``, split by score class."""
+
+    elig: np.ndarray  # eligible dwelling positions (sorted)
+    persons: int
+    classes: list[tuple[int, np.ndarray]]  # (children class, households without anchor)
+    anchors: np.ndarray  # households with an anchor place
+    anchor_score: np.ndarray  # score of each anchor household for each dwelling of ``elig``
+
+
+@dataclass
+class LazyPairs:
+    """All eligible pairs of a round, kept as groups instead of one long list.
+
+    For a household without an anchor place the score of a pair depends on the dwelling and on
+    which children the household has (0-5, 6-16) only, so one score vector per children class
+    serves every household; anchor households get their own row.
+    """
+
+    groups: list[_Group]
+    class_score: np.ndarray  # (4, n_dwellings): class = has_0_5 + 2 * has_6_16
+    group_of: np.ndarray  # group position of each household
+    rejected: np.ndarray  # sorted codes h * n_dwellings + d of rejected pairs
+    n_pairs: int
+
+
+def _score_of(inst: Instance, policy: Policy, h: np.ndarray, d: np.ndarray,
+              ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    terms = pair_terms(h=h, d=d, has_0_5=inst.has_0_5, has_6_16=inst.has_6_16,
+                       anchor_lat=inst.anchor_lat, anchor_lon=inst.anchor_lon,
+                       dw_lat=inst.dw_lat, dw_lon=inst.dw_lon, dterms=inst.dterms,
+                       scoring=policy.scoring)
+    return terms, combine(terms, policy)
+
+
+def lazy_pairs(inst: Instance, policy: Policy, groups: list[tuple[np.ndarray, np.ndarray]],
+               rejected: list[tuple[int, int]]) -> LazyPairs:
+    """Prepare group-wise pricing for the groups of :func:`eligibility_groups`."""
+    D = inst.n_dwellings
+    cls = inst.has_0_5.astype(int) + 2 * inst.has_6_16.astype(int)
+    anchored = ~(np.isnan(inst.anchor_lat) | np.isnan(inst.anchor_lon))
+    class_score = np.zeros((4, D))
+    for k in range(4):
+        sub = Instance(**{**inst.__dict__, "has_0_5": np.array([bool(k & 1)]),
+                          "has_6_16": np.array([bool(k & 2)]),
+                          "anchor_lat": np.array([np.nan]), "anchor_lon": np.array([np.nan])})
+        class_score[k] = _score_of(sub, policy, np.zeros(D, dtype=np.int64), np.arange(D))[1]
+    out: list[_Group] = []
+    group_of = np.zeros(inst.n_households, dtype=np.int64)
+    for g, (members, idx) in enumerate(groups):
+        group_of[members] = g
+        anc = members[anchored[members]]
+        plain = members[~anchored[members]]
+        classes = [(k, plain[cls[plain] == k]) for k in range(4) if (cls[plain] == k).any()]
+        if len(anc) and len(idx):
+            sc = _score_of(inst, policy, np.repeat(anc, len(idx)), np.tile(idx, len(anc)))[1]
+            sc = sc.reshape(len(anc), len(idx))
+        else:
+            sc = np.zeros((len(anc), len(idx)))
+        out.append(_Group(elig=idx.astype(np.int64), persons=int(inst.persons[members[0]]),
+                          classes=classes, anchors=anc, anchor_score=sc))
+    nd = max(D, 1)
+    rej = np.unique(np.array([h * nd + d for h, d in rejected], dtype=np.int64))
+    return LazyPairs(groups=out, class_score=class_score, group_of=group_of, rejected=rej,
+                     n_pairs=int(inst.n_eligible.sum()))
+
+
+def _is_eligible(lz: LazyPairs, h: np.ndarray, d: np.ndarray) -> np.ndarray:
+    ok = np.zeros(len(h), dtype=bool)
+    for i, (hh, dd) in enumerate(zip(h, d, strict=True)):
+        e = lz.groups[lz.group_of[hh]].elig
+        j = np.searchsorted(e, dd)
+        ok[i] = j < len(e) and e[j] == dd
+    return ok
+
+
+@dataclass
+class _Scan:
+    h: np.ndarray
+    d: np.ndarray
+    rc: np.ndarray
+    neg_sum: float  # sum of min(rc, 0) over every eligible pair (inside ones too)
+    count: int  # eligible pairs with rc <= thr (inside ones too)
+    min_rc: float  # smallest reduced cost of any eligible pair
+    #: per household: min(0, smallest cost less dwelling-side prices over its eligible pairs)
+    hmin: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    too_many: bool = False
+
+
+def _scan(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: np.ndarray,
+          thr: float, per_h: int | None, inside: np.ndarray, *, limit: int | None = None,
+          ) -> _Scan:
+    """Price every eligible pair with the row prices ``pi`` (minimisation), group by group.
+
+    Returns pairs outside ``inside`` (sorted codes) with reduced cost ``<= thr``: the
+    ``per_h`` smallest per household, or all of them (``per_h`` None; none at all when there
+    are more than ``limit``), and the sum of the negative reduced costs over all eligible pairs.
+    """
+    D = inst.n_dwellings
+    omega = spread_weight(policy)
+    M = policy.solver.unplaced_penalty
+    u_all = pi[rows.h_row]
+    vd0 = pi[rows.d_row].copy()
+    if len(rows.b_row):
+        br = rows.b_row[inst.dw_building]
+        vd0 += np.where(br >= 0, pi[np.maximum(br, 0)], 0.0)
+    wa = np.zeros(D)
+    if len(rows.a_row) and (rows.a_row >= 0).any():
+        ar = np.where(inst.dw_area >= 0, rows.a_row[np.maximum(inst.dw_area, 0)], -1)
+        wa = np.where(ar >= 0, pi[np.maximum(ar, 0)], 0.0)
+    kin = np.bincount(inst.pair_h, minlength=inst.n_households)
+    T = max(thr, 0.0)
+    neg_sum, count, min_rc = 0.0, 0, math.inf
+    hmin = np.zeros(inst.n_households)
+    hs: list[np.ndarray] = []
+    ds: list[np.ndarray] = []
+    rcs: list[np.ndarray] = []
+    for g in lz.groups:
+        if not len(g.elig):
+            continue
+        vd = vd0[g.elig] + g.persons * wa[g.elig]
+        base = -M - vd
+        for k, members in g.classes:
+            c = base - (1.0 - omega) * lz.class_score[k, g.elig]
+            u = u_all[members]
+            hmin[members] = min(float(c.min()), 0.0)
+            min_rc = min(min_rc, float(c.min() - u.max()))
+            cidx = np.flatnonzero(c < u.max() + T) if math.isfinite(T) else np.arange(len(c))
+            order = np.argsort(c[cidx], kind="stable")
+            cidx = cidx[order]
+            cs = c[cidx]
+            cum = np.concatenate([[0.0], np.cumsum(cs)])
+            n0 = np.searchsorted(cs, u, side="left")
+            neg_sum += float((cum[n0] - n0 * u).sum())
+            n = np.searchsorted(cs, u + thr, side="right") if math.isfinite(thr) else \
+                np.full(len(u), len(cs))
+            count += int(n.sum())
+            m = n if per_h is None else np.minimum(n, per_h + kin[members])
+            if per_h is None and limit is not None and count > limit + len(inst.pair_h):
+                return _Scan(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                             neg_sum, count, min_rc, hmin, too_many=True)
+            tot = int(m.sum())
+            if tot:
+                first = np.repeat(np.cumsum(m) - m, m)
+                pos = np.arange(tot) - first
+                hs.append(np.repeat(members, m))
+                ds.append(g.elig[cidx[pos]])
+                rcs.append(cs[pos] - np.repeat(u, m))
+        for i, h in enumerate(g.anchors):
+            rc = base - (1.0 - omega) * g.anchor_score[i] - u_all[h]
+            min_rc = min(min_rc, float(rc.min()))
+            hmin[h] = min(float(rc.min()) + u_all[h], 0.0)
+            neg_sum += float(np.minimum(rc, 0.0).sum())
+            sel = np.flatnonzero(rc <= thr)
+            count += len(sel)
+            if per_h is not None and len(sel) > per_h + kin[h]:
+                kk = per_h + int(kin[h])
+                sel = sel[np.argpartition(rc[sel], kk - 1)[:kk]] if kk > 0 else sel[:0]
+            hs.append(np.full(len(sel), h))
+            ds.append(g.elig[sel])
+            rcs.append(rc[sel])
+    if not hs:
+        return _Scan(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), neg_sum, count,
+                     min_rc, hmin)
+    h = np.concatenate(hs).astype(np.int64)
+    d = np.concatenate(ds).astype(np.int64)
+    rc = np.concatenate(rcs)
+    code = h * max(D, 1) + d
+    keep = ~np.isin(code, inside) & ~np.isin(code, lz.rejected)
+    h, d, rc = h[keep], d[keep], rc[keep]
+    if per_h is not None and len(h):
+        order = np.lexsort((d, rc, h))
+        sh = h[order]
+        rank = np.arange(len(sh)) - np.searchsorted(sh, sh, side="left")
+        order = order[rank < per_h]
+        h, d, rc = h[order], d[order], rc[order]
+    return _Scan(h, d, rc, neg_sum, count, min_rc, hmin)
+
+
+class _Pool:
+    """The pairs generated so far; ``inst.pair_*`` hold them in the order they came."""
+
+    def __init__(self, inst: Instance, policy: Policy, lz: LazyPairs) -> None:
+        self.inst, self.policy, self.lz = inst, policy, lz
+        self.nd = max(inst.n_dwellings, 1)
+        self.codes = np.sort(inst.pair_h * self.nd + inst.pair_d)
+        self.bonus = np.zeros(len(inst.pair_h))
+        self.elig = np.ones(len(inst.pair_h), dtype=bool)
+
+    def add(self, h: np.ndarray, d: np.ndarray, *, locked: bool = False, bonus: float = 0.0,
+            eligible: bool = True) -> np.ndarray:
+        """Add pairs not in the pool yet; returns the positions of all the pairs asked for."""
+        inst = self.inst
+        code = h.astype(np.int64) * self.nd + d
+        code, first = np.unique(code, return_index=True)
+        new = ~np.isin(code, self.codes)
+        if new.any():
+            nh, ndw = code[new] // self.nd, code[new] % self.nd
+            terms, score = _score_of(inst, self.policy, nh, ndw)
+            inst.pair_h = np.concatenate([inst.pair_h, nh])
+            inst.pair_d = np.concatenate([inst.pair_d, ndw])
+            inst.pair_locked = np.concatenate([inst.pair_locked, np.full(len(nh), locked)])
+            inst.pair_score = np.concatenate([inst.pair_score, score])
+            inst.pair_terms = {t: np.concatenate([inst.pair_terms.get(t, np.zeros(0)), v])
+                               for t, v in terms.items()}
+            self.bonus = np.concatenate([self.bonus, np.full(len(nh), bonus)])
+            el = eligible if isinstance(eligible, bool) else np.asarray(eligible)[first][new]
+            self.elig = np.concatenate([self.elig, np.broadcast_to(el, len(nh))])
+            self.codes = np.union1d(self.codes, code[new])
+        allc = inst.pair_h * self.nd + inst.pair_d
+        srt = np.argsort(allc, kind="stable")
+        return srt[np.searchsorted(allc[srt], h.astype(np.int64) * self.nd + d)]
+
+
+def lazy_greedy(inst: Instance, lz: LazyPairs, policy: Policy, order: np.ndarray, *,
+                pick: str = "best_score", fixed: list[tuple[int, int]] | None = None,
+                ) -> np.ndarray:
+    """:func:`greedy_pass` over all eligible pairs without listing them: dwelling per household.
+
+    Returns the dwelling position chosen for each household (-1: none).
+    """
+    r = policy.rules
+    taken = np.zeros(inst.n_dwellings, dtype=bool)
+    room = inst.area_cap.astype(float).copy()
+    nb = int(inst.dw_building.max()) + 1 if inst.n_dwellings else 0
+    bload = np.zeros(nb, dtype=np.int64)
+    chosen = np.full(inst.n_households, -1)
+    avail = inst.available.astype("int64")
+    cls = inst.has_0_5.astype(int) + 2 * inst.has_6_16.astype(int)
+
+    def put(hh: int, dd: int) -> None:
+        chosen[hh] = dd
+        taken[dd] = True
+        if inst.dw_area[dd] >= 0:
+            room[inst.dw_area[dd]] -= inst.persons[hh]
+        bload[inst.dw_building[dd]] += 1
+
+    for hh, dd in fixed or []:
+        if chosen[hh] < 0 and not taken[dd]:
+            put(hh, dd)
+    rej = set(lz.rejected.tolist())
+    nd = max(inst.n_dwellings, 1)
+    for hh in order:
+        if chosen[hh] >= 0:
+            continue
+        g = lz.groups[lz.group_of[hh]]
+        e = g.elig
+        if not len(e):
+            continue
+        ok = ~taken[e]
+        a = inst.dw_area[e]
+        if r.area_cap:
+            ok &= (a < 0) | (room[np.maximum(a, 0)] >= inst.persons[hh] - 1e-9)
+        if r.building_limit:
+            ok &= bload[inst.dw_building[e]] < r.max_households_per_building
+        if rej:
+            ok &= ~np.isin(hh * nd + e, lz.rejected)
+        if not ok.any():
+            continue
+        j = np.flatnonzero(ok)
+        if pick == "first_free":
+            best = j[np.lexsort((e[j], avail[e[j]]))[0]]
+        else:
+            pos = np.flatnonzero(g.anchors == hh)
+            sc = g.anchor_score[pos[0]] if len(pos) else lz.class_score[cls[hh], e]
+            best = j[np.lexsort((e[j], -sc[j]))[0]]
+        put(int(hh), int(e[best]))
+    return chosen
+
+
+def solve_lazy(
+    inst: Instance,
+    lz: LazyPairs,
+    policy: Policy,
+    *,
+    locks: list[tuple[int, int]],
+    previous: list[tuple[int, int]],
+    time_limit_s: float,
+    mip_gap: float,
+) -> tuple[Solution, np.ndarray]:
+    """:func:`build_and_solve` for rounds whose eligible pairs are too many to list.
+
+    The same three steps (LP pricing, MILP over promising pairs, proof by reduced costs), but
+    the pairs are priced group by group (:func:`_scan`) and only those that enter the model are
+    generated; ``inst.pair_*`` end up holding them (sorted by household, dwelling). The bound
+    reported holds for all eligible pairs. Returns the solution and the bonus per pair.
+    """
+    t0 = time.perf_counter()
+    bonus_v = float(policy.solver.stability_bonus)
+    inst.pair_h = np.zeros(0, dtype=np.int64)
+    inst.pair_d = np.zeros(0, dtype=np.int64)
+    inst.pair_locked = np.zeros(0, dtype=bool)
+    inst.pair_score = np.zeros(0)
+    inst.pair_terms = {}
+    pool = _Pool(inst, policy, lz)
+    nd = pool.nd
+    if locks:
+        lh = np.array([h for h, _ in locks], dtype=np.int64)
+        ld = np.array([d for _, d in locks], dtype=np.int64)
+        el = _is_eligible(lz, lh, ld)
+        if (~el).any():
+            inst.notes.append(f"{int((~el).sum())} approved placement(s) break a rule of the "
+                              "current policy and are kept as approved")
+        pool.add(lh, ld, locked=True, eligible=el)
+    if previous and bonus_v > 0:
+        ph = np.array([h for h, _ in previous], dtype=np.int64)
+        pd_ = np.array([d for _, d in previous], dtype=np.int64)
+        ok = _is_eligible(lz, ph, pd_) & ~np.isin(ph * nd + pd_, lz.rejected)
+        idx = pool.add(ph[ok], pd_[ok], bonus=bonus_v)
+        pool.bonus[idx] = bonus_v
+    rows = _rows(inst, policy, caps=True, buildings=True)
+    order = np.lexsort((np.arange(inst.n_households), inst.arrival))
+    greedy_d = lazy_greedy(inst, lz, policy, order, fixed=list(locks))
+    gh = np.flatnonzero(greedy_d >= 0)
+    start = np.full(inst.n_households, -1)
+    start[gh] = pool.add(gh, greedy_d[gh])
+    zero = np.zeros(rows.n_rows)
+    first = _scan(inst, lz, policy, rows, zero, math.inf, START_PER_HOUSEHOLD, pool.codes)
+    pool.add(first.h, first.d)
+    build_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    deadline = t1 + float(time_limit_s)
+    price_deadline = t1 + LAZY_PRICING_SHARE * float(time_limit_s)
+
+    def cost_now() -> np.ndarray:
+        return -pair_objective(inst, policy, pool.bonus)
+
+    # step 1: LP pricing
+    cost = cost_now()
+    lower = inst.pair_locked.astype(float)
+    h = _highs(policy, time_limit_s=max(price_deadline - time.perf_counter(), 1e-3),
+               mip_gap=0.0)
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("solver", "simplex")
+    n_lp = len(inst.pair_h)
+    _pass(h, rows, inst, np.arange(n_lp), cost, lower, integer=False)
+    col_pair = np.concatenate([np.arange(n_lp), np.full(len(rows.extra_cost), -1)])
+    rounds = 0
+    best_bound, best_pi = -math.inf, zero
+    support = np.zeros(0, dtype=np.int64)
+    while True:
+        rounds += 1
+        h.setOptionValue("time_limit", max(price_deadline - time.perf_counter(), 1e-3))
+        h.run()
+        if h.modelStatusToString(h.getModelStatus()) != "Optimal":
+            break
+        pi = _safe_duals(rows, np.asarray(h.getSolution().row_dual))
+        cost = cost_now()
+        rc = cost - _row_price(inst, rows, pi)
+        sc = _scan(inst, lz, policy, rows, pi, -1e-9, ADD_PER_HOUSEHOLD, pool.codes)
+        # pairs in the pool: their own term; the scan counted them without bonus, at most 0
+        own = np.minimum(rc + pool.bonus, 0.0)[pool.elig].sum()
+        bound = _lagrange_bound(rows, pi, rc, inst.pair_locked.astype(float)) + sc.neg_sum - own
+        if bound > best_bound:
+            best_bound, best_pi = bound, pi
+        # the same dwelling, area and building prices with each household's own best choice
+        # as its price: every eligible pair then has a reduced cost >= 0 (outside pairs add
+        # nothing), a bound that holds long before the column generation has converged
+        pi2 = pi.copy()
+        pi2[rows.h_row] = sc.hmin
+        rc2 = cost - _row_price(inst, rows, pi2)
+        bound2 = _lagrange_bound(rows, pi2, rc2, inst.pair_locked.astype(float))
+        if bound2 > best_bound:
+            best_bound, best_pi = bound2, pi2
+        xlp = np.asarray(h.getSolution().col_value)
+        support = np.sort(col_pair[(xlp > 1e-9) & (col_pair >= 0)])
+        logger.info("lazy pricing round %s: %s pairs, LP %.6f, bounds %.6f / %.6f, %s priced "
+                    "in", rounds, f"{len(inst.pair_h):,}", h.getInfo().objective_function_value,
+                    bound, bound2, f"{len(sc.h):,}")
+        if not len(sc.h) or time.perf_counter() > price_deadline:
+            break
+        n0 = len(inst.pair_h)
+        pool.add(sc.h, sc.d)
+        add = np.arange(n0, len(inst.pair_h))
+        cost = cost_now()
+        st, idx, val = _pair_entries(inst, rows, add)
+        h.addCols(len(add), cost[add].astype(float), np.zeros(len(add)), np.ones(len(add)),
+                  len(val), st[:-1].astype(np.int32), idx.astype(np.int32), val.astype(float))
+        col_pair = np.concatenate([col_pair, add])
+    pricing_s = time.perf_counter() - t1
+    lp_min = best_bound
+    # step 2: MILP over the promising pairs
+    more = _scan(inst, lz, policy, rows, best_pi, math.inf, MIP_PER_HOUSEHOLD, pool.codes)
+    pool.add(more.h, more.d)
+    cost = cost_now()
+    rc_all = cost - _row_price(inst, rows, best_pi)
+    inside = _mip_pairs(inst, rc_all)
+    inside[support] = True
+    inside |= inst.pair_locked
+    inside[start[start >= 0]] = True
+    incumbent = None
+    proved = False
+    while True:
+        sel = np.flatnonzero(inside)
+        status, xs, obj, bound_m, nnz = _solve_mip(
+            inst, policy, rows, sel, cost, incumbent,
+            time_limit_s=deadline - time.perf_counter(), mip_gap=mip_gap)
+        if math.isnan(obj) or status != "Optimal":
+            break
+        slack = obj - lp_min - mip_gap * abs(obj)
+        in_pool = np.flatnonzero(~inside & (rc_all <= slack + 1e-9))
+        sc = _scan(inst, lz, policy, rows, best_pi, slack + 1e-9, None, pool.codes,
+                   limit=MAX_MODEL_PAIRS)
+        n_more = len(in_pool) + (sc.count if sc.too_many else len(sc.h))
+        if not n_more:
+            proved = True
+            break
+        if sc.too_many or n_more + len(sel) > MAX_MODEL_PAIRS:
+            logger.info("pricing: %s pairs could still improve the plan; stopping with the "
+                        "gap to the LP bound", f"{n_more:,}")
+            status = "Pair limit reached"
+            break
+        incumbent = np.full(inst.n_households, -1)
+        incumbent[inst.pair_h[sel[xs > 0]]] = sel[xs > 0]
+        n0 = len(inst.pair_h)
+        pool.add(sc.h, sc.d)
+        cost = cost_now()
+        rc_all = cost - _row_price(inst, rows, best_pi)
+        inside = np.concatenate([inside, np.zeros(len(inst.pair_h) - n0, dtype=bool)])
+        inside[in_pool] = True
+        inside[n0:] = True
+    if proved:
+        out_min = slack  # every pair outside has a larger reduced cost
+    else:
+        # cut short: any pair outside may help; the lowest reduced cost of all bounds them
+        out_min = _scan(inst, lz, policy, rows, best_pi, -math.inf, 0, pool.codes).min_rc
+        if (~inside).any():
+            out_min = min(out_min, float(rc_all[~inside].min()))
+    reach = lp_min + max(out_min, 0.0)
+    mip_b = bound_m if math.isfinite(bound_m) else -math.inf
+    bound = max(lp_min, min(mip_b, reach))
+    solve_s = time.perf_counter() - t1
+    x = np.zeros(len(inst.pair_h), dtype=np.int8)
+    x[sel] = xs
+    # sort the pool by (household, dwelling) as the rest of the package expects
+    order = np.lexsort((inst.pair_d, inst.pair_h))
+    inst.pair_h, inst.pair_d = inst.pair_h[order], inst.pair_d[order]
+    inst.pair_locked, inst.pair_score = inst.pair_locked[order], inst.pair_score[order]
+    inst.pair_terms = {t: v[order] for t, v in inst.pair_terms.items()}
+    inst.n_pairs_total = lz.n_pairs
+    x, bonus = x[order], pool.bonus[order]
+    if math.isnan(obj):
+        objective = best = gap = math.nan
+    else:
+        objective, best = -obj, -bound
+        gap = abs(obj - bound) / max(abs(obj), 1e-9)
+    logger.info("lazy MILP over %s of %s pairs in %.2f s (%s LP rounds, %.2f s): %s",
+                f"{len(sel):,}", f"{lz.n_pairs:,}", solve_s, rounds, pricing_s, status)
+    return Solution(status=status, x=x, objective=objective, bound=best, gap=gap,
+                    build_s=build_s, solve_s=solve_s, n_rows=rows.n_rows,
+                    n_cols=len(sel) + len(rows.extra_cost), n_nonzeros=nnz,
+                    n_model_pairs=len(sel), pricing_rounds=rounds, lp_bound=-lp_min,
+                    pricing_s=pricing_s), bonus
+
+
 __all__ = [
+    "LAZY_MIN_PAIRS",
     "PAIR_RULES",
     "PAIR_TERMS",
     "PRICING_MIN_PAIRS",
     "Instance",
+    "LazyPairs",
     "Solution",
     "build_and_solve",
     "build_instance",
     "dwelling_rule_masks",
+    "eligibility_groups",
     "eligible_pairs",
     "finish_pairs",
     "greedy_pass",
+    "lazy_greedy",
+    "lazy_pairs",
     "pair_objective",
     "room_bounds",
+    "solve_lazy",
     "spread_weight",
 ]

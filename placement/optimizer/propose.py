@@ -25,8 +25,11 @@ from placement.optimizer.model import (
     Solution,
     build_and_solve,
     build_instance,
+    eligibility_groups,
     eligible_pairs,
     finish_pairs,
+    lazy_pairs,
+    solve_lazy,
     spread_weight,
 )
 
@@ -136,7 +139,11 @@ def propose(
     time_limit_s = policy.solver.time_limit_s if time_limit_s is None else float(time_limit_s)
     mip_gap = policy.solver.mip_gap if mip_gap is None else float(mip_gap)
     inst = build_instance(households, dwellings, areas, access, policy)
-    eligible_pairs(inst, policy)
+    groups = eligibility_groups(inst, policy)
+    # very large rounds: the eligible pairs are priced group by group, never all listed
+    lazy = policy.solver.candidate_limit <= 0 and int(inst.n_eligible.sum()) > _lazy_min()
+    if not lazy:
+        eligible_pairs(inst, policy, groups=groups)
     lock_pos = explain_keys(locks, inst, "locks")
     rej_pos = explain_keys(rejected, inst, "rejected")
     conflicts = explain.lock_conflicts(inst, policy, lock_pos)
@@ -144,8 +151,23 @@ def propose(
         raise InfeasibleError(conflicts)
     rej_count = np.bincount(np.array([h for h, _ in set(rej_pos)], dtype=np.int64),
                             minlength=inst.n_households)
-    finish_pairs(inst, policy, locks=lock_pos, rejected=rej_pos)
     prev_pos = explain_keys(_previous_map(previous), inst, "previous")
+    if lazy:
+        lz = lazy_pairs(inst, policy, groups, rej_pos)
+        del groups
+        prep_s = time.perf_counter() - t0
+        sol, bonus = solve_lazy(inst, lz, policy, locks=lock_pos, previous=prev_pos,
+                                time_limit_s=time_limit_s, mip_gap=mip_gap)
+        if sol.status not in OK_STATUSES or math.isnan(sol.objective):
+            reason = (f"no plan found within the time limit of {time_limit_s:g} s; raise "
+                      "solver.time_limit_s" if sol.status == "Time limit reached"
+                      else f"the solver ended with status '{sol.status}'")
+            raise InfeasibleError([reason])
+        return _result(inst, policy, sol, bonus=bonus, prev_pos=prev_pos,
+                       rej_count=rej_count, prep_s=prep_s, time_limit_s=time_limit_s,
+                       mip_gap=mip_gap)
+    del groups
+    finish_pairs(inst, policy, locks=lock_pos, rejected=rej_pos)
     bonus = np.zeros(len(inst.pair_h))
     if prev_pos and policy.solver.stability_bonus > 0:
         nd = max(inst.n_dwellings, 1)
@@ -158,6 +180,12 @@ def propose(
         raise InfeasibleError(_diagnose_failure(inst, policy, bonus, sol, time_limit_s, mip_gap))
     return _result(inst, policy, sol, bonus=bonus, prev_pos=prev_pos, rej_count=rej_count,
                    prep_s=prep_s, time_limit_s=time_limit_s, mip_gap=mip_gap)
+
+
+def _lazy_min() -> int:
+    from placement.optimizer import model
+
+    return int(model.LAZY_MIN_PAIRS)
 
 
 def explain_keys(pairs: Any, inst: Instance, what: str) -> list[tuple[int, int]]:
@@ -234,7 +262,8 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
         "gap": sol.gap,
         "build_s": round(prep_s + sol.build_s, 4),
         "solve_s": round(sol.solve_s, 4),
-        "n_pairs": len(inst.pair_h),
+        "n_pairs": (inst.n_pairs_total if inst.n_pairs_total is not None
+                    else len(inst.pair_h)),
         "n_model_pairs": sol.n_model_pairs,
         "pricing_rounds": sol.pricing_rounds,
         "pricing_s": round(sol.pricing_s, 4),
