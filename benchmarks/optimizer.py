@@ -54,27 +54,6 @@ def measures(plan: pd.DataFrame, hh, dw, ar, acc, policy) -> dict[str, float]:
     }
 
 
-def greedy_large(hh, dw, ar, acc, policy) -> pd.DataFrame:
-    """The FCFS baseline of ``greedy_assign`` without listing every eligible pair."""
-    from placement.optimizer import model
-
-    inst = model.build_instance(hh, dw, ar, acc, policy)
-    lz = model.lazy_pairs(inst, policy, model.eligibility_groups(inst, policy), [])
-    order = np.lexsort((np.arange(inst.n_households), inst.arrival))
-    chosen = model.lazy_greedy(inst, lz, policy, order, pick="first_free")
-    placed = np.flatnonzero(chosen >= 0)
-    terms, score = model._score_of(inst, policy, placed, chosen[placed])
-    out = pd.DataFrame({"household_id": inst.hh_ids.astype(str),
-                        "dwelling_id": pd.array([pd.NA] * inst.n_households, dtype="string")})
-    out.loc[placed, "dwelling_id"] = inst.dw_ids[chosen[placed]].astype(str)
-    out["score"] = np.nan
-    out.loc[placed, "score"] = score
-    for t, v in terms.items():
-        out[t] = np.nan
-        out.loc[placed, t] = v
-    return out
-
-
 def run(h: int, d: int, args: argparse.Namespace) -> list[dict]:
     hh, dw, ar, acc = make_instance(h, d, seed=0)
     policy = load_policy("default").with_overrides(solver={
@@ -90,10 +69,7 @@ def run(h: int, d: int, args: argparse.Namespace) -> list[dict]:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     s = res.summary
     t = time.perf_counter()
-    from placement.optimizer import model
-
-    g = (greedy_large(hh, dw, ar, acc, policy) if s["n_pairs"] > model.LAZY_MIN_PAIRS
-         else greedy_assign(hh, dw, ar, acc, policy))
+    g = greedy_assign(hh, dw, ar, acc, policy)
     g_wall = time.perf_counter() - t
     out = [{"size": f"{h}x{d}", "method": "MILP", "status": s["status"],
             "build_s": s["build_s"], "solve_s": s["solve_s"], "pricing_s": s["pricing_s"],

@@ -625,3 +625,16 @@ def test_lazy_greedy_matches_the_listed_greedy(medium, pick):
     expect = np.where(listed >= 0, inst.pair_d[np.maximum(listed, 0)], -1)
     assert (lazy == expect).all()
     assert lz.n_pairs == len(inst.pair_h)
+
+
+def test_greedy_assign_on_the_large_path_equals_the_listed_one(medium, monkeypatch):
+    from placement.optimizer import model
+
+    hh, dw, ar, acc = medium
+    policy = Policy()
+    listed = greedy_assign(hh, dw, ar, acc, policy)
+    monkeypatch.setattr(model, "LAZY_MIN_PAIRS", 0)
+    lazy = greedy_assign(hh, dw, ar, acc, policy)
+    pd.testing.assert_series_equal(lazy["dwelling_id"], listed["dwelling_id"])
+    np.testing.assert_allclose(lazy["score"].to_numpy(dtype=float),
+                               listed["score"].to_numpy(dtype=float), rtol=1e-12)
