@@ -56,9 +56,11 @@ def measures(plan: pd.DataFrame, hh, dw, ar, acc, policy) -> dict[str, float]:
 
 def run(h: int, d: int, args: argparse.Namespace) -> list[dict]:
     hh, dw, ar, acc = make_instance(h, d, seed=0)
-    policy = load_policy("default").with_overrides(solver={
-        "time_limit_s": args.time_limit, "candidate_limit": args.candidate_limit,
-        "threads": args.threads, "mip_gap": args.gap})
+    solver = {"time_limit_s": args.time_limit, "candidate_limit": args.candidate_limit,
+              "threads": args.threads}
+    if args.gap is not None:
+        solver["mip_gap"] = args.gap
+    policy = load_policy("default").with_overrides(solver=solver)
     if not args.no_tracemalloc:
         tracemalloc.start()
     t = time.perf_counter()
@@ -90,7 +92,7 @@ def run(h: int, d: int, args: argparse.Namespace) -> list[dict]:
 def demo(args: argparse.Namespace) -> None:
     from placement import planning
 
-    for gap in dict.fromkeys((args.gap, 5e-4, 1e-3)):
+    for gap in dict.fromkeys((1e-4 if args.gap is None else args.gap, 5e-4, 1e-3)):
         t = time.perf_counter()
         plan = planning.make_plan("data/geo/demo", "default", mip_gap=gap,
                                   time_limit_s=args.time_limit)
@@ -108,7 +110,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="100x400,1000x4000")
     ap.add_argument("--candidate-limit", type=int, default=0)
     ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--gap", type=float, default=1e-4)
+    ap.add_argument("--gap", type=float, default=None,
+                    help="solver.mip_gap (default: the policy's, 5e-4)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-tracemalloc", action="store_true",
                     help="skip tracemalloc (it slows numpy-heavy code; max RSS is still given)")

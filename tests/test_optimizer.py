@@ -526,6 +526,27 @@ def test_loose_gap_is_priced_and_honest(medium, monkeypatch):
     assert loose.summary["gap"] <= 1e-3 + 1e-9
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                HealthCheck.function_scoped_fixture])
+@given(st.tuples(st.integers(3, 12), st.integers(4, 20), st.integers(0, 10_000)),
+       st.floats(0.05, 0.3), st.sampled_from([5e-4, 5e-3, 5e-2]))
+def test_plan_with_lp_pairs_fixed_is_honest(force_pricing, inst, share, gap):
+    # the pricing path may stop at the plan with the LP's whole pairs fixed; its gap is then
+    # measured against the LP bound over all pairs, which must hold for the true optimum
+    n_h, n_d, seed = inst
+    hh, dw, ar, acc = tight(n_h, n_d, seed)
+    exact = propose(hh, dw, ar, acc, policy_for(max_area_share=share))
+    loose_policy = policy_for(max_area_share=share).with_overrides(solver={"mip_gap": gap})
+    force_pricing.PRICING_MIN_PAIRS = 0
+    loose = propose(hh, dw, ar, acc, loose_policy)
+    best = exact.summary["objective"]
+    assert loose.summary["bound"] >= best - 1e-7
+    assert loose.summary["objective"] <= best + 1e-7
+    assert loose.summary["objective"] >= best - gap * abs(best) - 1e-7
+    assert loose.summary["gap"] <= gap + 1e-9
+    assert plan_ok(plan_of(loose), hh, dw, ar, policy_for(max_area_share=share))
+
+
 # --- very large rounds: pairs priced group by group, never all listed ------------------------
 
 
