@@ -659,3 +659,73 @@ def test_greedy_assign_on_the_large_path_equals_the_listed_one(medium, monkeypat
     pd.testing.assert_series_equal(lazy["dwelling_id"], listed["dwelling_id"])
     np.testing.assert_allclose(lazy["score"].to_numpy(dtype=float),
                                listed["score"].to_numpy(dtype=float), rtol=1e-12)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.tuples(st.integers(3, 14), st.integers(4, 20), st.integers(0, 10_000)),
+       st.floats(0.03, 0.3), st.booleans())
+def test_area_prices_bound_every_pair(inst, share, dwelling_prices):
+    # the area-price bound of the large path: under its prices no eligible pair has a negative
+    # reduced cost, it holds for the exact optimum, and it is at least the bound of every
+    # household taking its best dwelling alone (what it improves on)
+    from placement.optimizer import model
+
+    n_h, n_d, seed = inst
+    hh, dw, ar, acc = tight(n_h, n_d, seed)
+    policy = policy_for(max_area_share=share)
+    best = propose(hh, dw, ar, acc, policy).summary["objective"]
+    pi_inst = model.build_instance(hh, dw, ar, acc, policy)
+    groups = model.eligibility_groups(pi_inst, policy)
+    lz = model.lazy_pairs(pi_inst, policy, groups, [])
+    model.eligible_pairs(pi_inst, policy, groups=groups)
+    model.finish_pairs(pi_inst, policy, locks=[], rejected=[])
+    rows = model._rows(pi_inst, policy, caps=True, buildings=True)
+    cost = -model.pair_objective(pi_inst, policy, np.zeros(len(pi_inst.pair_h)))
+    pi = np.zeros(rows.n_rows)
+    if dwelling_prices:
+        pi[rows.d_row] = -np.random.default_rng(seed).uniform(0, 0.5, pi_inst.n_dwellings)
+    priced = model._area_dual(pi_inst, lz, policy, rows, pi, cost, np.zeros(len(cost)))
+    if priced is None:  # no area rows at all
+        return
+    assert np.array_equal(priced[rows.d_row], pi[rows.d_row])
+    rc = cost - model._row_price(pi_inst, rows, priced)
+    assert (rc >= -1e-7).all()
+    lower = pi_inst.pair_locked.astype(float)
+    bound = -model._lagrange_bound(rows, priced, rc, lower)  # maximisation
+    assert bound >= best - 1e-6
+    # households alone (area and spread prices 0): sum of each one's best pair
+    alone = pi.copy()
+    hmin = np.zeros(pi_inst.n_households)
+    np.minimum.at(hmin, pi_inst.pair_h, cost + 0.0 - pi[rows.d_row[pi_inst.pair_d]])
+    alone[rows.h_row] = hmin
+    rc0 = cost - model._row_price(pi_inst, rows, alone)
+    assert bound <= -model._lagrange_bound(rows, alone, rc0, lower) + 1e-6
+
+
+def test_large_path_starts_from_small_households_first(force_lazy, priced_instance):
+    # with tight area caps the plan that places the most households fills the caps with small
+    # households; the large path starts from that greedy plan, so it places at least as many
+    # households as it, and its gap holds against the exact optimum
+    from placement.optimizer import model
+
+    hh, dw, ar, acc = priced_instance
+    ar = ar.assign(population=(ar["population"] * 0.03).round().astype(int),
+                   integration_residents=0)
+    policy = Policy().with_overrides(rules={"max_area_share": 0.05},
+                                     solver={**EXACT, "mip_gap": 0.05})
+    lazy = propose(hh, dw, ar, acc, policy)
+    inst = model.build_instance(hh, dw, ar, acc, policy)
+    lz = model.lazy_pairs(inst, policy, model.eligibility_groups(inst, policy), [])
+    small_first = model.lazy_greedy(inst, lz, policy, np.lexsort(
+        (np.arange(inst.n_households), inst.arrival, inst.persons)))
+    by_arrival = model.lazy_greedy(inst, lz, policy, np.lexsort(
+        (np.arange(inst.n_households), inst.arrival)))
+    assert (small_first >= 0).sum() > (by_arrival >= 0).sum()  # the caps bind
+    placed = lazy.assignments["dwelling_id"].notna().sum()
+    assert placed >= (small_first >= 0).sum()
+    force_lazy.LAZY_MIN_PAIRS = 10**12
+    full = propose(hh, dw, ar, acc, policy)
+    assert lazy.summary["objective"] <= full.summary["bound"] + 1e-7
+    assert lazy.summary["bound"] >= full.summary["objective"] - 1e-7
+    assert lazy.summary["gap"] <= 0.05 + 1e-9
+    assert plan_ok(plan_of(lazy), hh, dw, ar, policy)

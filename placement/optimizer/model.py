@@ -58,7 +58,9 @@ adds every pair that could still improve the plan.
 See :func:`build_and_solve`; the bound reported always holds for all eligible pairs.
 Rounds with more than :data:`LAZY_MIN_PAIRS` eligible pairs never list them: the same steps run
 in :func:`solve_lazy`, which prices the pairs group by group (households sharing their eligible
-dwellings and their score class) and generates only the pairs that enter the model.
+dwellings and their score class) and generates only the pairs that enter the model. Its
+first bound relaxes the dwelling rows and prices the area caps: a small LP over areas and
+household classes (:func:`_area_dual`), tight when the caps bind (10,000 x 40,000: 0.6 %).
 """
 
 from __future__ import annotations
@@ -1154,6 +1156,13 @@ LAZY_MIN_PAIRS = 5_000_000
 LAZY_PRICING_SHARE = 0.5
 #: New pairs per household per LP round of :func:`solve_lazy`.
 LAZY_ADD_PER_HOUSEHOLD = 8
+#: Also start :func:`solve_lazy` from a greedy plan that takes the smallest households first.
+LAZY_SMALL_FIRST = True
+#: Start the LP pricing of :func:`solve_lazy` from the area-price bound of :func:`_area_dual`.
+LAZY_AREA_DUAL = True
+#: Stop the LP pricing of :func:`solve_lazy` once the LP over the generated pairs is within this
+#: share of ``mip_gap`` of the bound over all pairs.
+LAZY_STOP_GAP_SHARE = 0.5
 
 
 @dataclass
@@ -1427,6 +1436,161 @@ def lazy_greedy(inst: Instance, lz: LazyPairs, policy: Policy, order: np.ndarray
     return chosen
 
 
+def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: np.ndarray,
+               cost: np.ndarray, bonus: np.ndarray) -> np.ndarray | None:
+    """Best household, area-load and spread prices for the dwelling and building prices of ``pi``.
+
+    The Lagrangian of the module's model with the dwelling and building rows priced at ``pi``
+    and every household choosing its best dwelling on its own is a small LP in the area prices
+    ``w[a]`` (rows (5)), the spread prices ``s[a]`` (rows (6)) and one price ``t`` per household
+    (its best reduced cost, at most 0), because a household's best dwelling in an area depends
+    on the area only through ``persons[h] * w[a]``. Households that share their eligible dwellings
+    and score class share their per-area minima, so that LP has one row per area and class::
+
+        max  sum_a cap[a] z[a] + sum_a spread_t[a] s[a] + sum_k n[k] t[k]
+        s.t. t[k] + persons[k] w[a] <= m[k, a]      (m: best cost less dwelling prices in a)
+             z[a] <= w[a] - s[a],  z[a] <= 0,  -dev_cost <= s[a] <= 0,  t[k] <= 0
+
+    Returns row prices (``pi`` with the household, load and spread prices replaced) under
+    which no eligible pair has a negative reduced cost, so :func:`_lagrange_bound` over the
+    generated pairs is a bound for all of them; None when the LP does not solve.
+    """
+    import highspy
+
+    A = len(inst.area_ids)
+    if A == 0 or not len(rows.a_row) or (rows.a_row < 0).any():
+        return None
+    omega = spread_weight(policy)
+    M = policy.solver.unplaced_penalty
+    vd0 = pi[rows.d_row].copy()
+    if len(rows.b_row):
+        br = rows.b_row[inst.dw_building]
+        vd0 += np.where(br >= 0, pi[np.maximum(br, 0)], 0.0)
+    dw_a = np.where(inst.dw_area >= 0, inst.dw_area, A)  # A: outside every area
+    special = np.zeros(inst.n_households, dtype=bool)  # own pairs cost less than their class
+    special[inst.pair_h[inst.pair_locked | (bonus > 0)]] = True
+    keys_m: list[np.ndarray] = []
+    keys_n: list[int] = []
+    keys_p: list[int] = []
+    key_of = np.full(inst.n_households, -1)
+
+    def per_area(c: np.ndarray, a_sorted: np.ndarray, order: np.ndarray) -> np.ndarray:
+        out = np.full(A + 1, np.inf)
+        if len(c):
+            st = np.flatnonzero(np.r_[True, a_sorted[1:] != a_sorted[:-1]])
+            out[a_sorted[st]] = np.minimum.reduceat(c[order], st)
+        return out
+
+    for g in lz.groups:
+        if not len(g.elig):
+            continue
+        ga = dw_a[g.elig]
+        order = np.argsort(ga, kind="stable")
+        a_sorted = ga[order]
+        base = -M - vd0[g.elig]
+        for k, members in g.classes:
+            m = per_area(base - (1.0 - omega) * lz.class_score[k, g.elig], a_sorted, order)
+            plain = members[~special[members]]
+            for sub in ([plain] if len(plain) else []) + [np.array([h]) for h in
+                                                          members[special[members]]]:
+                key_of[sub] = len(keys_m)
+                keys_m.append(m)
+                keys_n.append(len(sub))
+                keys_p.append(g.persons)
+        for i, h in enumerate(g.anchors):
+            key_of[h] = len(keys_m)
+            keys_m.append(per_area(base - (1.0 - omega) * g.anchor_score[i], a_sorted, order))
+            keys_n.append(1)
+            keys_p.append(g.persons)
+    if not keys_m:
+        return None
+    m_all = np.vstack(keys_m)  # (K, A + 1)
+    # households with approved or previous pairs: those pairs' own cost (bonus included)
+    own = np.flatnonzero(special[inst.pair_h])
+    for j in own:
+        k = key_of[inst.pair_h[j]]
+        if k < 0:  # no eligible dwelling at all: a row of its own
+            key_of[inst.pair_h[j]] = k = len(m_all)
+            m_all = np.vstack([m_all, np.full(A + 1, np.inf)])
+            keys_n.append(1)
+            keys_p.append(int(inst.persons[inst.pair_h[j]]))
+        d = inst.pair_d[j]
+        m_all[k, dw_a[d]] = min(m_all[k, dw_a[d]], cost[j] - vd0[d])
+    K = len(m_all)
+    n_k = np.asarray(keys_n, dtype=float)
+    p_k = np.asarray(keys_p, dtype=float)
+    use_spread = len(rows.spread_t) > 0
+    cap = rows.extra_hi[:A]
+    # columns: t (K), w (A), s (A), z (A)
+    inf = highspy.kHighsInf
+    nc = K + 3 * A
+    c_obj = np.concatenate([-n_k, np.zeros(A),
+                            -rows.spread_t if use_spread else np.zeros(A),
+                            -np.where(np.isinf(cap), 0.0, cap)])
+    lo = np.concatenate([np.full(K, -inf), np.full(A, -inf),
+                         np.full(A, -rows.dev_cost if use_spread else 0.0),
+                         np.full(A, -inf)])
+    hi = np.concatenate([np.minimum(m_all[:, A], 0.0), np.zeros(A), np.zeros(A),
+                         np.zeros(A)])
+    hi = np.where(np.isinf(hi), inf, hi)
+    kk, aa = np.nonzero(np.isfinite(m_all[:, :A]))
+    n1 = len(kk)
+    # t[k] + p[k] w[a] <= m[k, a]
+    R = [np.arange(n1), np.arange(n1)]
+    C = [kk, K + aa]
+    V = [np.ones(n1), p_k[kk]]
+    rhi = [m_all[kk, aa]]
+    rlo = [np.full(n1, -inf)]
+    # z[a] - w[a] + s[a] <= 0 (with an unlimited area: w[a] - s[a] >= 0, z[a] = 0)
+    ar = n1 + np.arange(A)
+    R += [ar, ar, ar]
+    C += [K + 2 * A + np.arange(A), K + np.arange(A), K + A + np.arange(A)]
+    V += [np.ones(A), -np.ones(A), np.ones(A)]
+    rhi.append(np.zeros(A))
+    rlo.append(np.full(A, -inf))
+    lo[K + 2 * A:] = np.where(np.isinf(cap), 0.0, -inf)
+    R_, C_, V_ = np.concatenate(R), np.concatenate(C), np.concatenate(V)
+    o = np.lexsort((R_, C_))
+    starts = np.searchsorted(C_[o], np.arange(nc + 1)).astype(np.int32)
+    h = _highs(policy, time_limit_s=60.0, mip_gap=0.0)
+    h.passModel(int(nc), int(n1 + A), len(V_), int(highspy.MatrixFormat.kColwise),
+                int(highspy.ObjSense.kMinimize), 0.0, c_obj.astype(float), lo.astype(float),
+                hi.astype(float), np.concatenate(rlo).astype(float),
+                np.concatenate(rhi).astype(float), starts, R_[o].astype(np.int32),
+                V_[o].astype(float), np.zeros(nc, dtype=np.int32))
+    h.run()
+    if h.modelStatusToString(h.getModelStatus()) != "Optimal":
+        return None
+    col = np.asarray(h.getSolution().col_value)
+    t, w, s = col[:K], col[K:K + A], col[K + A:K + 2 * A]
+    # back inside the bounds the bound needs (the LP solution may be off by its tolerances)
+    s = np.clip(s, -rows.dev_cost, 0.0) if use_spread else np.zeros(A)
+    w = np.where(np.isinf(cap), np.maximum(w, s), np.minimum(w, 0.0))
+    # the exact minima for these area prices
+    t = np.minimum(t, np.min(np.where(np.isfinite(m_all[:, :A]), m_all[:, :A] - p_k[:, None] *
+                                      w[None, :], np.inf), axis=1))
+    t = np.minimum(t, np.minimum(m_all[:, A], 0.0))
+    out = pi.copy()
+    out[rows.h_row] = np.where(key_of >= 0, t[np.maximum(key_of, 0)], 0.0)
+    out[rows.a_row] = w
+    if use_spread:
+        out[rows.a_row + A] = s
+    return out
+
+
+def _plan_cost(inst: Instance, rows: _Rows, cost: np.ndarray, plan: np.ndarray) -> float:
+    """Objective (minimisation, constant included) of ``plan``: the pair chosen per household."""
+    p = plan[plan >= 0]
+    out = rows.offset + float(cost[p].sum())
+    if len(rows.spread_t):
+        a = inst.dw_area[inst.pair_d[p]]
+        ok = a >= 0
+        load = np.bincount(a[ok], weights=inst.persons[inst.pair_h[p[ok]]],
+                           minlength=len(inst.area_ids))
+        out += rows.dev_cost * float(np.maximum(load - rows.spread_t, 0.0).sum())
+    return out
+
+
 def solve_lazy(
     inst: Instance,
     lz: LazyPairs,
@@ -1443,6 +1607,11 @@ def solve_lazy(
     the pairs are priced group by group (:func:`_scan`) and only those that enter the model are
     generated; ``inst.pair_*`` end up holding them (sorted by household, dwelling). The bound
     reported holds for all eligible pairs. Returns the solution and the bonus per pair.
+
+    Before the LP: two greedy plans (by arrival; smallest households first, which places the
+    most households when the area caps bind), the better one the MILP's start, and the area
+    bound of :func:`_area_dual`. The LP pricing stops early once the LP over the generated pairs
+    or the start plan is within ``LAZY_STOP_GAP_SHARE * mip_gap`` of the best bound.
     """
     t0 = time.perf_counter()
     bonus_v = float(policy.solver.stability_bonus)
@@ -1469,20 +1638,41 @@ def solve_lazy(
         pool.bonus[idx] = bonus_v
     rows = _rows(inst, policy, caps=True, buildings=True)
     order = np.lexsort((np.arange(inst.n_households), inst.arrival))
-    greedy_d = lazy_greedy(inst, lz, policy, order, fixed=list(locks))
-    gh = np.flatnonzero(greedy_d >= 0)
-    start = np.full(inst.n_households, -1)
-    start[gh] = pool.add(gh, greedy_d[gh])
+    # two greedy plans: by arrival, and smallest households first (when the area caps bind,
+    # the plan that places the most households is the one that fills them with small ones)
+    plans = []
+    small_first = np.lexsort((np.arange(inst.n_households), inst.arrival, inst.persons))
+    for o in [order] + ([small_first] if LAZY_SMALL_FIRST else []):
+        greedy_d = lazy_greedy(inst, lz, policy, o, fixed=list(locks))
+        gh = np.flatnonzero(greedy_d >= 0)
+        plan = np.full(inst.n_households, -1)
+        plan[gh] = pool.add(gh, greedy_d[gh])
+        plans.append(plan)
     zero = np.zeros(rows.n_rows)
     first = _scan(inst, lz, policy, rows, zero, math.inf, START_PER_HOUSEHOLD, pool.codes)
     pool.add(first.h, first.d)
+
+    def cost_now() -> np.ndarray:
+        return -pair_objective(inst, policy, pool.bonus)
+
+    cost = cost_now()
+    plan_costs = [_plan_cost(inst, rows, cost, p_) for p_ in plans]
+    start = plans[int(np.argmin(plan_costs))]
+    start_cost = min(plan_costs)
+    # a bound before any LP: the area relaxation with free dwellings (no dwelling prices)
+    zero = np.zeros(rows.n_rows)
+    best_bound, best_pi = -math.inf, zero
+    pi_a = _area_dual(inst, lz, policy, rows, zero, cost, pool.bonus) if LAZY_AREA_DUAL else None
+    if pi_a is not None:
+        best_bound = _lagrange_bound(rows, pi_a, cost - _row_price(inst, rows, pi_a),
+                                     inst.pair_locked.astype(float))
+        best_pi = pi_a
+        logger.info("lazy: area bound %.6f, greedy plans %s", best_bound,
+                    ", ".join(f"{c:.6f}" for c in plan_costs))
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     deadline = t1 + float(time_limit_s)
     price_deadline = t1 + LAZY_PRICING_SHARE * float(time_limit_s)
-
-    def cost_now() -> np.ndarray:
-        return -pair_objective(inst, policy, pool.bonus)
 
     # step 1: LP pricing
     cost = cost_now()
@@ -1495,7 +1685,6 @@ def solve_lazy(
     _pass(h, rows, inst, np.arange(n_lp), cost, lower, integer=False)
     col_pair = np.concatenate([np.arange(n_lp), np.full(len(rows.extra_cost), -1)])
     rounds = 0
-    best_bound, best_pi = -math.inf, zero
     support = np.zeros(0, dtype=np.int64)
     while True:
         rounds += 1
@@ -1521,12 +1710,18 @@ def solve_lazy(
         bound2 = _lagrange_bound(rows, pi2, rc2, inst.pair_locked.astype(float))
         if bound2 > best_bound:
             best_bound, best_pi = bound2, pi2
+        lp_val = float(h.getInfo().objective_function_value)
         xlp = np.asarray(h.getSolution().col_value)
         support = np.sort(col_pair[(xlp > 1e-9) & (col_pair >= 0)])
-        logger.info("lazy pricing round %s: %s pairs, LP %.6f, bounds %.6f / %.6f, %s priced "
-                    "in", rounds, f"{len(inst.pair_h):,}", h.getInfo().objective_function_value,
-                    bound, bound2, f"{len(sc.h):,}")
+        logger.info("lazy pricing round %s: %s pairs, LP %.6f, bounds %.6f / %.6f (best %.6f), "
+                    "%s priced in", rounds, f"{len(inst.pair_h):,}", lp_val, bound, bound2,
+                    best_bound, f"{len(sc.h):,}")
         if not len(sc.h) or time.perf_counter() > price_deadline:
+            break
+        # the LP over the pairs so far (or the start plan) is already close to the bound over
+        # all pairs: the MILP can take over
+        near = min(lp_val, start_cost)
+        if near - best_bound <= LAZY_STOP_GAP_SHARE * mip_gap * abs(near):
             break
         n0 = len(inst.pair_h)
         pool.add(sc.h, sc.d)
@@ -1547,7 +1742,7 @@ def solve_lazy(
     inside[support] = True
     inside |= inst.pair_locked
     inside[start[start >= 0]] = True
-    incumbent = None
+    incumbent = start if LAZY_SMALL_FIRST else None
     proved = False
     while True:
         sel = np.flatnonzero(inside)
