@@ -164,3 +164,11 @@ max_share = {share:.6f}
     area_key = f"area_{busiest['area_id']}"
     assert compared.loc[area_key, "Δ cap"] == row["persons_placed"] - busiest["persons_placed"]
     assert len(changed) > 0
+
+
+def test_area_table_agrees_with_the_optimiser_own_count(demo_plan):
+    ours = demo_plan.area_table.set_index("area_id")
+    theirs = demo_plan.proposal.areas.set_index("area_id")
+    theirs.index = theirs.index.astype(str)
+    assert (ours["persons_placed"] == theirs.loc[ours.index, "placed_persons"]).all()
+    assert (ours["cap_persons"] == theirs.loc[ours.index, "cap_persons"]).all()
