@@ -206,7 +206,7 @@ class _Osm:
         out = [anchors[0]]
         for a, b in pairwise(anchors):
             pa, pb = self.at(a), self.at(b)
-            n = max(1, round(float(np.linalg.norm(pb - pa)) / spacing_m))
+            n = max(1, round(float(_norm(pb - pa)) / spacing_m))
             pts = (
                 lateral(pa, pb, n)
                 if lateral
@@ -229,6 +229,22 @@ class _Osm:
             ids.append(self.node((centre[0] + c * dx - s * dy, centre[1] + s * dx + c * dy)))
         return [*ids, ids[0]]
 
+
+
+def _norm(v: np.ndarray | Sequence[float]) -> float:
+    """Euclidean length of a 2-vector, the same to the last bit on every processor.
+
+    ``np.linalg.norm`` goes through BLAS, whose kernels (and so the last bit of the result) differ
+    between processors; ties between equally distant grid nodes would then be broken differently
+    and the demo files would not regenerate byte-identically on another machine.
+    """
+    return math.hypot(float(v[0]), float(v[1]))
+
+
+def _norms(a: np.ndarray) -> np.ndarray:
+    """Row lengths of an (n, 2) array (``np.hypot`` is exact elementwise, not BLAS)."""
+    a = np.asarray(a, dtype=float)
+    return np.hypot(a[:, 0], a[:, 1])
 
 def _warp(p: np.ndarray) -> np.ndarray:
     """Bend the town grid gently so that streets are not straight lines."""
@@ -292,7 +308,7 @@ def _add_street(
     tags.pop("_country", None)
     world_osm.way(nodes, tags)
     for a, b in pairwise(nodes):
-        length = float(np.linalg.norm(world_osm.at(a) - world_osm.at(b)))
+        length = float(_norm(world_osm.at(a) - world_osm.at(b)))
         g.add_edge(a, b, length_m=length, bus=bus, country=country)
     for n in nodes:
         g.nodes[n].setdefault("highways", set()).add(hw)
@@ -350,7 +366,7 @@ def _build_town(
 
     def curved(a: tuple[int, int], b: tuple[int, int]) -> list[int]:
         pa, pb = grid_pt[a], grid_pt[b]
-        n = max(1, round(float(np.linalg.norm(pb - pa)) / _NODE_SPACING_M))
+        n = max(1, round(float(_norm(pb - pa)) / _NODE_SPACING_M))
         mid = [osm.node(tuple(_warp(pa + (pb - pa) * k / n))) for k in range(1, n)]
         return [inter[a], *mid, inter[b]]
 
@@ -418,7 +434,7 @@ def _country_road(osm: _Osm, a: int, b: int, rng: np.random.Generator) -> list[i
     """Node list of a gently winding road from node ``a`` to node ``b``."""
     pa, pb = osm.at(a), osm.at(b)
     d = pb - pa
-    normal = np.array([-d[1], d[0]]) / np.linalg.norm(d)
+    normal = np.array([-d[1], d[0]]) / _norm(d)
     bends = [
         osm.node(tuple(pa + d * t + normal * rng.normal(0.0, 180.0))) for t in (0.3, 0.55, 0.8)
     ]
@@ -456,7 +472,7 @@ def _build_village(
             osm.densify([ends_[t], tip]),
             {"highway": "residential", "name": _VILLAGE_STREETS[2 + k]},
         )
-    nodes = sorted(n for n in g.nodes if np.linalg.norm(osm.at(n) - centre) < 700.0)
+    nodes = sorted(n for n in g.nodes if _norm(osm.at(n) - centre) < 700.0)
     return _Place(name, postcode, centre, nodes=nodes, school=school, daycare=daycare)
 
 
@@ -473,7 +489,7 @@ def _station(
         osm.densify([near, forecourt]),
         {"highway": "residential", "name": "Stationspladsen"},
     )
-    unit = offset / np.linalg.norm(offset)
+    unit = offset / _norm(offset)
     st = osm.node(
         tuple(p + offset + unit * 25.0),
         {
@@ -496,9 +512,9 @@ def _build_world(rng: np.random.Generator) -> _World:
     town_xy = np.array([osm.at(n) for n in town_nodes])
     for v in villages:
         # Country road from the town's edge towards the village to the village centre.
-        target = v.centre / np.linalg.norm(v.centre) * 1500.0
-        start = town_nodes[int(np.argmin(np.linalg.norm(town_xy - target, axis=1)))]
-        centre_node = min(v.nodes, key=lambda n: float(np.linalg.norm(osm.at(n) - v.centre)))
+        target = v.centre / _norm(v.centre) * 1500.0
+        start = town_nodes[int(np.argmin(_norms(town_xy - target)))]
+        centre_node = min(v.nodes, key=lambda n: float(_norm(osm.at(n) - v.centre)))
         road = _country_road(osm, start, centre_node, rng)
         _add_street(
             osm,
@@ -510,14 +526,14 @@ def _build_world(rng: np.random.Generator) -> _World:
         v.nodes = sorted({*v.nodes, *road[-8:]})
     for a, b, road_name in ((0, 1, "Engmarksvej"), (2, 3, "Skovbrynet"), (3, 4, "Mosevej")):
         va, vb = villages[a], villages[b]
-        na = min(va.nodes, key=lambda n: float(np.linalg.norm(osm.at(n) - vb.centre)))
-        nb = min(vb.nodes, key=lambda n: float(np.linalg.norm(osm.at(n) - va.centre)))
+        na = min(va.nodes, key=lambda n: float(_norm(osm.at(n) - vb.centre)))
+        nb = min(vb.nodes, key=lambda n: float(_norm(osm.at(n) - va.centre)))
         road = _country_road(osm, na, nb, rng)
         _add_street(
             osm, g, names, road, {"highway": "unclassified", "name": road_name, "_country": "yes"}
         )
     # Stations: in the town (south of the grid) and in the two villages on the railway.
-    south = min(town_nodes, key=lambda n: float(np.linalg.norm(osm.at(n) - (150.0, -1100.0))))
+    south = min(town_nodes, key=lambda n: float(_norm(osm.at(n) - (150.0, -1100.0))))
     town.station, town.forecourt, town_track = _station(
         osm, g, names, south, np.array([0.0, -110.0]), TOWN
     )
@@ -525,14 +541,14 @@ def _build_world(rng: np.random.Generator) -> _World:
     for v, spec in zip(villages, _VILLAGES, strict=True):
         if spec[6]:
             near = min(
-                v.nodes, key=lambda n, v=v: float(np.linalg.norm(osm.at(n) - v.centre + (0, 250)))
+                v.nodes, key=lambda n, v=v: float(_norm(osm.at(n) - v.centre + (0, 250)))
             )
             v.station, v.forecourt, village_track[v.name] = _station(
                 osm, g, names, near, np.array([60.0, -60.0]), v.name
             )
     # West to east: Lyngå, the town, Ravnstrup.
     track_pts = [village_track[villages[3].name], town_track, village_track[villages[0].name]]
-    town.nodes = sorted(n for n in g.nodes if np.linalg.norm(osm.at(n)) < 1600.0)
+    town.nodes = sorted(n for n in g.nodes if _norm(osm.at(n)) < 1600.0)
     highways = {n: set(d.get("highways", ())) for n, d in g.nodes(data=True)}
     return _World(osm, g, names, town, villages, intersections, highways, track_pts)
 
@@ -542,8 +558,8 @@ def _build_world(rng: np.random.Generator) -> _World:
 # --------------------------------------------------------------------------------------------
 def _boundary(points: np.ndarray, rng: np.random.Generator) -> Polygon:
     """Return a star-shaped polygon around the town centre enclosing every point with a margin."""
-    angles = np.arctan2(points[:, 1], points[:, 0])
-    radii = np.linalg.norm(points, axis=1)
+    angles = np.array([math.atan2(float(y), float(x)) for x, y in points])
+    radii = _norms(points)
     rays = np.radians(np.arange(0.0, 360.0, 5.0))
     base = []
     for t in rays:
@@ -554,7 +570,9 @@ def _boundary(points: np.ndarray, rng: np.random.Generator) -> Polygon:
     noisy = base_arr + 1200.0 + rng.uniform(0.0, 900.0, base_arr.size)
     smooth = (np.roll(noisy, 1) + noisy + np.roll(noisy, -1)) / 3.0
     r = np.maximum(smooth, base_arr + 900.0)
-    poly = Polygon(np.column_stack([r * np.cos(rays), r * np.sin(rays)]))
+    cos = np.array([math.cos(float(t)) for t in rays])
+    sin = np.array([math.sin(float(t)) for t in rays])
+    poly = Polygon(np.column_stack([r * cos, r * sin]))
     if not poly.is_valid or not poly.contains(MultiPoint(points)):
         msg = "demo boundary does not enclose the street network"
         raise RuntimeError(msg)
@@ -731,9 +749,9 @@ def _add_amenities(world: _World, rng: np.random.Generator) -> dict[str, list[np
         )
     )
     town_core = _street_nodes(
-        world, (n for n in world.town.nodes if np.linalg.norm(osm.at(n)) < 1000.0)
+        world, (n for n in world.town.nodes if _norm(osm.at(n)) < 1000.0)
     )
-    centre_core = [n for n in town_core if np.linalg.norm(osm.at(n)) < 450.0]
+    centre_core = [n for n in town_core if _norm(osm.at(n)) < 450.0]
 
     def put(
         nodes: list[int],
@@ -802,7 +820,7 @@ def _add_amenities(world: _World, rng: np.random.Generator) -> dict[str, list[np
         )
     for v in world.villages:
         pool = _street_nodes(
-            world, (n for n in v.nodes if np.linalg.norm(osm.at(n) - v.centre) < 450.0)
+            world, (n for n in v.nodes if _norm(osm.at(n) - v.centre) < 450.0)
         )
         if v.school:
             put(pool, {"amenity": "school", "name": f"{v.name} Skole"}, polygon=True, size_m=70.0)
@@ -849,7 +867,7 @@ def _place_of(world: _World, p: np.ndarray) -> _Place:
     places = [world.town, *world.villages]
     return min(
         places,
-        key=lambda pl: float(np.linalg.norm(p - pl.centre)) - (1000.0 if pl is world.town else 0.0),
+        key=lambda pl: float(_norm(p - pl.centre)) - (1000.0 if pl is world.town else 0.0),
     )
 
 
@@ -874,10 +892,10 @@ def _add_plots(world: _World, rng: np.random.Generator) -> list[_Plot]:
         if not hws & {"residential", "secondary", "tertiary", "unclassified"}:
             continue
         d = osm.at(nbrs[1]) - osm.at(nbrs[0])
-        normal = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-9)
+        normal = np.array([-d[1], d[0]]) / max(float(_norm(d)), 1e-9)
         country = e0["country"] or e1["country"]
         p = osm.at(a)
-        if min(float(np.linalg.norm(p - osm.at(n))) for n in inter) < 30.0:
+        if min(float(_norm(p - osm.at(n))) for n in inter) < 30.0:
             continue
         if country:
             if rng.random() > 0.22:
@@ -897,7 +915,7 @@ def _add_plots(world: _World, rng: np.random.Generator) -> list[_Plot]:
                 continue
             r = rng.random()
             length = rng.uniform(18.0, 42.0) if r < 0.78 else rng.uniform(35.0, 60.0)
-            along = d / max(float(np.linalg.norm(d)), 1e-9) * rng.uniform(-6.0, 6.0)
+            along = d / max(float(_norm(d)), 1e-9) * rng.uniform(-6.0, 6.0)
             tip = p + normal * side * length + along
             tip_id = osm.node(tuple(tip))
             if r < 0.78:
@@ -907,7 +925,7 @@ def _add_plots(world: _World, rng: np.random.Generator) -> list[_Plot]:
             pl = _place_of(world, p)
             kind = "house"
             if pl is world.town:
-                dist = float(np.linalg.norm(p))
+                dist = float(_norm(p))
                 kind = (
                     "block"
                     if dist < 650.0 and rng.random() < 0.55
@@ -996,7 +1014,7 @@ class _StopMaker:
         street = names[0] if names else "Vejen"
         if node in self.place_of:
             return self._unique(f"{self.place_of[node]}, {street}")
-        if np.linalg.norm(self.world.osm.at(node)) < 1600.0:
+        if _norm(self.world.osm.at(node)) < 1600.0:
             return self._unique(street)
         return self._unique(f"{street} v/ {self.landmarks.pop(0)}")
 
@@ -1036,7 +1054,7 @@ class _StopMaker:
                 since += g.edges[path[k - 1], node]["length_m"]
             last = k == len(path) - 1
             country = k > 0 and g.edges[path[k - 1], node]["country"]
-            in_town = np.linalg.norm(osm.at(node)) < 1600.0
+            in_town = _norm(osm.at(node)) < 1600.0
             spacing = 1400.0 if country else 380.0 if in_town else 300.0
             if node in self.by_node and (k == 0 or last or since >= 220.0):
                 out.append((k, self.by_node[node]))
@@ -1046,7 +1064,7 @@ class _StopMaker:
             if k == 0 or last or (since >= spacing and eligible):
                 prev = path[k - 1] if k else path[k + 1]
                 d = osm.at(node) - osm.at(prev)
-                normal = np.array([-d[1], d[0]]) / max(float(np.linalg.norm(d)), 1e-9)
+                normal = np.array([-d[1], d[0]]) / max(float(_norm(d)), 1e-9)
                 xy = osm.at(node) + normal * 7.0
                 out.append((k, self._create(node, xy, self._name(node, prev))))
                 since = 0.0
@@ -1148,7 +1166,7 @@ def _transit(world: _World, rng: np.random.Generator) -> tuple[dict[str, bytes],
     town_xy = np.array([osm.at(n) for n in town_nodes])
 
     def nearest(p: tuple[float, float]) -> int:
-        return town_nodes[int(np.argmin(np.linalg.norm(town_xy - p, axis=1)))]
+        return town_nodes[int(np.argmin(_norms(town_xy - p)))]
 
     lines = [
         _bus_line(
@@ -1179,7 +1197,7 @@ def _transit(world: _World, rng: np.random.Generator) -> tuple[dict[str, bytes],
         centres = [
             min(
                 world.villages[i].nodes,
-                key=lambda n, i=i: float(np.linalg.norm(osm.at(n) - world.villages[i].centre)),
+                key=lambda n, i=i: float(_norm(osm.at(n) - world.villages[i].centre)),
             )
             for i in idx
         ]
@@ -1204,7 +1222,7 @@ def _transit(world: _World, rng: np.random.Generator) -> tuple[dict[str, bytes],
         )
         rail_stops.append(stop)
     pts = world.track_pts
-    seg_m = [float(np.linalg.norm(b - a)) for a, b in pairwise(pts)]
+    seg_m = [float(_norm(b - a)) for a, b in pairwise(pts)]
     cum_m = np.concatenate([[0.0], np.cumsum(seg_m)])
     cum_s = cum_m / (95 / 3.6) + 60.0 * np.arange(len(pts))
     train = _Line(
