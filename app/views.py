@@ -80,9 +80,12 @@ def amenities(folder: str) -> Any:
 def feed(folder: str) -> Any:
     """The GTFS feed, or None."""
     from placement.gtfs import load_gtfs
+    from placement.gtfs_area import is_stop_list
 
     ds = dataset(folder)
-    return load_gtfs(ds.gtfs_path) if ds.gtfs_path is not None else None
+    if ds.gtfs_path is None or is_stop_list(ds.gtfs_path):
+        return None
+    return load_gtfs(ds.gtfs_path, boundary=ds.boundary)
 
 
 @st.cache_resource(show_spinner=False)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Bump when the computation changes, so cached tables are recomputed.
-ALGORITHM_VERSION = "2"
+ALGORITHM_VERSION = "3"
 #: Window in which departures per hour are counted ("service level").
 SERVICE_WINDOW = ("06:00", "20:00")
 #: Largest number of amenities (nearest the centre first) tried for one PT destination.
@@ -217,6 +217,7 @@ def compute_accessibility(
     stop_radius_m: float = 500.0,
     min_transfer_s: int = 60,
     max_travel_min: float = 180.0,
+    stops: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Compute the accessibility table, one row per dwelling.
 
@@ -257,6 +258,11 @@ def compute_accessibility(
         Time needed to change vehicle, seconds.
     max_travel_min : float, default 180
         Longer door-to-door journeys count as unreachable.
+    stops : pandas.DataFrame, optional
+        A stop list without timetable (``stop_lat``, ``stop_lon``, see
+        :func:`placement.gtfs_area.load_stop_list`), used when there is no ``feed``: the walk
+        to the nearest stop and the stop counts come from it; the service level
+        (``departures_per_hour_500m``) and the ``pt_*`` times stay NaN (unknown).
 
     Returns
     -------
@@ -323,6 +329,9 @@ def compute_accessibility(
         rail = _rail_stops_by_departures(feed, tt, deps_service)
         rail = rail[np.isfinite(stop_xy[rail]).all(axis=1)]
         rail_xy = stop_xy[rail] if len(rail) else None
+    elif stops is not None and len(stops):
+        stop_xy = _lat_lon_xy(pd.to_numeric(stops["stop_lat"]).to_numpy(float),
+                              pd.to_numeric(stops["stop_lon"]).to_numpy(float))
     fallback = dw_xy.mean(axis=0) if len(dw_xy) else net.xy.mean(axis=0)
     centre_xy, centre_how = _centre_xy(am_xy, rail_xy, fallback)
     # each destination is a group of points; the journey goes to the nearest (fastest) one
@@ -368,6 +377,8 @@ def compute_accessibility(
     for cat in schema.AMENITY_CATEGORIES:
         if cat == "stop" and tt is not None:
             src = st_node[served & (st_node >= 0)]
+        elif cat == "stop" and len(stop_xy):  # a stop list without timetable
+            src = st_node[st_node >= 0]
         else:
             src = am_node[(am_cat == cat) & (am_node >= 0)]
         walk = np.full(n_dw, np.nan)
@@ -629,7 +640,7 @@ def accessibility_for_dataset(
         As :func:`compute_accessibility`.
     """
     from placement import dataset as dataset_mod
-    from placement import osm
+    from placement import gtfs_area, osm
     from placement.gtfs import load_gtfs
 
     dataset_dir = Path(dataset_dir)
@@ -652,7 +663,13 @@ def accessibility_for_dataset(
     ds = dataset_mod.load_dataset(dataset_dir)
     graph = osm.walk_graph_from_file(ds.osm_path, boundary=ds.boundary)
     amenities = osm.amenities_from_file(ds.osm_path, boundary=ds.boundary)
-    feed = None if ds.gtfs_path is None else load_gtfs(ds.gtfs_path)
+    feed = stops = None
+    if ds.gtfs_path is not None and gtfs_area.is_stop_list(ds.gtfs_path):
+        stops = gtfs_area.load_stop_list(ds.gtfs_path, boundary=ds.boundary)
+    elif ds.gtfs_path is not None and use_cache:
+        feed = load_gtfs(ds.gtfs_path, boundary=ds.boundary)
+    elif ds.gtfs_path is not None:
+        feed = gtfs_area.load_clipped_gtfs(ds.gtfs_path, ds.boundary, use_cache=False)
     df = compute_accessibility(
         ds.dwellings,
         graph,
@@ -665,6 +682,7 @@ def accessibility_for_dataset(
         thresholds=thresholds,
         extra_points=extra_points,
         max_snap_m=max_snap_m,
+        stops=stops,
     )
     if cache_file is not None:
         write_access_table(df, None, cache_file)

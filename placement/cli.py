@@ -62,8 +62,11 @@ def validate_cmd(dataset_dir: DatasetDir) -> None:
     report = validate_dataset(dataset_dir)
     for problem in report.problems:
         typer.echo(str(problem))
-    for line in summary_lines(report.summary):
+    warnings = report.summary.get("warnings", [])
+    for line in summary_lines({k: v for k, v in report.summary.items() if k != "warnings"}):
         typer.echo(line)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}")
     if report.problems:
         n = len(report.problems)
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)

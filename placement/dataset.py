@@ -524,7 +524,15 @@ def _deep_checks(
         summary["amenities"] = {str(k): int(v) for k, v in sorted(counts.items())}
     except DataError as err:  # one report per broken file, not one per reader
         problems.extend(err.problems)
-    if manifest.gtfs_file is not None:
+    feed = None
+    from placement import gtfs_area
+
+    if manifest.gtfs_file is not None and gtfs_area.is_stop_list(manifest.gtfs_file):
+        try:
+            summary["stops"] = len(gtfs_area.load_stop_list(manifest.gtfs_file))
+        except DataError as err:
+            problems.extend(err.problems)
+    elif manifest.gtfs_file is not None:
         from placement import gtfs
 
         try:
@@ -533,6 +541,9 @@ def _deep_checks(
             summary["gtfs_service"] = (_iso(first), _iso(last))
         except DataError as err:
             problems.extend(err.problems)
+    dates = [d for k in ("available_from", "arrival_date") for d in summary.get(k) or ()]
+    summary.setdefault("warnings", []).extend(gtfs_area.gtfs_warnings(
+        manifest.gtfs_file, boundary, dates=dates, feed=feed))
     return problems
 
 
