@@ -12,7 +12,7 @@ longitude further east, ids prefixed), so it has the size of Rejseplanen's natio
 convex hull of the Porto Alegre OSM extract's walk network.
 
 Timed per case, in its own process: loading the feed with ``load_gtfs(path, boundary=...)``
-(clipping included) and computing accessibility for 1,000 synthetic dwellings (walk + PT,
+(clipping included) and computing accessibility for 5,000 synthetic dwellings (walk + PT,
 07:00-09:00, one departure every 2 minutes). The OSM network is loaded before the clock
 starts (the same for both cases). Cold = clipped copy not cached yet; warm = cached. The
 unclipped national feed (the old way) is timed too, for comparison.
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 POA_OSM = SHARED / "fallback_porto_alegre" / "poa_osm.pbf"
 POA_GTFS = SHARED / "fallback_porto_alegre" / "poa_eptc.zip"
-N_DWELLINGS = 1_000
+N_DWELLINGS = 5_000
 _ID_COLUMNS = ("stop_id", "trip_id", "route_id", "service_id", "shape_id", "agency_id",
                "parent_station", "from_stop_id", "to_stop_id", "fare_id", "zone_id")
 

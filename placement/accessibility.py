@@ -609,6 +609,56 @@ def cache_key(dataset_dir: str | Path, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _inputs_digest(dataset_dir: Path) -> str:
+    files = _manifest_inputs(dataset_dir)
+    text = json.dumps({k: _file_sha256(p) for k, p in sorted(files.items()) if p.is_file()})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _remember_params(dataset_dir: Path, params: Mapping[str, Any], attrs: Mapping[str, Any]
+                     ) -> None:
+    """Record the date and window of the last table of these input files (for propose)."""
+    record = {"date": params.get("date"), "window": list(params["window"]),
+              "step_min": params["step_min"], "service_date": attrs.get("service_date")}
+    path = Path(settings.cache_folder) / "access" / "last" / f"{_inputs_digest(dataset_dir)}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record, fh)
+        Path(tmp).replace(path)
+    except OSError as err:  # a read-only cache only loses the convenience
+        logger.warning("could not record the access parameters in %s: %s", path, err)
+
+
+def last_access_params(dataset_dir: str | Path) -> dict[str, Any] | None:
+    """Return the date and window of the last accessibility table computed for a dataset.
+
+    Used by ``placement propose`` and ``placement scenario`` so that, without ``--date`` and
+    ``--window``, they use the same timetable as the last ``placement access`` run on the
+    same input files (and read its cached table) instead of the default window.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        Dataset folder.
+
+    Returns
+    -------
+    dict or None
+        ``date`` (as given to ``access``, None = the default date), ``window`` (two ``HH:MM``
+        texts), ``step_min`` and ``service_date`` (the date used); None when no table was
+        computed for the current input files.
+    """
+    path = (Path(settings.cache_folder) / "access" / "last"
+            / f"{_inputs_digest(Path(dataset_dir))}.json")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "window" in record else None
+
+
 def accessibility_for_dataset(
     dataset_dir: str | Path,
     *,
@@ -659,7 +709,9 @@ def accessibility_for_dataset(
         cache_file = folder / f"{cache_key(dataset_dir, params)}.parquet"
         if cache_file.is_file():
             logger.info("accessibility table read from cache file '%s'", cache_file)
-            return pd.read_parquet(cache_file)
+            table = pd.read_parquet(cache_file)
+            _remember_params(dataset_dir, params, table.attrs)
+            return table
     ds = dataset_mod.load_dataset(dataset_dir)
     graph = osm.walk_graph_from_file(ds.osm_path, boundary=ds.boundary)
     amenities = osm.amenities_from_file(ds.osm_path, boundary=ds.boundary)
@@ -687,4 +739,5 @@ def accessibility_for_dataset(
     if cache_file is not None:
         write_access_table(df, None, cache_file)
         logger.info("accessibility table cached in '%s'", cache_file)
+        _remember_params(dataset_dir, params, df.attrs)
     return df

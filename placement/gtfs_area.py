@@ -31,6 +31,9 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 from placement import settings
 from placement._errors import DataError, Problem
@@ -66,8 +69,12 @@ def _area(boundary: gpd.GeoDataFrame, buffer_m: float) -> Any:
     return area.buffer(buffer_m) if buffer_m > 0 else area
 
 
-def _points_in(area: object, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+def _points_in(area: Any, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    # a cheap box test first, so that only candidates of a national list are projected
+    x0, y0, x1, y1 = gpd.GeoSeries([area], crs=WORK_CRS).to_crs(STORAGE_CRS).total_bounds
+    pad = 0.05  # degrees, more than the curvature of a municipality's box
+    ok &= (lon >= x0 - pad) & (lon <= x1 + pad) & (lat >= y0 - pad) & (lat <= y1 + pad)
     inside = np.zeros(len(lat), dtype=bool)
     if ok.any():
         pts = gpd.GeoSeries(gpd.points_from_xy(lon[ok], lat[ok]), crs=STORAGE_CRS).to_crs(WORK_CRS)
@@ -75,26 +82,47 @@ def _points_in(area: object, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     return inside
 
 
-def _read_zip_tables(path: Path) -> dict[str, pd.DataFrame] | None:
-    """Every ``.txt`` table of the zip as strings; None when the zip cannot be read as GTFS."""
+def _read_zip_tables(path: Path) -> dict[str, pa.Table] | None:
+    """Every ``.txt`` table of the zip, all columns as text (pyarrow, fast for national feeds).
+
+    None when the zip cannot be read this way (not a zip, not UTF-8, broken CSV): the full
+    loader then reports the problem.
+    """
+    tables: dict[str, pa.Table] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             names = {Path(n).name: n for n in zf.namelist() if n.endswith(".txt")}
-            tables = {}
             for short, full in sorted(names.items()):
-                frame = pd.read_csv(io.BytesIO(zf.read(full)), dtype=str, keep_default_na=False,
-                                    encoding="utf-8-sig", skipinitialspace=True)
-                frame.columns = [c.strip() for c in frame.columns]
-                tables[short] = frame
-    except (zipfile.BadZipFile, OSError, pd.errors.ParserError, pd.errors.EmptyDataError,
-            UnicodeDecodeError):
+                raw = zf.read(full)
+                if raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                first = raw.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")
+                header = next(csv.reader([first]), [])
+                if not header:
+                    return None
+                table = pa_csv.read_csv(
+                    io.BytesIO(raw),
+                    convert_options=pa_csv.ConvertOptions(
+                        column_types=dict.fromkeys(header, pa.string()),
+                        strings_can_be_null=False),
+                )
+                tables[short] = table.rename_columns([c.strip() for c in table.column_names])
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, pa.ArrowException):
         return None
     return tables
 
 
+def _ids(table: pa.Table, column: str) -> pa.Array:
+    return pc.utf8_trim_whitespace(table.column(column))
+
+
+def _keep(table: pa.Table, column: str, values: pa.Array) -> pa.Table:
+    return table.filter(pc.is_in(_ids(table, column), value_set=values))
+
+
 def _clip_tables(
-    tables: dict[str, pd.DataFrame], area: object
-) -> tuple[dict[str, pd.DataFrame], dict[str, int]] | None:
+    tables: dict[str, pa.Table], area: object
+) -> tuple[dict[str, pa.Table], dict[str, int]] | None:
     """Keep the stops in ``area``, the trips serving them and what those trips refer to.
 
     Returns None when the tables lack what clipping needs (the full loader then reports it).
@@ -104,63 +132,59 @@ def _clip_tables(
             "trips.txt": ("trip_id", "route_id", "service_id"),
             "routes.txt": ("route_id",)}
     for table, cols in need.items():
-        if (table not in tables or not len(tables[table])
-                or any(c not in tables[table].columns for c in cols)):
+        if (table not in tables or not tables[table].num_rows
+                or any(c not in tables[table].column_names for c in cols)):
             return None
     stops = tables["stops.txt"]
-    lat = pd.to_numeric(stops["stop_lat"].str.strip(), errors="coerce").to_numpy(float)
-    lon = pd.to_numeric(stops["stop_lon"].str.strip(), errors="coerce").to_numpy(float)
-    stop_id = stops["stop_id"].str.strip()
-    local = set(stop_id[_points_in(area, lat, lon)])
+
+    def number(column: str) -> np.ndarray:
+        text = pd.Series(_ids(stops, column).to_numpy(zero_copy_only=False))
+        return pd.to_numeric(text, errors="coerce").to_numpy(float)
+
+    inside = _points_in(area, number("stop_lat"), number("stop_lon"))
+    local = pc.unique(pc.filter(_ids(stops, "stop_id"), pa.array(inside)))
     st = tables["stop_times.txt"]
-    st_trip = st["trip_id"].str.strip()
-    trips_kept = set(st_trip[st["stop_id"].str.strip().isin(local)])
-    st = st[st_trip.isin(trips_kept).to_numpy()]
-    trips = tables["trips.txt"]
-    trips = trips[trips["trip_id"].str.strip().isin(trips_kept).to_numpy()]
-    keep_stops = local | set(st["stop_id"].str.strip())
-    if "parent_station" in stops.columns:
-        parents = set(stops.loc[stop_id.isin(keep_stops).to_numpy(), "parent_station"].str.strip())
-        keep_stops |= parents - {""}
+    trips_kept = pc.unique(pc.filter(_ids(st, "trip_id"),
+                                     pc.is_in(_ids(st, "stop_id"), value_set=local)))
+    st = _keep(st, "trip_id", trips_kept)
+    trips = _keep(tables["trips.txt"], "trip_id", trips_kept)
+    keep_stops = pc.unique(pa.concat_arrays([local, pc.unique(_ids(st, "stop_id"))]))
+    if "parent_station" in stops.column_names:
+        parents = _ids(_keep(stops, "stop_id", keep_stops), "parent_station")
+        keep_stops = pc.unique(pa.concat_arrays([keep_stops, parents]))
     out = dict(tables)
-    out["stops.txt"] = stops[stop_id.isin(keep_stops).to_numpy()]
+    out["stops.txt"] = _keep(stops, "stop_id", keep_stops)
     out["stop_times.txt"] = st
     out["trips.txt"] = trips
-    routes = tables["routes.txt"]
-    route_ids = set(trips["route_id"].str.strip())
-    out["routes.txt"] = routes[routes["route_id"].str.strip().isin(route_ids).to_numpy()]
-    if ("agency.txt" in tables and "agency_id" in tables["agency.txt"].columns
-            and "agency_id" in routes.columns):
-        agencies = set(out["routes.txt"]["agency_id"].str.strip())
-        agency = tables["agency.txt"]
-        kept = agency[agency["agency_id"].str.strip().isin(agencies).to_numpy()]
-        out["agency.txt"] = kept if len(kept) else agency.iloc[:1]
-    services = set(trips["service_id"].str.strip())
-    for table in ("calendar.txt", "calendar_dates.txt"):
-        if table in tables and "service_id" in tables[table].columns:
-            frame = tables[table]
-            out[table] = frame[frame["service_id"].str.strip().isin(services).to_numpy()]
-    if "shapes.txt" in tables and "shape_id" in trips.columns:
-        shape_ids = set(trips["shape_id"].str.strip())
-        shapes = tables["shapes.txt"]
-        if "shape_id" in shapes.columns:
-            out["shapes.txt"] = shapes[shapes["shape_id"].str.strip().isin(shape_ids).to_numpy()]
-    if "frequencies.txt" in tables and "trip_id" in tables["frequencies.txt"].columns:
-        freq = tables["frequencies.txt"]
-        out["frequencies.txt"] = freq[freq["trip_id"].str.strip().isin(trips_kept).to_numpy()]
-    if "transfers.txt" in tables:
-        tr = tables["transfers.txt"]
-        if {"from_stop_id", "to_stop_id"} <= set(tr.columns):
-            ok = tr["from_stop_id"].str.strip().isin(keep_stops) & tr["to_stop_id"].str.strip(
-            ).isin(keep_stops)
-            out["transfers.txt"] = tr[ok.to_numpy()]
-    counts = {"stops": len(stops), "stops_kept": len(out["stops.txt"]),
-              "stops_local": len(local), "trips": len(tables["trips.txt"]),
-              "trips_kept": len(trips)}
+    routes = _keep(tables["routes.txt"], "route_id", pc.unique(_ids(trips, "route_id")))
+    out["routes.txt"] = routes
+    agency = tables.get("agency.txt")
+    if (agency is not None and "agency_id" in agency.column_names
+            and "agency_id" in routes.column_names):
+        kept = _keep(agency, "agency_id", pc.unique(_ids(routes, "agency_id")))
+        out["agency.txt"] = kept if kept.num_rows else agency.slice(0, 1)
+    services = pc.unique(_ids(trips, "service_id"))
+    for name in ("calendar.txt", "calendar_dates.txt"):
+        if name in tables and "service_id" in tables[name].column_names:
+            out[name] = _keep(tables[name], "service_id", services)
+    if ("shapes.txt" in tables and "shape_id" in trips.column_names
+            and "shape_id" in tables["shapes.txt"].column_names):
+        out["shapes.txt"] = _keep(tables["shapes.txt"], "shape_id",
+                                  pc.unique(_ids(trips, "shape_id")))
+    if "frequencies.txt" in tables and "trip_id" in tables["frequencies.txt"].column_names:
+        out["frequencies.txt"] = _keep(tables["frequencies.txt"], "trip_id", trips_kept)
+    tr = tables.get("transfers.txt")
+    if tr is not None and {"from_stop_id", "to_stop_id"} <= set(tr.column_names):
+        ok = pc.and_(pc.is_in(_ids(tr, "from_stop_id"), value_set=keep_stops),
+                     pc.is_in(_ids(tr, "to_stop_id"), value_set=keep_stops))
+        out["transfers.txt"] = tr.filter(ok)
+    counts = {"stops": stops.num_rows, "stops_kept": out["stops.txt"].num_rows,
+              "stops_local": len(local), "trips": tables["trips.txt"].num_rows,
+              "trips_kept": trips.num_rows}
     return out, counts
 
 
-def _write_zip(tables: dict[str, pd.DataFrame], path: Path) -> None:
+def _write_zip(tables: dict[str, pa.Table], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(suffix=".zip", dir=path.parent)
     os.close(fd)
@@ -168,7 +192,7 @@ def _write_zip(tables: dict[str, pd.DataFrame], path: Path) -> None:
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
             for table, frame in sorted(tables.items()):
-                zf.writestr(table, frame.to_csv(index=False, lineterminator="\n"))
+                zf.writestr(table, frame.to_pandas().to_csv(index=False, lineterminator="\n"))
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
