@@ -49,8 +49,11 @@ from placement.retention_persons import (
     MeasureSplit,
     RetentionError,
     RetentionSettings,
+    data_date,
+    household_type_from_size,
     measure_groupings,
     prepare_persons,
+    report_years,
 )
 from placement.retention_rates import (
     TABLE_COLUMNS,
@@ -62,9 +65,14 @@ from placement.retention_rates import (
     _as_of,
     _count_text,
     compare_with_target,
+    pool_label,
+    pooled_rate,
+    pooled_table,
+    rate_hidden,
     retention_rate,
     retention_table,
     retention_trend,
+    rolling_trend,
     suppress_table,
     suppressed_label,
     suppression_mask,
@@ -103,14 +111,22 @@ __all__ = [
     "TargetComparison",
     "compare_with_target",
     "cox_model",
+    "data_date",
+    "household_type_from_size",
     "kaplan_meier",
     "logrank",
     "measure_groupings",
+    "pool_label",
+    "pooled_rate",
+    "pooled_table",
     "prepare_persons",
+    "rate_hidden",
+    "report_years",
     "retention_rate",
     "retention_summary",
     "retention_table",
     "retention_trend",
+    "rolling_trend",
     "suppress_table",
     "suppressed_label",
     "suppression_mask",
@@ -152,6 +168,14 @@ class RetentionSummary:
         Suppression threshold used.
     n_persons : int
         Persons in the prepared history.
+    pooled : RetentionRate or None
+        When the report year's rate cannot be published: the rate of the pooled period
+        ``pooled_years`` (also in ``tables["pooled"]``, with ``pooled_<grouping>`` tables and
+        the rolling ``trend_pooled``).
+    pooled_years : tuple of int or None
+        First and last year of the pooled period.
+    years : list of int
+        The years the data covers (some period ended in them by the data date).
     """
 
     year: int
@@ -166,6 +190,9 @@ class RetentionSummary:
     notes: list[str] = field(default_factory=list)
     min_cell: int = 5
     n_persons: int = 0
+    pooled: RetentionRate | None = None
+    pooled_years: tuple[int, int] | None = None
+    years: list[int] = field(default_factory=list)
 
     def mask(self, key: str) -> pd.DataFrame:
         """Return the suppression mask of table ``key`` (see :func:`suppression_mask`)."""
@@ -193,6 +220,7 @@ def retention_summary(
     as_of: date | pd.Timestamp | str | None = None,
     settings: RetentionSettings | None = None,
     cox: bool = True,
+    dwellings: pd.DataFrame | None = None,
 ) -> RetentionSummary:
     """Compute every number of the annual retention report (for the report, CLI and app).
 
@@ -212,11 +240,16 @@ def retention_summary(
         Areas table (``area_id``, ``population``, ``integration_residents``) for the area
         concentration covariate.
     as_of
-        Data date; default 31 December of ``year``.
+        Data date; default 31 December of ``year``, or the last date in the history
+        (:func:`placement.retention_persons.data_date`) when that is earlier: periods ending
+        after it are censored, never counted as stayers.
     settings
         Analysis settings.
     cox
         Fit the Cox model when covariates and enough exits are available.
+    dwellings
+        Dwellings with ``dwelling_id`` and ``area_id``: the area of first placement for
+        history rows that name a dwelling and no area.
 
     Returns
     -------
@@ -235,8 +268,19 @@ def retention_summary(
     if history is None or len(history) == 0:
         msg = "the residence history has no rows; nothing to report"
         raise RetentionError(msg)
+    persons = prepare_persons(history, measures=measures, areas=areas, settings=settings,
+                              dwellings=dwellings)
+    last = data_date(persons)
     stop = _as_of(year, as_of)
-    persons = prepare_persons(history, measures=measures, areas=areas, settings=settings)
+    notes: list[str] = []
+    if as_of is None and last < stop:
+        stop = last
+        notes.append(
+            f"The data date is {stop.date()}, the last date in the residence history: persons "
+            "whose integration period ends after it are censored (their outcome is not known "
+            "yet) and never counted as stayers or leavers."
+        )
+    years = report_years(persons, as_of=stop)
     overall = retention_rate(persons, year=year, as_of=stop)
     if not (persons["placement_date"] <= stop).any():
         msg = (
@@ -245,14 +289,27 @@ def retention_summary(
             "; choose another --year"
         )
         raise RetentionError(msg)
-    notes: list[str] = []
     if overall.n == 0:
         ends = persons["integration_end"].dt.year
+        covered = (f"the data covers the years {years[0]}-{years[-1]}" if years
+                   else "no period has ended by then")
         notes.append(
             f"No person's integration period ended in {year} by {stop.date()}, so there is no "
-            f"retention rate for {year}; in this history periods end between {int(ends.min())} "
-            f"and {int(ends.max())}. The survival curves below still show how many have moved "
-            "out so far."
+            f"retention rate for {year} ({covered}); in this history periods end between "
+            f"{int(ends.min())} and {int(ends.max())}. The survival curves below still show how "
+            "many have moved out so far."
+        )
+    k = settings.min_cell
+    if persons.attrs.get("area_from_dwelling"):
+        notes.append(
+            f"{_count_text(persons.attrs['area_from_dwelling'], k)} persons have no area in the "
+            "history: their area of first placement is the local area their dwelling lies in."
+        )
+    if persons.attrs.get("type_from_size"):
+        notes.append(
+            f"{_count_text(persons.attrs['type_from_size'], k)} persons have no household type "
+            "in the history: it is derived from the persons per household (single, 2 persons, "
+            "3-4 persons, 5+ persons)."
         )
     if overall.censored:
         notes.append(
@@ -275,6 +332,41 @@ def retention_summary(
         names = dict(zip(areas["area_id"].astype(str), areas["name"].astype(str), strict=True))
         tables["area_id"]["group"] = [f"{g} {names[g]}" if g in names else g
                                       for g in tables["area_id"]["group"]]
+
+    pooled = None
+    pooled_years = None
+    first_end = int(persons["integration_end"].min().year)
+    if settings.pool_years > 1 and rate_hidden(overall, k):
+        start = max(year - settings.pool_years + 1, first_end)
+        pooled_years = (start, year)
+        span = pool_label(start, year)
+        pooled = pooled_rate(persons, first_year=start, year=year, as_of=stop)
+        tables["pooled"] = pd.DataFrame(
+            [{"group": span, **{c: getattr(pooled, c) for c in TABLE_COLUMNS[1:]}}],
+            columns=list(TABLE_COLUMNS))
+        titles["pooled"] = f"Retention {span} pooled ({year - start + 1} years)"
+        for col, title in groupings.items():
+            if col == "cohort":
+                continue
+            tables[f"pooled_{col}"] = pooled_table(persons, first_year=start, year=year, by=col,
+                                                   as_of=stop)
+            titles[f"pooled_{col}"] = f"{title}, {span} pooled"
+        tables["trend_pooled"] = rolling_trend(persons, year=year, years=settings.pool_years,
+                                               as_of=stop)
+        titles["trend_pooled"] = f"Retention by rolling {settings.pool_years}-year period"
+        notes.append(
+            f"{year} alone is too small to publish its retention rate (a count is below {k}). "
+            f"As official statistics do for small populations, the years {span} are pooled: "
+            f"everyone whose integration period ended in {span} is counted together, and the "
+            f"trend is shown for rolling {settings.pool_years}-year periods. Counts below {k} "
+            "stay hidden in the pooled figures too."
+        )
+    if "area_id" in tables and areas is not None and "name" in areas.columns:
+        names = dict(zip(areas["area_id"].astype(str), areas["name"].astype(str), strict=True))
+        for key in ("pooled_area_id",):
+            if key in tables:
+                tables[key]["group"] = [f"{g} {names[g]}" if g in names else g
+                                        for g in tables[key]["group"]]
 
     comparison = None
     if baseline_year is not None:
@@ -341,4 +433,7 @@ def retention_summary(
         notes=notes,
         min_cell=settings.min_cell,
         n_persons=int(persons["persons"].sum()),
+        pooled=pooled,
+        pooled_years=pooled_years,
+        years=years,
     )

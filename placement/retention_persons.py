@@ -85,6 +85,10 @@ class RetentionSettings:
         Covariates of the Cox model; those missing from the data are skipped.
     min_events_cox : int
         Fewest exits for which the Cox model is fitted.
+    pool_years : int
+        When the report year alone is too small to publish its rate (a count below
+        ``min_cell``), the report adds the rate of this many years pooled (ending with the
+        report year) and a rolling trend, as official statistics do; 1 switches it off.
     """
 
     integration_years: int = 5
@@ -107,6 +111,7 @@ class RetentionSettings:
     )
     cox_covariates: tuple[str, ...] = DEFAULT_COX_COVARIATES
     min_events_cox: int = 10
+    pool_years: int = 3
 
     def __post_init__(self) -> None:
         if not isinstance(self.integration_years, int) or self.integration_years < 1:
@@ -117,6 +122,9 @@ class RetentionSettings:
             raise ConfigError(msg)
         if not isinstance(self.min_cell, int) or self.min_cell < 1:
             msg = f"retention.min_cell: must be a whole number >= 1, got {self.min_cell!r}"
+            raise ConfigError(msg)
+        if not isinstance(self.pool_years, int) or self.pool_years < 1:
+            msg = f"retention.pool_years: must be a whole number >= 1, got {self.pool_years!r}"
             raise ConfigError(msg)
         if self.min_events_cox < 1:
             msg = f"retention.min_events_cox: must be at least 1, got {self.min_events_cox!r}"
@@ -180,6 +188,7 @@ def prepare_persons(
     measures: pd.DataFrame | None = None,
     areas: pd.DataFrame | None = None,
     settings: RetentionSettings | None = None,
+    dwellings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Reduce a residence history (one row per move) to one row per person.
 
@@ -198,6 +207,10 @@ def prepare_persons(
         adds ``area_integration_share`` (integration residents / population of the area).
     settings
         Analysis settings (integration period length, measure splits).
+    dwellings
+        Optional dwellings with ``dwelling_id`` and ``area_id`` (the local area the dwelling
+        lies in, as :func:`placement.load.load_dwellings` gives it): a person whose history
+        names a dwelling but no area gets the area of that dwelling.
 
     Returns
     -------
@@ -207,7 +220,12 @@ def prepare_persons(
         (``"unknown"`` when absent), ``persons`` (int weight), ``cohort`` (placement year, int),
         ``integration_end``, ``exit_date`` (NaT: no exit), ``exit_destination``,
         ``moved_within`` (bool: any move within the municipality), one column per measure
-        split (``"yes"``/``"no"``/``"unknown"``) and any measure columns.
+        split (``"yes"``/``"no"``/``"unknown"``) and any measure columns. A missing
+        ``household_type`` is derived from the persons per household: ``single`` (1 person),
+        ``2 persons``, ``3-4 persons``, ``5+ persons``. ``attrs`` records ``last_date`` (the
+        latest placement or move date: the data date) and how many persons got their area
+        from the dwelling (``area_from_dwelling``) and their type from the household size
+        (``type_from_size``).
 
     Raises
     ------
@@ -366,7 +384,7 @@ def prepare_persons(
     out["placement_date"] = first["placement_date"]
     out["dwelling_id"] = first["dwelling_id"]
     out["area_id"] = first["area_id"]
-    out["household_type"] = first["household_type"].fillna(UNKNOWN)
+    out["household_type"] = first["household_type"]
     out["persons"] = grouped["persons"].max().astype(int)
     out["cohort"] = out["placement_date"].dt.year.astype(int)
     default_end = out["placement_date"] + pd.DateOffset(years=settings.integration_years)
@@ -395,8 +413,29 @@ def prepare_persons(
             share = pd.to_numeric(a["integration_residents"], errors="coerce") / pop.where(pop > 0)
             share.index = a["area_id"].astype(str)
             out["area_integration_share"] = out["area_id"].map(share).astype(float)
+    from_dwelling = 0
+    if dwellings is not None and {"dwelling_id", "area_id"} <= set(dwellings.columns):
+        d = pd.DataFrame(dwellings)[["dwelling_id", "area_id"]].dropna()
+        d = d.drop_duplicates("dwelling_id")
+        by_dwelling = pd.Series(d["area_id"].astype(str).to_numpy(),
+                                index=d["dwelling_id"].astype(str).to_numpy())
+        gap = out["area_id"].isna() & out["dwelling_id"].notna()
+        found = out.loc[gap, "dwelling_id"].astype(str).map(by_dwelling)
+        out.loc[gap, "area_id"] = found
+        from_dwelling = int(out.loc[gap & out["area_id"].notna(), "persons"].sum())
+    # the size is known from the household's rows, or from `persons` when a row is a household
+    untyped = out["household_type"].isna() & (out["household_id"].notna()
+                                              | ("persons" in h.columns))
+    if untyped.any():
+        size = out.groupby(out["household_id"].fillna(out["person_id"]), sort=False)[
+            "persons"].transform("sum")
+        out.loc[untyped, "household_type"] = size[untyped].map(household_type_from_size)
     out["area_id"] = out["area_id"].fillna(UNKNOWN).astype(str)
-    out["household_type"] = out["household_type"].astype(str)
+    out["household_type"] = out["household_type"].fillna(UNKNOWN).astype(str)
+    dates = pd.concat([placed, moved]).dropna()
+    out.attrs["last_date"] = dates.max() if len(dates) else pd.NaT
+    out.attrs["area_from_dwelling"] = from_dwelling
+    out.attrs["type_from_size"] = int(out.loc[untyped, "persons"].sum())
     for split in settings.splits:
         if split.column not in out.columns:
             continue
@@ -410,6 +449,72 @@ def prepare_persons(
         f"{int(out['exit_date'].notna().sum()):,}",
     )
     return out
+
+
+def household_type_from_size(persons: int) -> str:
+    """Return the household type used when the history gives none, from its size.
+
+    Parameters
+    ----------
+    persons
+        Persons in the household (all rows of one ``household_id``).
+
+    Returns
+    -------
+    str
+        ``single`` (1), ``2 persons``, ``3-4 persons`` or ``5+ persons``.
+
+    Examples
+    --------
+    >>> [household_type_from_size(n) for n in (1, 2, 4, 7)]
+    ['single', '2 persons', '3-4 persons', '5+ persons']
+    """
+    n = int(persons)
+    if n <= 1:
+        return "single"
+    if n == 2:
+        return "2 persons"
+    return "3-4 persons" if n <= 4 else "5+ persons"
+
+
+def data_date(persons: pd.DataFrame) -> pd.Timestamp:
+    """Return the last date the history knows about (its latest placement or move).
+
+    Parameters
+    ----------
+    persons
+        Output of :func:`prepare_persons`.
+
+    Returns
+    -------
+    pandas.Timestamp
+        The data date; periods that end after it have no known outcome yet (censored).
+    """
+    last = persons.attrs.get("last_date")
+    if last is None or pd.isna(last):
+        dates = pd.concat([persons["placement_date"], persons["exit_date"]]).dropna()
+        last = dates.max()
+    return pd.Timestamp(last).normalize()
+
+
+def report_years(persons: pd.DataFrame, *, as_of: object = None) -> list[int]:
+    """Return the years that have a retention rate: some period ended in them by the data date.
+
+    Parameters
+    ----------
+    persons
+        Output of :func:`prepare_persons`.
+    as_of
+        Data date; default :func:`data_date`.
+
+    Returns
+    -------
+    list of int
+        Sorted years; empty when no period has ended yet.
+    """
+    stop = data_date(persons) if as_of is None else pd.Timestamp(as_of).normalize()
+    ends = persons.loc[persons["integration_end"] <= stop, "integration_end"]
+    return sorted({int(y) for y in ends.dt.year})
 
 
 _HISTORY_NAMES = frozenset(

@@ -19,7 +19,7 @@ from placement.retention_persons import RetentionError
 #: Two-sided 95 % normal quantile used by the Wilson interval.
 Z_95 = 1.959964
 #: Tables whose rows do not add up to a shown total: no complementary suppression.
-UNGROUPED_TABLES = ("overall", "trend")
+UNGROUPED_TABLES = ("overall", "trend", "pooled", "trend_pooled")
 
 @dataclass(frozen=True, slots=True)
 class RetentionTarget:
@@ -178,9 +178,15 @@ def _as_of(year: int, as_of: date | pd.Timestamp | str | None) -> pd.Timestamp:
     return pd.Timestamp(as_of).normalize()
 
 
-def _year_frame(persons: pd.DataFrame, year: int, as_of: pd.Timestamp) -> pd.DataFrame:
-    """Persons whose period ends in ``year`` by ``as_of``, with ``stayed`` and ``censored``."""
-    in_year = persons["integration_end"].dt.year == year
+def _year_frame(
+    persons: pd.DataFrame, year: int, as_of: pd.Timestamp, first_year: int | None = None
+) -> pd.DataFrame:
+    """Persons whose period ends in ``year`` (or ``first_year``..``year``), flagged.
+
+    Adds ``stayed`` and ``censored`` (period ends after ``as_of``: outcome not known).
+    """
+    end_year = persons["integration_end"].dt.year
+    in_year = end_year.between(year if first_year is None else first_year, year)
     sub = persons.loc[in_year].copy()
     sub["censored"] = sub["integration_end"] > as_of
     left = sub["exit_date"].notna() & (sub["exit_date"] <= sub["integration_end"])
@@ -289,6 +295,81 @@ def retention_trend(
         if row["n"] or row["censored"]:
             records.append({"group": str(y), **row})
     return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+
+
+def pool_label(first_year: int, last_year: int) -> str:
+    """Return the name of a pooled period, e.g. ``"2023-2025"``."""
+    return f"{first_year}-{last_year}"
+
+
+def pooled_rate(
+    persons: pd.DataFrame, *, first_year: int, year: int, as_of: pd.Timestamp
+) -> RetentionRate:
+    """Return the retention of the persons whose period ended in ``first_year``..``year``.
+
+    Official statistics pool years when one year is too small to publish: the persons of
+    every year of the period are counted together, with the same rules as one year.
+
+    Parameters
+    ----------
+    persons
+        Output of :func:`placement.retention_persons.prepare_persons`.
+    first_year, year
+        First and last year of the pooled period (inclusive).
+    as_of
+        Data date: periods ending after it are censored.
+
+    Returns
+    -------
+    RetentionRate
+        ``year`` is the last year of the period.
+    """
+    row = _rate_row(_year_frame(persons, year, as_of, first_year))
+    return RetentionRate(year=year, **row)  # type: ignore[arg-type]
+
+
+def pooled_table(
+    persons: pd.DataFrame, *, first_year: int, year: int, by: str, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Return :func:`retention_table` over the pooled period ``first_year``..``year``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :data:`TABLE_COLUMNS`, one row per group.
+    """
+    sub = _year_frame(persons, year, as_of, first_year)
+    records = [{"group": str(g), **_rate_row(part)}
+               for g, part in sub.groupby(sub[by].astype(str), sort=True)]
+    return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+
+
+def rolling_trend(
+    persons: pd.DataFrame, *, year: int, years: int, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """Return the retention of every rolling period of ``years`` years ending by ``year``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :data:`TABLE_COLUMNS`; ``group`` is the period, e.g. ``"2021-2023"``.
+    """
+    ends = persons["integration_end"]
+    if ends.isna().all():
+        return pd.DataFrame(columns=list(TABLE_COLUMNS))
+    first = int(ends.min().year)
+    records = []
+    for last in range(first + years - 1, year + 1):
+        stop = min(as_of, pd.Timestamp(year=last, month=12, day=31))
+        row = _rate_row(_year_frame(persons, last, stop, last - years + 1))
+        if row["n"] or row["censored"]:
+            records.append({"group": pool_label(last - years + 1, last), **row})
+    return pd.DataFrame(records, columns=list(TABLE_COLUMNS))
+
+
+def rate_hidden(rate: RetentionRate, min_cell: int) -> bool:
+    """Whether a rate may not be published (a count of it is below ``min_cell``)."""
+    return rate.n > 0 and min(rate.n, rate.stayers, rate.leavers) < min_cell
 
 
 def compare_with_target(
