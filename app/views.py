@@ -380,8 +380,12 @@ def retention_page(user: auth.User, lang: str) -> None:
     if ds.history is None:
         st.info(t("retention.no_history", lang))
         return
-    ends = pd.to_datetime(ds.history["integration_end"]).dt.year.dropna().astype(int)
-    years = sorted(set(ends))
+    from placement.retention import prepare_persons, report_years
+
+    years = report_years(prepare_persons(ds.history))  # the years the data covers
+    if not years:
+        st.info(t("retention.no_history", lang))
+        return
     c1, c2 = st.columns(2)
     year = c1.selectbox(t("retention.year", lang), years[::-1], key="ret_year")
     earlier = [y for y in years if y < year]

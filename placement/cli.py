@@ -320,21 +320,58 @@ def report_retention_cmd(
         float, typer.Option(help="0.10 = +10 % (relative) or +10 points.")
     ] = 0.10,
     pdf: Annotated[bool, typer.Option(help="Also write a PDF.")] = False,
+    measures: Annotated[
+        Path | None,
+        typer.Option(help="Accessibility table from `placement access` (.csv, .parquet, "
+                     ".gpkg): groups by near-stop measures and the Cox model."),
+    ] = None,
+    run: Annotated[
+        int | None,
+        typer.Option(help="A stored run: its accessibility measures (same date and window) "
+                     "are used, as with --measures."),
+    ] = None,
+    db_url: DbUrl = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Data date YYYY-MM-DD (default: the last date in the history, at "
+                     "most 31 December of the year); later period ends are censored."),
+    ] = None,
 ) -> None:
     """Write the annual retention report (HTML, a CSV of every number, optional PDF)."""
-    from placement.report import retention_report_for_dataset
+    from placement.report import load_measures, retention_report_for_dataset
     from placement.retention import RetentionTarget
 
     try:
+        table = None
+        if measures is not None and run is not None:
+            typer.echo("error: give --measures or --run, not both", err=True)
+            raise typer.Exit(code=2)
+        if measures is not None:
+            table = load_measures(measures)
+        elif run is not None:
+            table = _run_measures(dataset_dir, run, db_url)
         paths = retention_report_for_dataset(
             dataset_dir, year=year, out=out, baseline_year=baseline_year,
-            target=RetentionTarget(target_mode, target_amount), pdf=pdf,
+            target=RetentionTarget(target_mode, target_amount), pdf=pdf, measures=table,
+            as_of=as_of,
         )
     except PlacementError as err:
         raise _fail(err) from None
     typer.echo(f"Report written to {paths.html} (numbers: {paths.csv})")
     if pdf:
         typer.echo(f"PDF: {paths.pdf}")
+
+
+def _run_measures(dataset_dir: Path, run_id: int, db_url: str | None) -> Any:
+    """Return the accessibility table of a stored run (the run's date and window)."""
+    from placement import db, store
+    from placement.accessibility import accessibility_for_dataset
+
+    summary, _ = store.load_run(db.open_engine(db_url), run_id)
+    params = summary.get("parameters") or {}
+    window = params.get("window") or ("07:00", "09:00")
+    return accessibility_for_dataset(dataset_dir, date=params.get("date"),
+                                     window=(str(window[0]), str(window[1])))
 
 
 db_app = typer.Typer(help="Create or upgrade the placement database.", no_args_is_help=True)
