@@ -62,10 +62,9 @@ def validate_cmd(dataset_dir: DatasetDir) -> None:
     report = validate_dataset(dataset_dir)
     for problem in report.problems:
         typer.echo(str(problem))
-    warnings = report.summary.get("warnings", [])
-    for line in summary_lines({k: v for k, v in report.summary.items() if k != "warnings"}):
+    for line in summary_lines(report.summary):
         typer.echo(line)
-    for warning in warnings:
+    for warning in report.summary.get("warnings", []):
         typer.echo(f"warning: {warning}")
     if report.problems:
         n = len(report.problems)
