@@ -548,29 +548,15 @@ def gtfs_warnings(
     path = Path(gtfs_path)
     warnings: list[str] = []
     stop_list = is_stop_list(path)
-    try:
-        if stop_list:
-            stops = load_stop_list(path)
-            lat, lon = stops["stop_lat"].to_numpy(float), stops["stop_lon"].to_numpy(float)
-        else:
-            if feed is None:
-                from placement.gtfs import load_gtfs
-
-                feed = load_gtfs(path)
-            lat = pd.to_numeric(feed.stops["stop_lat"], errors="coerce").to_numpy(float)
-            lon = pd.to_numeric(feed.stops["stop_lon"], errors="coerce").to_numpy(float)
-    except DataError:
-        return warnings  # reported as problems by the loader
     if stop_list:
         warnings.append(f"{path.name} is a stop list without timetable: the walk to the nearest "
                         "stop is measured, the service level (departures per hour) and the "
                         "journey times are unknown")
-    if boundary is not None and len(lat):
-        inside = _points_in(_area(boundary, 0.0), lat, lon)
-        near = _points_in(_area(boundary, CLIP_BUFFER_M), lat, lon)
-        n, n_in = len(lat), int(inside.sum())
+    coverage = stop_coverage(path, boundary) if boundary is not None else None
+    if coverage is not None and coverage["stops"]:
+        n, n_in, n_near = coverage["stops"], coverage["inside"], coverage["near"]
         km = CLIP_BUFFER_M / 1000
-        if not near.any():
+        if not n_near:
             warnings.append(
                 f"none of the {n:,} stops of {path.name} lies within the municipality or "
                 f"{km:g} km of it: the feed is for another area; accessibility stops with an "
@@ -578,11 +564,59 @@ def gtfs_warnings(
         elif n_in < n:
             warnings.append(
                 f"{n - n_in:,} of the {n:,} stops of {path.name} lie outside the municipality; "
-                f"{int(near.sum()):,} lie within it or {km:g} km of it and are kept when the "
-                "feed is clipped on load")
+                f"{n_near:,} lie within it or {km:g} km of it and are kept when the feed is "
+                "clipped on load")
+    if feed is None and not stop_list:
+        from placement.gtfs import load_gtfs
+
+        try:
+            feed = load_gtfs(path)
+        except DataError:
+            return warnings  # reported as problems by the loader
     if feed is not None and not stop_list:
         warnings += _calendar_warnings(feed, path.name, dates)
     return warnings
+
+
+def stop_coverage(path: str | Path, boundary: gpd.GeoDataFrame) -> dict[str, int] | None:
+    """Count a feed's (or stop list's) stops inside the municipality and within the buffer.
+
+    Reads only ``stops.txt`` (or the stop list), so it is quick on a national feed.
+
+    Parameters
+    ----------
+    path : str or Path
+        GTFS zip or stop list.
+    boundary : geopandas.GeoDataFrame
+        The municipality.
+
+    Returns
+    -------
+    dict or None
+        ``stops`` (with coordinates), ``inside`` (in the municipality) and ``near`` (within
+        :data:`CLIP_BUFFER_M`); None when the stops cannot be read (the loader reports why).
+    """
+    path = Path(path)
+    try:
+        if is_stop_list(path):
+            stops = load_stop_list(path)
+            lat, lon = stops["stop_lat"].to_numpy(float), stops["stop_lon"].to_numpy(float)
+        else:
+            with zipfile.ZipFile(path) as zf:
+                name = next(n for n in zf.namelist() if Path(n).name == "stops.txt")
+                frame = pd.read_csv(zf.open(name), dtype=str, keep_default_na=False,
+                                    encoding="utf-8-sig", skipinitialspace=True)
+            frame.columns = [c.strip() for c in frame.columns]
+            lat = pd.to_numeric(frame["stop_lat"].str.strip(), errors="coerce").to_numpy(float)
+            lon = pd.to_numeric(frame["stop_lon"].str.strip(), errors="coerce").to_numpy(float)
+    except (DataError, OSError, KeyError, StopIteration, ValueError, zipfile.BadZipFile,
+            pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    ok = np.isfinite(lat) & np.isfinite(lon)
+    lat, lon = lat[ok], lon[ok]
+    return {"stops": len(lat),
+            "inside": int(_points_in(_area(boundary, 0.0), lat, lon).sum()),
+            "near": int(_points_in(_area(boundary, CLIP_BUFFER_M), lat, lon).sum())}
 
 
 def _calendar_warnings(feed: gtfs_kit.Feed, name: str, dates: Sequence[object]) -> list[str]:

@@ -359,3 +359,35 @@ def test_validate_lists_the_gtfs_warnings(tmp_path: Path, capsys):
     out = capsys.readouterr().out
     assert "none of the 2 stops of gtfs.zip" in out
     assert "runs from 2019-01-01 to 2019-12-31" in out
+
+
+def test_validate_with_a_stop_list(tmp_path: Path, capsys):
+    import fixtures_data as fd
+
+    from placement.cli import main
+
+    folder = fd.write_dataset(tmp_path / "ds", manifest={"gtfs": {"file": "stops.csv"}})
+    (folder / "stops.csv").write_text("stop_id,stop_name,stop_lat,stop_lon\n"
+                                      "A,Torvet,55.3805,11.7710\nZ,Far,56.9,8.3\n")
+    assert main(["validate", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "stops: 2" in out
+    assert "warning: stops.csv is a stop list without timetable" in out
+    assert "warning: 1 of the 2 stops of stops.csv lie outside the municipality" in out
+
+
+def test_validate_checks_the_kept_part_of_a_large_feed(tmp_path: Path, capsys):
+    import fixtures_data as fd
+
+    from placement.cli import main
+
+    folder = fd.write_dataset(tmp_path / "ds", manifest={"gtfs": {"file": "gtfs.zip"}})
+    near = [("A", 55.3805, 11.7710), ("B", 55.4095, 11.8290)]
+    far = [("X", 57.0, 9.9), ("Y", 57.05, 9.95)]
+    trips = [Trip("T", [("A", 7 * H, 7 * H), ("B", 7 * H + 600, 7 * H + 600)]),
+             Trip("FAR", [("X", 7 * H, 7 * H), ("Y", 7 * H + 600, 7 * H + 600)])]
+    write_feed(Feed(stops=near + far, trips=trips), folder / "gtfs.zip")
+    assert main(["validate", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "2 of the 4 stops of gtfs.zip lie outside the municipality" in out
+    assert "gtfs_service: 2024-01-01 to 2024-12-31" in out
