@@ -411,7 +411,7 @@ def test_samsoe_dataset_validates(
     assert "dwellings: 10" in out
     assert "households: 3" in out
     assert re.search(r"^walk_nodes: \d{4}$", out, re.MULTILINE)
-    assert re.search(r"^amenities: .*\bschool=4\b.*\bstop=51\b", out, re.MULTILINE)
+    assert re.search(r"^amenities: .*\bschool=4\b.*\bstop=54\b", out, re.MULTILINE)
     assert sorted(p.name for p in folder.iterdir()) == before  # validate writes nothing
 
 
