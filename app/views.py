@@ -80,9 +80,12 @@ def amenities(folder: str) -> Any:
 def feed(folder: str) -> Any:
     """The GTFS feed, or None."""
     from placement.gtfs import load_gtfs
+    from placement.gtfs_area import is_stop_list
 
     ds = dataset(folder)
-    return load_gtfs(ds.gtfs_path) if ds.gtfs_path is not None else None
+    if ds.gtfs_path is None or is_stop_list(ds.gtfs_path):
+        return None
+    return load_gtfs(ds.gtfs_path, boundary=ds.boundary)
 
 
 @st.cache_resource(show_spinner=False)
@@ -377,8 +380,12 @@ def retention_page(user: auth.User, lang: str) -> None:
     if ds.history is None:
         st.info(t("retention.no_history", lang))
         return
-    ends = pd.to_datetime(ds.history["integration_end"]).dt.year.dropna().astype(int)
-    years = sorted(set(ends))
+    from placement.retention import prepare_persons, report_years
+
+    years = report_years(prepare_persons(ds.history))  # the years the data covers
+    if not years:
+        st.info(t("retention.no_history", lang))
+        return
     c1, c2 = st.columns(2)
     year = c1.selectbox(t("retention.year", lang), years[::-1], key="ret_year")
     earlier = [y for y in years if y < year]

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Bump when the computation changes, so cached tables are recomputed.
-ALGORITHM_VERSION = "2"
+ALGORITHM_VERSION = "3"
 #: Window in which departures per hour are counted ("service level").
 SERVICE_WINDOW = ("06:00", "20:00")
 #: Largest number of amenities (nearest the centre first) tried for one PT destination.
@@ -217,6 +217,7 @@ def compute_accessibility(
     stop_radius_m: float = 500.0,
     min_transfer_s: int = 60,
     max_travel_min: float = 180.0,
+    stops: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Compute the accessibility table, one row per dwelling.
 
@@ -257,6 +258,11 @@ def compute_accessibility(
         Time needed to change vehicle, seconds.
     max_travel_min : float, default 180
         Longer door-to-door journeys count as unreachable.
+    stops : pandas.DataFrame, optional
+        A stop list without timetable (``stop_lat``, ``stop_lon``, see
+        :func:`placement.gtfs_area.load_stop_list`), used when there is no ``feed``: the walk
+        to the nearest stop and the stop counts come from it; the service level
+        (``departures_per_hour_500m``) and the ``pt_*`` times stay NaN (unknown).
 
     Returns
     -------
@@ -323,6 +329,9 @@ def compute_accessibility(
         rail = _rail_stops_by_departures(feed, tt, deps_service)
         rail = rail[np.isfinite(stop_xy[rail]).all(axis=1)]
         rail_xy = stop_xy[rail] if len(rail) else None
+    elif stops is not None and len(stops):
+        stop_xy = _lat_lon_xy(pd.to_numeric(stops["stop_lat"]).to_numpy(float),
+                              pd.to_numeric(stops["stop_lon"]).to_numpy(float))
     fallback = dw_xy.mean(axis=0) if len(dw_xy) else net.xy.mean(axis=0)
     centre_xy, centre_how = _centre_xy(am_xy, rail_xy, fallback)
     # each destination is a group of points; the journey goes to the nearest (fastest) one
@@ -368,6 +377,8 @@ def compute_accessibility(
     for cat in schema.AMENITY_CATEGORIES:
         if cat == "stop" and tt is not None:
             src = st_node[served & (st_node >= 0)]
+        elif cat == "stop" and len(stop_xy):  # a stop list without timetable
+            src = st_node[st_node >= 0]
         else:
             src = am_node[(am_cat == cat) & (am_node >= 0)]
         walk = np.full(n_dw, np.nan)
@@ -598,6 +609,56 @@ def cache_key(dataset_dir: str | Path, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _inputs_digest(dataset_dir: Path) -> str:
+    files = _manifest_inputs(dataset_dir)
+    text = json.dumps({k: _file_sha256(p) for k, p in sorted(files.items()) if p.is_file()})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _remember_params(dataset_dir: Path, params: Mapping[str, Any], attrs: Mapping[str, Any]
+                     ) -> None:
+    """Record the date and window of the last table of these input files (for propose)."""
+    record = {"date": params.get("date"), "window": list(params["window"]),
+              "step_min": params["step_min"], "service_date": attrs.get("service_date")}
+    path = Path(settings.cache_folder) / "access" / "last" / f"{_inputs_digest(dataset_dir)}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(record, fh)
+        Path(tmp).replace(path)
+    except OSError as err:  # a read-only cache only loses the convenience
+        logger.warning("could not record the access parameters in %s: %s", path, err)
+
+
+def last_access_params(dataset_dir: str | Path) -> dict[str, Any] | None:
+    """Return the date and window of the last accessibility table computed for a dataset.
+
+    Used by ``placement propose`` and ``placement scenario`` so that, without ``--date`` and
+    ``--window``, they use the same timetable as the last ``placement access`` run on the
+    same input files (and read its cached table) instead of the default window.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        Dataset folder.
+
+    Returns
+    -------
+    dict or None
+        ``date`` (as given to ``access``, None = the default date), ``window`` (two ``HH:MM``
+        texts), ``step_min`` and ``service_date`` (the date used); None when no table was
+        computed for the current input files.
+    """
+    path = (Path(settings.cache_folder) / "access" / "last"
+            / f"{_inputs_digest(Path(dataset_dir))}.json")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and "window" in record else None
+
+
 def accessibility_for_dataset(
     dataset_dir: str | Path,
     *,
@@ -629,7 +690,7 @@ def accessibility_for_dataset(
         As :func:`compute_accessibility`.
     """
     from placement import dataset as dataset_mod
-    from placement import osm
+    from placement import gtfs_area, osm
     from placement.gtfs import load_gtfs
 
     dataset_dir = Path(dataset_dir)
@@ -648,11 +709,19 @@ def accessibility_for_dataset(
         cache_file = folder / f"{cache_key(dataset_dir, params)}.parquet"
         if cache_file.is_file():
             logger.info("accessibility table read from cache file '%s'", cache_file)
-            return pd.read_parquet(cache_file)
+            table = pd.read_parquet(cache_file)
+            _remember_params(dataset_dir, params, table.attrs)
+            return table
     ds = dataset_mod.load_dataset(dataset_dir)
     graph = osm.walk_graph_from_file(ds.osm_path, boundary=ds.boundary)
     amenities = osm.amenities_from_file(ds.osm_path, boundary=ds.boundary)
-    feed = None if ds.gtfs_path is None else load_gtfs(ds.gtfs_path)
+    feed = stops = None
+    if ds.gtfs_path is not None and gtfs_area.is_stop_list(ds.gtfs_path):
+        stops = gtfs_area.load_stop_list(ds.gtfs_path, boundary=ds.boundary)
+    elif ds.gtfs_path is not None and use_cache:
+        feed = load_gtfs(ds.gtfs_path, boundary=ds.boundary)
+    elif ds.gtfs_path is not None:
+        feed = gtfs_area.load_clipped_gtfs(ds.gtfs_path, ds.boundary, use_cache=False)
     df = compute_accessibility(
         ds.dwellings,
         graph,
@@ -665,8 +734,10 @@ def accessibility_for_dataset(
         thresholds=thresholds,
         extra_points=extra_points,
         max_snap_m=max_snap_m,
+        stops=stops,
     )
     if cache_file is not None:
         write_access_table(df, None, cache_file)
         logger.info("accessibility table cached in '%s'", cache_file)
+        _remember_params(dataset_dir, params, df.attrs)
     return df

@@ -64,6 +64,8 @@ def validate_cmd(dataset_dir: DatasetDir) -> None:
         typer.echo(str(problem))
     for line in summary_lines(report.summary):
         typer.echo(line)
+    for warning in report.summary.get("warnings", []):
+        typer.echo(f"warning: {warning}")
     if report.problems:
         n = len(report.problems)
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)
@@ -140,6 +142,40 @@ def access_cmd(
         typer.echo(f"{flagged} dwelling(s) are more than 500 m from any walkable street.")
 
 
+def _access_params(dataset_dir: Path, date: str | None, window: str | None
+                   ) -> tuple[str | None, tuple[str, str]]:
+    """Date and window for propose/scenario: as given, else those of the last ``access`` run."""
+    from placement.accessibility import last_access_params
+    from placement.planning import DEFAULT_WINDOW
+
+    win = _window(window) if window is not None else None
+    if date is None or win is None:
+        last = last_access_params(dataset_dir)
+        if last is not None:
+            taken = []
+            if win is None:
+                win = (str(last["window"][0]), str(last["window"][1]))
+                taken.append(f"window {win[0]}-{win[1]}")
+            if date is None and last.get("date") is not None:
+                date = str(last["date"])
+                taken.append(f"date {date}")
+            if taken:
+                typer.echo(f"Using the {' and '.join(taken)} of the last `placement access` run "
+                           "on this dataset (give --date/--window to choose).", err=True)
+    return date, win if win is not None else DEFAULT_WINDOW
+
+
+WindowOpt = Annotated[
+    str | None,
+    typer.Option(help="Departure window, e.g. 07:00-09:00 (default: that of the last "
+                 "`placement access` run on the dataset, else 07:00-09:00)."),
+]
+DateOpt = Annotated[
+    str | None,
+    typer.Option(help="Service date YYYY-MM-DD (default: that of the last `placement access` "
+                 "run, else a Tuesday/Wednesday with service)."),
+]
+
 PolicyOpt = Annotated[
     str,
     typer.Option("--policy", help="Policy file or preset (default, stevns, kalundborg, "
@@ -152,7 +188,8 @@ def propose_cmd(
     dataset_dir: DatasetDir,
     out: Annotated[Path, typer.Option(help="Proposals CSV to write.")] = Path("proposals.csv"),
     policy: PolicyOpt = "default",
-    date: Annotated[str | None, typer.Option(help="Service date YYYY-MM-DD.")] = None,
+    date: DateOpt = None,
+    window: WindowOpt = None,
     time_limit_s: Annotated[float | None, typer.Option(help="Solver time limit (s).")] = None,
     mip_gap: Annotated[float | None, typer.Option(help="Target relative gap.")] = None,
     db_url: DbUrl = None,
@@ -162,8 +199,9 @@ def propose_cmd(
     from placement import planning
 
     try:
-        plan = planning.make_plan(dataset_dir, policy, date=date, time_limit_s=time_limit_s,
-                                  mip_gap=mip_gap)
+        date, win = _access_params(dataset_dir, date, window)
+        plan = planning.make_plan(dataset_dir, policy, date=date, window=win,
+                                  time_limit_s=time_limit_s, mip_gap=mip_gap)
         paths = planning.write_plan(plan, out)
         run_id = None
         if store_run or db_url:
@@ -199,6 +237,8 @@ def scenario_run_cmd(
     file: Annotated[Path, typer.Argument(help="Scenario TOML file.", show_default=False)],
     out: Annotated[Path, typer.Option(help="Folder for outputs.")] = Path("scenario-output"),
     db_url: DbUrl = None,
+    date: DateOpt = None,
+    window: WindowOpt = None,
 ) -> None:
     """Run a scenario and compare it with its base; print and write the comparison as CSV."""
     from placement import planning
@@ -212,9 +252,11 @@ def scenario_run_cmd(
             from placement import db
 
             engine = db.open_engine(db_url)
-        base = planning.make_plan(scen.dataset_dir, scen.policy, date=scen.date)
+        date, win = _access_params(scen.dataset_dir, date, window)
+        base_date = scen.date if scen.date is not None else date
+        base = planning.make_plan(scen.dataset_dir, scen.policy, date=base_date, window=win)
         result = planning.run_scenario(scen, out / "datasets", engine=engine,
-                                       base_access=base.access)
+                                       base_access=base.access, date=date, window=win)
         planning.write_plan(result.plan, out / "proposals.csv")
         table, changed = planning.compare_plans({"base": base, scen.name: result.plan})
     except PlacementError as err:
@@ -230,6 +272,8 @@ def scenario_compare_cmd(
     ],
     out: Annotated[Path, typer.Option(help="Folder for outputs.")] = Path("scenario-output"),
     db_url: DbUrl = None,
+    date: DateOpt = None,
+    window: WindowOpt = None,
 ) -> None:
     """Run scenarios and show their measures side by side, with differences to the first."""
     from placement import planning
@@ -247,7 +291,9 @@ def scenario_compare_cmd(
             from placement import db
 
             engine = db.open_engine(db_url)
-        results = [planning.run_scenario(s, out / "datasets", engine=engine) for s in scenarios]
+        params = [_access_params(s.dataset_dir, date, window) for s in scenarios]
+        results = [planning.run_scenario(s, out / "datasets", engine=engine, date=d, window=w)
+                   for s, (d, w) in zip(scenarios, params, strict=True)]
         names = planning.scenario_names(results)
         table, changed = planning.compare_plans(
             {n: r.plan for n, r in zip(names, results, strict=True)})
@@ -273,21 +319,58 @@ def report_retention_cmd(
         float, typer.Option(help="0.10 = +10 % (relative) or +10 points.")
     ] = 0.10,
     pdf: Annotated[bool, typer.Option(help="Also write a PDF.")] = False,
+    measures: Annotated[
+        Path | None,
+        typer.Option(help="Accessibility table from `placement access` (.csv, .parquet, "
+                     ".gpkg): groups by near-stop measures and the Cox model."),
+    ] = None,
+    run: Annotated[
+        int | None,
+        typer.Option(help="A stored run: its accessibility measures (same date and window) "
+                     "are used, as with --measures."),
+    ] = None,
+    db_url: DbUrl = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Data date YYYY-MM-DD (default: the last date in the history, at "
+                     "most 31 December of the year); later period ends are censored."),
+    ] = None,
 ) -> None:
     """Write the annual retention report (HTML, a CSV of every number, optional PDF)."""
-    from placement.report import retention_report_for_dataset
+    from placement.report import load_measures, retention_report_for_dataset
     from placement.retention import RetentionTarget
 
     try:
+        table = None
+        if measures is not None and run is not None:
+            typer.echo("error: give --measures or --run, not both", err=True)
+            raise typer.Exit(code=2)
+        if measures is not None:
+            table = load_measures(measures)
+        elif run is not None:
+            table = _run_measures(dataset_dir, run, db_url)
         paths = retention_report_for_dataset(
             dataset_dir, year=year, out=out, baseline_year=baseline_year,
-            target=RetentionTarget(target_mode, target_amount), pdf=pdf,
+            target=RetentionTarget(target_mode, target_amount), pdf=pdf, measures=table,
+            as_of=as_of,
         )
     except PlacementError as err:
         raise _fail(err) from None
     typer.echo(f"Report written to {paths.html} (numbers: {paths.csv})")
     if pdf:
         typer.echo(f"PDF: {paths.pdf}")
+
+
+def _run_measures(dataset_dir: Path, run_id: int, db_url: str | None) -> Any:
+    """Return the accessibility table of a stored run (the run's date and window)."""
+    from placement import db, store
+    from placement.accessibility import accessibility_for_dataset
+
+    summary, _ = store.load_run(db.open_engine(db_url), run_id)
+    params = summary.get("parameters") or {}
+    window = params.get("window") or ("07:00", "09:00")
+    return accessibility_for_dataset(dataset_dir, date=params.get("date"),
+                                     window=(str(window[0]), str(window[1])))
 
 
 db_app = typer.Typer(help="Create or upgrade the placement database.", no_args_is_help=True)

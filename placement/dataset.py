@@ -524,15 +524,32 @@ def _deep_checks(
         summary["amenities"] = {str(k): int(v) for k, v in sorted(counts.items())}
     except DataError as err:  # one report per broken file, not one per reader
         problems.extend(err.problems)
-    if manifest.gtfs_file is not None:
+    feed = None
+    from placement import gtfs_area
+
+    if manifest.gtfs_file is not None and gtfs_area.is_stop_list(manifest.gtfs_file):
+        try:
+            summary["stops"] = len(gtfs_area.load_stop_list(manifest.gtfs_file))
+        except DataError as err:
+            problems.extend(err.problems)
+    elif manifest.gtfs_file is not None:
         from placement import gtfs
 
+        # the part of the feed that is used (a national feed is clipped to the municipality)
+        coverage = None if boundary is None else gtfs_area.stop_coverage(manifest.gtfs_file,
+                                                                          boundary)
+        clip = boundary if coverage is not None and coverage["near"] else None
         try:
-            feed = gtfs.load_gtfs(manifest.gtfs_file)
+            feed = gtfs.load_gtfs(manifest.gtfs_file, boundary=clip)
             first, last = gtfs.service_date_range(feed)
             summary["gtfs_service"] = (_iso(first), _iso(last))
         except DataError as err:
             problems.extend(err.problems)
+    dates = [d for k in ("available_from", "arrival_date") for d in summary.get(k) or ()]
+    if manifest.gtfs_file is None or feed is not None or gtfs_area.is_stop_list(
+            manifest.gtfs_file):
+        summary.setdefault("warnings", []).extend(gtfs_area.gtfs_warnings(
+            manifest.gtfs_file, boundary, dates=dates, feed=feed))
     return problems
 
 

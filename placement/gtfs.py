@@ -23,6 +23,7 @@ import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import geopandas as gpd
 import gtfs_kit
 import numpy as np
 import pandas as pd
@@ -237,7 +238,23 @@ def _check_tables(tables: dict[str, pd.DataFrame], col: _Collector) -> None:
                      "the first and last stop of a trip need arrival and departure times")
 
 
-def load_gtfs(path: str | Path, *, dist_units: str = "km") -> gtfs_kit.Feed:
+def _header_only_problems(tables: dict[str, pd.DataFrame], col: _Collector) -> None:
+    """Add one located problem (row 2) per required table with a header and no rows."""
+    calendars = [t for t in ("calendar.txt", "calendar_dates.txt") if t in tables]
+    empty_calendar = bool(calendars) and all(not len(tables[t]) for t in calendars)
+    for table in (*REQUIRED_TABLES, *(calendars if empty_calendar else ())):
+        if table in tables and not len(tables[table]):
+            col.add(table, 2, None, "the table has a header but no rows; a feed needs at least "
+                    "one row here (was the export cut off or filtered to nothing?)")
+
+
+def load_gtfs(
+    path: str | Path,
+    *,
+    dist_units: str = "km",
+    boundary: gpd.GeoDataFrame | None = None,
+    buffer_m: float | None = None,
+) -> gtfs_kit.Feed:
     """Read and check a GTFS zip.
 
     Parameters
@@ -246,6 +263,13 @@ def load_gtfs(path: str | Path, *, dist_units: str = "km") -> gtfs_kit.Feed:
         The feed (a zip of GTFS ``.txt`` tables).
     dist_units : str
         Distance unit of ``shape_dist_traveled`` in the feed, passed to gtfs-kit.
+    boundary : geopandas.GeoDataFrame, optional
+        The municipality: when given, the feed is clipped on load to the stops within
+        ``buffer_m`` of it and the trips serving them, and the clipped copy is cached
+        (:func:`placement.gtfs_area.clip_gtfs`), so a national feed costs little more than a
+        local one.
+    buffer_m : float, optional
+        Metres around the boundary (default :data:`placement.gtfs_area.CLIP_BUFFER_M`).
 
     Returns
     -------
@@ -258,11 +282,19 @@ def load_gtfs(path: str | Path, *, dist_units: str = "km") -> gtfs_kit.Feed:
         With every problem of the feed: not a zip, a required table or column missing,
         unknown ids, unparsable dates and times, trips whose times run backwards.
     """
+    if boundary is not None:
+        from placement import gtfs_area
+
+        buffer = gtfs_area.CLIP_BUFFER_M if buffer_m is None else float(buffer_m)
+        return gtfs_area.load_clipped_gtfs(path, boundary, buffer_m=buffer,
+                                           dist_units=dist_units)
     path = Path(path)
     col = _Collector(path.name)
     if not path.is_file():
         raise DataError.single(path.name, f"file not found: {path}")
     tables = _read_tables(path, col)
+    if not col.problems:
+        _header_only_problems(tables, col)
     if not col.problems:
         _check_tables(tables, col)
     if col.problems:

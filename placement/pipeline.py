@@ -76,6 +76,8 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     """
     lines = []
     for key, value in summary.items():
+        if key == "warnings":  # listed after the summary, one per line, by the caller
+            continue
         if isinstance(value, dict):
             text = ", ".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, list | tuple):

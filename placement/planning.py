@@ -306,7 +306,8 @@ class ScenarioResult:
 
 def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | None = None,
                  user: str | None = None, base_access: pd.DataFrame | None = None,
-                 time_limit_s: float | None = None) -> ScenarioResult:
+                 time_limit_s: float | None = None, date: Any = None,
+                 window: tuple[str, str] = DEFAULT_WINDOW) -> ScenarioResult:
     """Run a scenario: apply its changes, recompute what they touch, propose and measure.
 
     Accessibility is reused when the changes touch neither the network nor the feed nor the
@@ -326,6 +327,9 @@ def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | N
         The base dataset's accessibility table, reused when nothing it depends on changed.
     time_limit_s : float, optional
         Solver time limit.
+    date, window
+        Service date and departure window of the public-transport measures; the scenario's
+        own date (``[scenario] date`` or a ``date`` change) wins over ``date``.
 
     Returns
     -------
@@ -341,9 +345,10 @@ def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | N
     if base_access is not None and not (touched & {"gtfs", "accessibility"}):
         keep = base_access.index.astype(str).isin(ds.dwellings["dwelling_id"].astype(str))
         access = base_access[keep]
-    window = DEFAULT_WINDOW
-    plan = make_plan(folder, scenario.effective_policy(), date=scenario.effective_date(),
-                     window=window, weights=scenario.weight_overrides(),
+    own_date = scenario.effective_date()
+    plan = make_plan(folder, scenario.effective_policy(),
+                     date=own_date if own_date is not None else date, window=window,
+                     weights=scenario.weight_overrides(),
                      area_caps=scenario.area_caps(), dataset=ds, access=access,
                      time_limit_s=time_limit_s)
     run_id = None

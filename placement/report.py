@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -178,6 +178,23 @@ def summary_sentences(summary: RetentionSummary, *, municipality: str = "") -> l
             f"lived in {where} at the end of the period; {o.leavers} had moved to another "
             "municipality or abroad."
         )
+    p = summary.pooled
+    if p is not None and summary.pooled_years is not None:
+        span = f"{summary.pooled_years[0]}-{summary.pooled_years[1]}"
+        if p.n == 0:
+            out.append(f"Pooled over {span}, nobody's integration period has ended yet.")
+        elif min(p.n, p.stayers, p.leavers) < k:
+            out.append(
+                f"Even pooled over {span} (as official statistics do when a year is too small), "
+                f"a count is below {k}, so the pooled rate is not shown either."
+            )
+        else:
+            out.append(
+                f"As official statistics do when a year is too small, the years {span} are "
+                f"pooled: of the {p.n} persons whose integration period ended in {span}, "
+                f"{p.stayers} ({_pct(p.rate)}, 95 % CI {_pct(p.ci_low)}–{_pct(p.ci_high)}) still "
+                f"lived in {where} at the end of the period; {p.leavers} had moved away."
+            )
     if o.censored:
         count = str(o.censored) if o.censored >= k else f"fewer than {k}"
         out.append(
@@ -578,6 +595,7 @@ def write_retention_report(
     areas: pd.DataFrame | None = None,
     as_of: date | pd.Timestamp | str | None = None,
     settings: RetentionSettings | None = None,
+    dwellings: pd.DataFrame | None = None,
 ) -> ReportPaths:
     """Write the annual retention report: HTML, a CSV of every number and optionally a PDF.
 
@@ -604,9 +622,13 @@ def write_retention_report(
     areas
         Areas table with ``population`` and ``integration_residents`` (area concentration).
     as_of
-        Data date; default 31 December of ``year``.
+        Data date; default 31 December of ``year``, or the last date in the history when that
+        is earlier (see :func:`placement.retention.retention_summary`).
     settings
-        Analysis settings (integration period, suppression threshold, splits).
+        Analysis settings (integration period, suppression threshold, splits, pooling).
+    dwellings
+        Dwellings with ``dwelling_id`` and ``area_id``: the area of first placement where the
+        history names a dwelling and no area.
 
     Returns
     -------
@@ -636,6 +658,7 @@ def write_retention_report(
         areas=areas,
         as_of=as_of,
         settings=settings,
+        dwellings=dwellings,
     )
     content = _content(summary, municipality)
     files = {
@@ -711,6 +734,7 @@ def retention_report_for_dataset(
         population_file=manifest.population_file,
         crs=manifest.areas.crs,
     )
+    dwellings = _dwelling_areas(manifest, areas)
     return write_retention_report(
         history,
         year=year,
@@ -723,4 +747,67 @@ def retention_report_for_dataset(
         areas=pd.DataFrame(areas.drop(columns="geometry")),
         as_of=as_of,
         settings=settings,
+        dwellings=dwellings,
     )
+
+
+def _dwelling_areas(manifest: Any, areas: pd.DataFrame) -> pd.DataFrame | None:
+    """``dwelling_id`` → ``area_id`` of the dataset's dwellings file (None if it does not load)."""
+    from placement import load
+    from placement._errors import DataError
+
+    try:
+        dw = load.load_dwellings(manifest.dwellings.file, crs=manifest.dwellings.crs, areas=areas)
+    except DataError as err:
+        logger.warning("dwellings not used for the areas of first placement: %s", err)
+        return None
+    return pd.DataFrame(dw[["dwelling_id", "area_id"]])
+
+
+def load_measures(path: str | Path) -> pd.DataFrame:
+    """Read an accessibility table written by ``placement access`` (CSV, Parquet or GeoPackage).
+
+    Parameters
+    ----------
+    path
+        ``.csv`` (first column ``dwelling_id``), ``.parquet`` or ``.gpkg`` (layer
+        ``accessibility``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``dwelling_id`` (str), the measure columns as written.
+
+    Raises
+    ------
+    RetentionError
+        When the file is missing, of another kind, or has no ``dwelling_id``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        msg = f"measures: file not found: {path}"
+        raise RetentionError(msg)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".gpkg"):
+        msg = f"measures: {path.name}: use a .csv, .parquet or .gpkg from `placement access`"
+        raise RetentionError(msg)
+    try:
+        if suffix == ".csv":
+            table = pd.read_csv(path, dtype={"dwelling_id": str})
+        elif suffix == ".parquet":
+            table = pd.read_parquet(path)
+        else:
+            import geopandas as gpd
+
+            table = pd.DataFrame(gpd.read_file(path, layer="accessibility").drop(
+                columns="geometry"))
+    except (OSError, ValueError) as err:
+        msg = f"measures: cannot read {path.name}: {err}"
+        raise RetentionError(msg) from err
+    if "dwelling_id" in table.columns:
+        table = table.set_index("dwelling_id")
+    if table.index.name != "dwelling_id":
+        msg = f"measures: {path.name} has no dwelling_id column; write it with `placement access`"
+        raise RetentionError(msg)
+    table.index = table.index.astype(str)
+    return table

@@ -410,7 +410,7 @@ def check_changes(scenario: Scenario, dataset: Dataset | None = None) -> Dataset
             if feed is None:
                 from placement.gtfs import load_gtfs
 
-                feed = load_gtfs(ds.gtfs_path)
+                feed = load_gtfs(ds.gtfs_path, boundary=ds.boundary)
             routes = set(feed.routes["route_id"].astype(str))
             if str(p["route_id"]) not in routes:
                 problems.append(f"{key}.route_id: route {p['route_id']!r} is not in the feed "
@@ -542,7 +542,7 @@ def materialise(scenario: Scenario, out_dir: str | Path, dataset: Dataset | None
         from placement.gtfs import drop_routes, load_gtfs, thin_route, write_gtfs
 
         assert m.gtfs_file is not None  # checked in check_changes
-        feed = load_gtfs(m.gtfs_file)
+        feed = load_gtfs(m.gtfs_file, boundary=ds.boundary)
         for c in scenario.changes:
             if c.kind == "cut_route":
                 feed = drop_routes(feed, [str(c.params["route_id"])])
