@@ -19,6 +19,7 @@ import pandas as pd
 from placement._errors import InfeasibleError
 from placement.config import Policy
 from placement.optimizer import explain
+from placement.score import no_data_words
 from placement.optimizer.model import (
     PAIR_TERMS,
     Instance,
@@ -53,7 +54,8 @@ class Proposal:
         One row per household, sorted by ``household_id``: ``household_id``, ``dwelling_id``
         (NA when unplaced), ``area_id``, ``persons``, ``score`` (weighted mean of the applicable
         terms, 0-1), one column per term (``transit``, ``community``, ``family``, ``anchor``;
-        0-1, NA where not applicable), ``locked`` (approved placement), ``kept`` (same dwelling as
+        0-1, NA where not applicable or unknown), ``no_data`` (the terms that apply but could
+        not be measured, e.g. "transit, community"; "" when all are known), ``locked`` (approved placement), ``kept`` (same dwelling as
         the previous proposal), ``unplaced_reason`` (words; "" when placed).
     areas : pandas.DataFrame
         Per local area: persons placed against the cap (see :func:`explain.area_table`).
@@ -65,7 +67,9 @@ class Proposal:
         ``pricing_rounds``, ``pricing_s``, ``lp_bound`` (NaN when no pricing was needed),
         ``n_households``, ``n_dwellings``, ``n_placed``, ``n_unplaced``, ``persons_placed``,
         ``mean_score``, ``spread_deviation`` (share of placed persons off the proportional
-        distribution), ``reasons`` (words), ``notes``, ``policy``, the solver options.
+        distribution), ``reasons`` (words), ``notes``, ``unknown`` (per term: the policy
+        choice, how many dwellings and placed households have no data, and words; see
+        :func:`explain.unknown_summary`), ``policy``, the solver options.
     """
 
     assignments: pd.DataFrame
@@ -241,6 +245,10 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
         v = np.full(H, np.nan)
         v[inst.pair_h[chosen]] = inst.pair_terms[t][chosen]
         a[t] = v
+    nd_mask = np.zeros(H, dtype=np.int64)
+    if "no_data" in inst.pair_terms:
+        nd_mask[inst.pair_h[chosen]] = inst.pair_terms["no_data"][chosen]
+    a["no_data"] = pd.array(no_data_words(nd_mask).astype(str), dtype="string")
     a["locked"] = lock_h
     a["kept"] = np.array([prev.get(h, -2) == d_of_h[h] for h in range(H)], dtype=bool)
     a["unplaced_reason"] = pd.array(reasons.astype(str), dtype="string")
@@ -282,6 +290,7 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
         "spread_weight": spread_weight(policy),
         "reasons": unplaced_words + shortage + cap_words if (~placed).any() else [],
         "notes": list(inst.notes),
+        "unknown": explain.unknown_summary(inst, policy, d_of_h),
         "policy": policy.name,
         "time_limit_s": time_limit_s,
         "mip_gap": mip_gap,
