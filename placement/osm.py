@@ -325,6 +325,24 @@ def _clip_polygon(boundary: gpd.GeoDataFrame | None) -> BaseGeometry | None:
     return polygon
 
 
+def header_bounds(path: str | Path) -> tuple[float, float, float, float] | None:
+    """The ``<bounds>`` box of an OSM file's header, (min lon, min lat, max lon, max lat).
+
+    Returns None when the file has none (or cannot be read; the loaders report that).
+    """
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+    except (RuntimeError, OSError):
+        return None
+    if not box.valid():
+        return None
+    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+
+
 # --- walk network ----------------------------------------------------------------------------
 
 

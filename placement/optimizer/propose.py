@@ -142,7 +142,16 @@ def propose(
     t0 = time.perf_counter()
     time_limit_s = policy.solver.time_limit_s if time_limit_s is None else float(time_limit_s)
     mip_gap = policy.solver.mip_gap if mip_gap is None else float(mip_gap)
+    estimated = ("population_estimated" in areas.columns
+                 and bool(pd.Series(areas["population_estimated"]).fillna(False).astype(bool)
+                          .any()))
+    if estimated and policy.rules.area_cap:
+        policy = policy.with_overrides(rules={"area_cap": False})
     inst = build_instance(households, dwellings, areas, access, policy)
+    if estimated:
+        from placement.dataset import POPULATION_FALLBACK_WORDS
+
+        inst.notes.append(POPULATION_FALLBACK_WORDS)
     groups = eligibility_groups(inst, policy)
     # very large rounds: the eligible pairs are priced group by group, never all listed
     lazy = policy.solver.candidate_limit <= 0 and int(inst.n_eligible.sum()) > _lazy_min()
