@@ -43,7 +43,7 @@ import pandas as pd
 
 from placement.config import Policy, Scoring
 
-__all__ = ["NO_DATA_BITS", "PAIR_TERMS", "combine", "decay", "dwelling_terms", "no_data_words",
+__all__ = ["NO_DATA_BITS", "PAIR_TERMS", "any_measured", "combine", "decay", "dwelling_terms", "no_data_words",
            "pair_terms", "walk_known"]
 
 logger = logging.getLogger(__name__)
@@ -244,6 +244,21 @@ def pair_terms(
         "anchor": anchor,
         "no_data": no_data,
     }
+
+
+def any_measured(terms: dict[str, np.ndarray], policy: Policy) -> np.ndarray:
+    """Whether at least one weighted, applicable term of each pair was measured.
+
+    A pair without any (all its applicable terms unknown) gets a score from the policy's
+    ``[unknown]`` choice only; outputs show its score as empty ("no data"), not as a number
+    that looks measured.
+    """
+    n = len(terms["transit"])
+    out = np.zeros(n, dtype=bool)
+    for name in PAIR_TERMS:
+        if getattr(policy.weights, name) > 0:
+            out |= ~np.isnan(np.asarray(terms[name], dtype=float))
+    return out
 
 
 def no_data_words(mask: np.ndarray | pd.Series) -> np.ndarray:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from placement.config import Policy, area_shares
 from placement.optimizer.model import Instance, room_bounds
-from placement.score import no_data_words
+from placement.score import any_measured, no_data_words
 
 __all__ = [
     "alternatives",
@@ -256,6 +256,7 @@ def alternatives(
     inst: Instance,
     x: np.ndarray,
     k: int,
+    policy: Policy | None = None,
 ) -> pd.DataFrame:
     """List the ``k`` best other suitable dwellings per placed household.
 
@@ -280,18 +281,20 @@ def alternatives(
     nd = (inst.pair_terms["no_data"][cand] if "no_data" in inst.pair_terms
           else np.zeros(len(h), np.int64))
     order = np.lexsort((d, -s, h))  # dwellings are sorted by id: ties go to the lower id
-    h, d, s, nd = h[order], d[order], s[order], nd[order]
+    meas = any_measured({t: v[cand] for t, v in inst.pair_terms.items()},
+                        policy if policy is not None else Policy())
+    h, d, s, nd, meas = h[order], d[order], s[order], nd[order], meas[order]
     first = np.searchsorted(h, h, side="left")
     rank = np.arange(len(h)) - first + 1
     keep = rank <= k
-    h, d, s, rank, nd = h[keep], d[keep], s[keep], rank[keep], nd[keep]
+    h, d, s, rank, nd, meas = h[keep], d[keep], s[keep], rank[keep], nd[keep], meas[keep]
     taken_by = pd.array([inst.hh_ids[j] if j >= 0 else pd.NA for j in holder[d]], dtype="string")
     return pd.DataFrame({
         "household_id": pd.array(inst.hh_ids[h].astype(str), dtype="string"),
         "rank": rank.astype(np.int64),
         "dwelling_id": pd.array(inst.dw_ids[d].astype(str), dtype="string"),
-        "score": s,
-        "score_diff": s - chosen_score[h],
+        "score": np.where(meas, s, np.nan),
+        "score_diff": np.where(meas, s - chosen_score[h], np.nan),
         "taken_by": taken_by,
         "no_data": pd.array(no_data_words(nd).astype(str), dtype="string"),
     })

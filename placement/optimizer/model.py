@@ -225,12 +225,7 @@ def build_instance(
     area_pos = pd.Series(np.arange(len(ar)), index=ar["area_id"])
     dw_area = dw["area_id"].astype("string").map(area_pos).fillna(-1).astype(int).to_numpy()
 
-    if "building_id" in dw.columns:
-        bid = dw["building_id"].astype("string")
-        bid = bid.where(bid.notna(), "\0dwelling:" + dw["dwelling_id"])
-    else:
-        bid = "\0dwelling:" + dw["dwelling_id"]
-    dw_building = pd.factorize(bid, sort=True)[0]
+    dw_building = building_codes(dw, acc)
 
     r = policy.rules
     shares = area_shares(r, ar["area_id"].astype(str))
@@ -277,6 +272,28 @@ def build_instance(
         area_cap=area_cap,
         dterms=dwelling_terms(acc.reindex(dw["dwelling_id"]), scoring=policy.scoring),
     )
+
+
+def building_codes(dw: pd.DataFrame, access: pd.DataFrame | None = None) -> np.ndarray:
+    """Building position of each dwelling (rows of ``dw``, sorted by dwelling_id).
+
+    ``building_id`` where given; else the OSM building the dwelling lies in
+    (``osm_building`` of the accessibility table); else the dwelling is its own building.
+    Never one building for all: a missing id is no id.
+    """
+    n = len(dw)
+    bid = (dw["building_id"].astype("string").str.strip().replace("", pd.NA)
+           if "building_id" in dw.columns else pd.Series(pd.NA, index=dw.index, dtype="string"))
+    bid = bid.reset_index(drop=True)
+    if access is not None and "osm_building" in access.columns:
+        osm_b = (access["osm_building"].reindex(dw["dwelling_id"].astype(str)).astype("string")
+                 .replace("", pd.NA).reset_index(drop=True))
+        bid = bid.where(bid.notna(), "osm:" + osm_b)
+    codes = np.asarray(pd.factorize(bid, sort=True)[0], dtype=np.int64).copy()
+    missing = codes < 0
+    start = int(codes.max()) + 1 if n and (~missing).any() else 0
+    codes[missing] = start + np.arange(int(missing.sum()))
+    return codes
 
 
 # --- eligibility ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import pandas as pd
 from placement._errors import InfeasibleError
 from placement.config import Policy
 from placement.optimizer import explain
-from placement.score import no_data_words
+from placement.score import any_measured, no_data_words
 from placement.optimizer.model import (
     PAIR_TERMS,
     Instance,
@@ -53,7 +53,7 @@ class Proposal:
     assignments : pandas.DataFrame
         One row per household, sorted by ``household_id``: ``household_id``, ``dwelling_id``
         (NA when unplaced), ``area_id``, ``persons``, ``score`` (weighted mean of the applicable
-        terms, 0-1), one column per term (``transit``, ``community``, ``family``, ``anchor``;
+        terms, 0-1; empty when none of them could be measured), one column per term (``transit``, ``community``, ``family``, ``anchor``;
         0-1, NA where not applicable or unknown), ``no_data`` (the terms that apply but could
         not be measured, e.g. "transit, community"; "" when all are known), ``locked`` (approved placement), ``kept`` (same dwelling as
         the previous proposal), ``unplaced_reason`` (words; "" when placed).
@@ -66,7 +66,9 @@ class Proposal:
         ``solve_s``, ``n_pairs`` (eligible pairs), ``n_model_pairs`` (pairs in the MILP),
         ``pricing_rounds``, ``pricing_s``, ``lp_bound`` (NaN when no pricing was needed),
         ``n_households``, ``n_dwellings``, ``n_placed``, ``n_unplaced``, ``persons_placed``,
-        ``mean_score``, ``spread_deviation`` (share of placed persons off the proportional
+        ``mean_score`` (over placed households with a measured score), ``n_placed_no_data``
+        (placed households none of whose terms is known: score shown empty),
+        ``spread_deviation`` (share of placed persons off the proportional
         distribution), ``reasons`` (words), ``notes``, ``unknown`` (per term: the policy
         choice, how many dwellings and placed households have no data, and words; see
         :func:`explain.unknown_summary`), ``policy``, the solver options.
@@ -152,6 +154,11 @@ def propose(
         from placement.dataset import POPULATION_FALLBACK_WORDS
 
         inst.notes.append(POPULATION_FALLBACK_WORDS)
+    dep = access["departures_per_hour_500m"] if "departures_per_hour_500m" in access else None
+    if dep is None or pd.to_numeric(dep, errors="coerce").isna().all():
+        inst.notes.append("no timetable (GTFS): departures and public-transport times are "
+                          "unknown; the transit term is measured from the walk to the nearest "
+                          "stop only, where that is known")
     groups = eligibility_groups(inst, policy)
     # very large rounds: the eligible pairs are priced group by group, never all listed
     lazy = policy.solver.candidate_limit <= 0 and int(inst.n_eligible.sum()) > _lazy_min()
@@ -232,7 +239,9 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
     d_of_h = np.full(H, -1)
     d_of_h[inst.pair_h[chosen]] = inst.pair_d[chosen]
     score = np.full(H, np.nan)
-    score[inst.pair_h[chosen]] = inst.pair_score[chosen]
+    shown = np.where(any_measured({t: v[chosen] for t, v in inst.pair_terms.items()}, policy),
+                     inst.pair_score[chosen], np.nan) if chosen.any() else np.zeros(0)
+    score[inst.pair_h[chosen]] = shown
     placed = d_of_h >= 0
     optimal = sol.status == "Optimal"
     reasons = explain.unplaced_reasons(inst, policy, sol.x, rejected_count=rej_count,
@@ -262,7 +271,7 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
     a["kept"] = np.array([prev.get(h, -2) == d_of_h[h] for h in range(H)], dtype=bool)
     a["unplaced_reason"] = pd.array(reasons.astype(str), dtype="string")
     areas_df = explain.area_table(inst, policy, sol.x)
-    alts = explain.alternatives(inst, sol.x, policy.solver.alternatives)
+    alts = explain.alternatives(inst, sol.x, policy.solver.alternatives, policy)
     placed_p = areas_df["placed_persons"].sum()
     spread_dev = (float(np.abs(areas_df["deviation_persons"]).sum() / (2 * placed_p))
                   if placed_p else 0.0)
@@ -294,7 +303,8 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
         "n_locked": int(lock_h.sum()),
         "n_kept": int(a["kept"].sum()),
         "persons_placed": int(inst.persons[placed].sum()),
-        "mean_score": float(np.nanmean(score)) if placed.any() else math.nan,
+        "mean_score": float(np.nanmean(score)) if np.isfinite(score).any() else math.nan,
+        "n_placed_no_data": int((placed & np.isnan(score)).sum()),
         "spread_deviation": spread_dev,
         "spread_weight": spread_weight(policy),
         "reasons": unplaced_words + shortage + cap_words if (~placed).any() else [],
