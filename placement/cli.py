@@ -62,13 +62,17 @@ def validate_cmd(dataset_dir: DatasetDir) -> None:
     report = validate_dataset(dataset_dir)
     for problem in report.problems:
         typer.echo(str(problem))
+    for warning in report.warnings:
+        typer.echo(str(warning))
     for line in summary_lines(report.summary):
         typer.echo(line)
     if report.problems:
         n = len(report.problems)
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)
         raise typer.Exit(code=1)
-    typer.echo("The dataset is valid.")
+    n_warn = len(report.warnings)
+    typer.echo("The dataset is valid" + (f", with {n_warn} warning{'s' if n_warn != 1 else ''}"
+                                         " (see above)." if n_warn else "."))
 
 
 @app.command("demo-data")

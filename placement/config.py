@@ -1,9 +1,9 @@
 """Placement policy: hard rules, score weights, scoring thresholds and solver options.
 
 A policy is a TOML file with the tables ``[policy]``, ``[rules]`` (with
-``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[unknown]`` and ``[solver]``. Every key is
-optional (defaults below); unknown keys and bad values are errors. :func:`load_policy` accepts
-a path or the name of a bundled preset (``default``, ``stevns``, ``kalundborg``, ``vordingborg``,
+``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[unknown]`` and ``[solver]``.
+Every key is optional (defaults below); unknown keys and bad values are errors.
+:func:`load_policy` accepts a path or the name of a bundled preset (``default``, ``stevns``, ``kalundborg``, ``vordingborg``,
 ``norddjurs``).
 
 Every setting is a dataclass field whose metadata carries its unit, its documentation and the

@@ -182,10 +182,13 @@ class ValidationReport:
     summary : dict
         Counts, CRSs and date ranges of what could be read, e.g. ``{"dwellings": 4,
         "available_from": ("2025-01-01", "2025-06-01"), ...}``.
+    warnings : tuple of placement.checks.DataWarning
+        What does not stop a run but leaves score terms unknown (:mod:`placement.checks`).
     """
 
     problems: tuple[Problem, ...]
     summary: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[Any, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -582,7 +585,11 @@ def validate_dataset(dataset_dir: str | Path, *, deep: bool = True) -> Validatio
     if parts.get("history") is not None:
         summary["history_rows"] = len(parts["history"])
     if parts.get("areas") is not None:
-        summary["population"] = int(parts["areas"]["population"].sum())
+        a = parts["areas"]
+        summary["population"] = (
+            "not given (area caps off; spread over available dwellings)"
+            if "population_estimated" in a.columns and a["population_estimated"].any()
+            else int(a["population"].sum()))
     summary["crs"] = {
         "boundary": _crs_name(parts.get("boundary")),
         "areas": _crs_name(parts.get("areas")),
@@ -597,13 +604,20 @@ def validate_dataset(dataset_dir: str | Path, *, deep: bool = True) -> Validatio
         frame = parts.get(part)
         if frame is not None and len(frame):
             summary[col] = _date_range(frame[col])
+    from placement import checks
+
+    ctx = checks.CheckContext(
+        manifest=manifest, boundary=parts.get("boundary"), areas=parts.get("areas"),
+        dwellings=parts.get("dwellings"), households=parts.get("households"), deep=deep)
     if deep:
-        problems += _deep_checks(manifest, parts.get("boundary"), summary)
-    return ValidationReport(problems=tuple(problems), summary=summary)
+        problems += _deep_checks(manifest, parts.get("boundary"), summary, ctx)
+    warnings = checks.run_checks(ctx)
+    return ValidationReport(problems=tuple(problems), summary=summary, warnings=tuple(warnings))
 
 
 def _deep_checks(
-    manifest: Manifest, boundary: gpd.GeoDataFrame | None, summary: dict[str, Any]
+    manifest: Manifest, boundary: gpd.GeoDataFrame | None, summary: dict[str, Any],
+    ctx: Any = None,
 ) -> list[Problem]:
     """Read OSM and GTFS with their own loaders; return their problems."""
     problems: list[Problem] = []
@@ -616,6 +630,8 @@ def _deep_checks(
         amenities = osm.amenities_from_file(manifest.osm_file, boundary=boundary)
         counts = amenities["category"].value_counts()
         summary["amenities"] = {str(k): int(v) for k, v in sorted(counts.items())}
+        if ctx is not None:
+            ctx.graph, ctx.amenities = graph, amenities
     except DataError as err:  # one report per broken file, not one per reader
         problems.extend(err.problems)
     if manifest.gtfs_file is not None:
@@ -625,6 +641,8 @@ def _deep_checks(
             feed = gtfs.load_gtfs(manifest.gtfs_file)
             first, last = gtfs.service_date_range(feed)
             summary["gtfs_service"] = (_iso(first), _iso(last))
+            if ctx is not None:
+                ctx.feed = feed
         except DataError as err:
             problems.extend(err.problems)
     return problems

@@ -527,7 +527,7 @@ def load_boundary(
     geom = shapely.make_valid(gdf.to_crs(WORK_CRS).geometry.union_all())
     out = gpd.GeoDataFrame({"name": [name], "code": [code]}, geometry=[geom], crs=WORK_CRS)
     out = out.to_crs(STORAGE_CRS)
-    out.attrs["merged_features"] = int(len(gdf))
+    out.attrs["merged_features"] = len(gdf)
     return out
 
 

@@ -232,7 +232,7 @@ class WalkNetwork:
         return big[label[self.edge_u]]
 
     def n_small_pieces(self, min_length_m: float = DEFAULT_MIN_COMPONENT_M) -> int:
-        """Number of connected pieces with edges shorter in total than ``min_length_m``."""
+        """Count the connected pieces with edges shorter in total than ``min_length_m``."""
         if len(self.edge_u) == 0:
             return 0
         _, label = csgraph.connected_components(self.matrix, directed=False)

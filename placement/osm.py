@@ -326,7 +326,7 @@ def _clip_polygon(boundary: gpd.GeoDataFrame | None) -> BaseGeometry | None:
 
 
 def header_bounds(path: str | Path) -> tuple[float, float, float, float] | None:
-    """The ``<bounds>`` box of an OSM file's header, (min lon, min lat, max lon, max lat).
+    """Return the ``<bounds>`` box of an OSM file's header (min lon, min lat, max lon, max lat).
 
     Returns None when the file has none (or cannot be read; the loaders report that).
     """

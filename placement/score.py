@@ -43,8 +43,8 @@ import pandas as pd
 
 from placement.config import Policy, Scoring
 
-__all__ = ["NO_DATA_BITS", "PAIR_TERMS", "any_measured", "combine", "decay", "dwelling_terms", "no_data_words",
-           "pair_terms", "walk_known"]
+__all__ = ["NO_DATA_BITS", "PAIR_TERMS", "any_measured", "combine", "decay", "dwelling_terms",
+           "no_data_words", "pair_terms", "walk_known"]
 
 logger = logging.getLogger(__name__)
 

@@ -275,7 +275,7 @@ def build_instance(
 
 
 def building_codes(dw: pd.DataFrame, access: pd.DataFrame | None = None) -> np.ndarray:
-    """Building position of each dwelling (rows of ``dw``, sorted by dwelling_id).
+    """Return the building position of each dwelling (rows of ``dw``, sorted by dwelling_id).
 
     ``building_id`` where given; else the OSM building the dwelling lies in
     (``osm_building`` of the accessibility table); else the dwelling is its own building.

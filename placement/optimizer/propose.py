@@ -19,7 +19,6 @@ import pandas as pd
 from placement._errors import InfeasibleError
 from placement.config import Policy
 from placement.optimizer import explain
-from placement.score import any_measured, no_data_words
 from placement.optimizer.model import (
     PAIR_TERMS,
     Instance,
@@ -33,6 +32,7 @@ from placement.optimizer.model import (
     solve_lazy,
     spread_weight,
 )
+from placement.score import any_measured, no_data_words
 
 __all__ = ["Proposal", "propose", "write_proposal"]
 
@@ -53,10 +53,12 @@ class Proposal:
     assignments : pandas.DataFrame
         One row per household, sorted by ``household_id``: ``household_id``, ``dwelling_id``
         (NA when unplaced), ``area_id``, ``persons``, ``score`` (weighted mean of the applicable
-        terms, 0-1; empty when none of them could be measured), one column per term (``transit``, ``community``, ``family``, ``anchor``;
-        0-1, NA where not applicable or unknown), ``no_data`` (the terms that apply but could
-        not be measured, e.g. "transit, community"; "" when all are known), ``locked`` (approved placement), ``kept`` (same dwelling as
-        the previous proposal), ``unplaced_reason`` (words; "" when placed).
+        terms, 0-1; empty when none of them could be measured), one column per term
+        (``transit``, ``community``, ``family``, ``anchor``; 0-1, NA where not applicable or
+        unknown), ``no_data`` (the terms that apply but could not be measured, e.g.
+        "transit, community"; "" when all are known), ``locked`` (approved placement),
+        ``kept`` (same dwelling as the previous proposal), ``unplaced_reason`` (words; ""
+        when placed).
     areas : pandas.DataFrame
         Per local area: persons placed against the cap (see :func:`explain.area_table`).
     alternatives : pandas.DataFrame
@@ -154,7 +156,7 @@ def propose(
         from placement.dataset import POPULATION_FALLBACK_WORDS
 
         inst.notes.append(POPULATION_FALLBACK_WORDS)
-    dep = access["departures_per_hour_500m"] if "departures_per_hour_500m" in access else None
+    dep = access.get("departures_per_hour_500m")
     if dep is None or pd.to_numeric(dep, errors="coerce").isna().all():
         inst.notes.append("no timetable (GTFS): departures and public-transport times are "
                           "unknown; the transit term is measured from the walk to the nearest "
