@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -578,6 +579,7 @@ def write_retention_report(
     areas: pd.DataFrame | None = None,
     as_of: date | pd.Timestamp | str | None = None,
     settings: RetentionSettings | None = None,
+    notes: Sequence[str] = (),
 ) -> ReportPaths:
     """Write the annual retention report: HTML, a CSV of every number and optionally a PDF.
 
@@ -638,6 +640,7 @@ def write_retention_report(
         settings=settings,
     )
     content = _content(summary, municipality)
+    content.notes.extend(notes)  # e.g. what was done without population per area
     files = {
         out: _html(content, summary).encode("utf-8"),
         out.with_suffix(".csv"): _csv(summary).encode("utf-8"),
@@ -703,6 +706,9 @@ def retention_report_for_dataset(
         )
         raise RetentionError(msg)
     history = load.load_history(manifest.history.file)
+    boundary = load.load_boundary(manifest.boundary.file, layer=manifest.boundary.layer,
+                                  crs=manifest.boundary.crs, code=manifest.code,
+                                  code_field=manifest.boundary_code_field)
     areas = load.load_areas(
         manifest.areas.file,
         layer=manifest.areas.layer,
@@ -710,7 +716,18 @@ def retention_report_for_dataset(
         name_field=manifest.area_name_field,
         population_file=manifest.population_file,
         crs=manifest.areas.crs,
+        municipality_code=manifest.code,
+        code_field=manifest.areas_code_field,
+        boundary=boundary,
+        population_required=False,
     )
+    extra_notes: list[str] = []
+    if "population_estimated" in areas.columns and areas["population_estimated"].any():
+        from placement.dataset import POPULATION_FALLBACK_WORDS
+
+        areas = areas.assign(population=pd.NA)  # unknown: no share of residents per area
+        extra_notes.append(POPULATION_FALLBACK_WORDS[0].upper() + POPULATION_FALLBACK_WORDS[1:]
+                           + "; the share of integration residents per area is unknown.")
     return write_retention_report(
         history,
         year=year,
@@ -723,4 +740,5 @@ def retention_report_for_dataset(
         areas=pd.DataFrame(areas.drop(columns="geometry")),
         as_of=as_of,
         settings=settings,
+        notes=extra_notes,
     )
