@@ -467,13 +467,18 @@ def categorise_features(
         else np.full(len(features), "", dtype=object)
     )
     points = to_work(features.geometry).representative_point().to_crs(STORAGE_CRS)
+    shapes = to_work(features.geometry).to_numpy()
+    closed = np.zeros(len(features), dtype=bool)
+    if "access" in features.columns:  # access=private (or no): not a place people may use
+        closed = features["access"].astype("string").str.strip().str.lower().isin(
+            list(CLOSED_ACCESS)).fillna(False).to_numpy(dtype=bool)
     parts = []
     for rule in rules:
         if rule.key not in features.columns:
             continue
         values = features[rule.key]
         hit = values.notna() if rule.value == _ANY else values.eq(rule.value).fillna(False)
-        mask = hit.to_numpy(dtype=bool)
+        mask = hit.to_numpy(dtype=bool) & ~closed
         if mask.any():
             parts.append(
                 pd.DataFrame(
@@ -482,18 +487,55 @@ def categorise_features(
                         "category": rule.category,
                         "name": names[mask],
                         "geometry": points.to_numpy()[mask],
+                        "_shape": shapes[mask],
                     }
                 )
             )
     if not parts:
         return _empty_amenities()
+    table = pd.concat(parts, ignore_index=True).drop_duplicates(subset=["osm_id", "category"])
+    table = _drop_mapped_twice(table)
     table = (
-        pd.concat(parts, ignore_index=True)
-        .drop_duplicates(subset=["osm_id", "category"])
+        table.drop(columns="_shape")
         .sort_values(["category", "osm_id"], kind="stable")
         .reset_index(drop=True)
     )
     return gpd.GeoDataFrame(table, geometry="geometry", crs=STORAGE_CRS)
+
+
+#: A node this close to an area of the same name and category is the same place, metres.
+SAME_PLACE_M = 25.0
+
+
+def _drop_mapped_twice(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop nodes that repeat an area (way or relation) of the same category and name.
+
+    A place is often mapped twice: a node with its tags and the building or grounds around
+    it, tagged the same. The node is dropped when it lies inside (or within
+    :data:`SAME_PLACE_M` of) an area of the same category whose name is the same (both
+    unnamed counts as the same); the area is kept. ``_shape`` holds the geometries in
+    EPSG:25832.
+    """
+    is_node = table["osm_id"].astype(str).str.startswith("node/").to_numpy()
+    shapes = table["_shape"].to_numpy()
+    is_area = ~is_node & np.array([g is not None and g.geom_type in ("Polygon", "MultiPolygon")
+                                   for g in shapes], dtype=bool)
+    if not is_node.any() or not is_area.any():
+        return table
+    key = list(zip(table["category"].astype(str),
+                   table["name"].astype(str).str.strip().str.casefold(), strict=True))
+    drop = np.zeros(len(table), dtype=bool)
+    areas_by_key: dict[tuple[str, str], list[int]] = {}
+    for i in np.flatnonzero(is_area):
+        areas_by_key.setdefault(key[i], []).append(int(i))
+    for i in np.flatnonzero(is_node):
+        for j in areas_by_key.get(key[i], ()):
+            if shapes[j].distance(shapes[i]) <= SAME_PLACE_M:
+                drop[i] = True
+                break
+    if drop.any():
+        logger.info("%d places mapped twice (node and area) counted once", int(drop.sum()))
+    return table.loc[~drop]
 
 
 def amenities_from_file(
@@ -530,6 +572,8 @@ def amenities_from_file(
 
     def keep(obj: Any) -> bool:
         tags = obj.tags
+        if tags.get("access") in CLOSED_ACCESS:  # a private place does not count
+            return False
         return any(rule.matches(tags) for rule in rules)
 
     entities = osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION
