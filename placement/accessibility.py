@@ -758,6 +758,11 @@ def accessibility_for_dataset(
         max_snap_m=max_snap_m,
         coverage=coverage,
     )
+    # the OSM building each dwelling lies in: its building when building_id is not given
+    pts = to_storage(ds.dwellings).geometry
+    df["osm_building"] = pd.array(
+        osm.building_of_points(ds.osm_path, pts.x.to_numpy(float), pts.y.to_numpy(float))
+        .astype(str), dtype=object)
     if cache_file is not None:
         write_access_table(df, None, cache_file)
         logger.info("accessibility table cached in '%s'", cache_file)

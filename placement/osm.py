@@ -415,6 +415,76 @@ def walk_graph_from_file(
     return G
 
 
+# --- buildings -------------------------------------------------------------------------------
+
+
+def building_of_points(
+    path: str | Path, lon: np.ndarray, lat: np.ndarray
+) -> np.ndarray:
+    """Return the OSM building (``way/<id>``) each point lies in, ``""`` where none.
+
+    Closed ways tagged ``building=*`` are read with pyosmium (multipolygon buildings are left
+    out); a point on a shared wall goes to the lowest way id.
+
+    Parameters
+    ----------
+    path : str or Path
+        The OSM file.
+    lon, lat : numpy.ndarray
+        Points in degrees (EPSG:4326).
+
+    Returns
+    -------
+    numpy.ndarray of str
+    """
+    path = Path(path)
+    _check_exists(path)
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    out = np.full(len(lon), "", dtype=object)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return out
+    pad = 0.01
+    west, east = lon[ok].min() - pad, lon[ok].max() + pad
+    south, north = lat[ok].min() - pad, lat[ok].max() + pad
+    ids: list[int] = []
+    polys: list[Any] = []
+    try:
+        processor = (
+            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter("building"))
+        )
+        for obj in processor:
+            if not obj.is_way() or len(obj.nodes) < 4 or obj.nodes[0].ref != obj.nodes[-1].ref:
+                continue
+            locs = [n.location for n in obj.nodes]
+            if not all(loc.valid() for loc in locs):
+                continue
+            xs = [loc.lon for loc in locs]
+            ys = [loc.lat for loc in locs]
+            if max(xs) < west or min(xs) > east or max(ys) < south or min(ys) > north:
+                continue
+            ids.append(int(obj.id))
+            polys.append(shapely.Polygon(list(zip(xs, ys, strict=True))))
+    except RuntimeError as err:
+        raise _osm_read_error(path, err) from err
+    if not polys:
+        return out
+    tree = shapely.STRtree(polys)
+    pts = shapely.points(lon[ok], lat[ok])
+    p_idx, b_idx = tree.query(pts, predicate="within")
+    way = np.array(ids, dtype=np.int64)[b_idx]
+    order = np.lexsort((way, p_idx))
+    p_idx, way = p_idx[order], way[order]
+    first = np.ones(len(p_idx), dtype=bool)
+    first[1:] = p_idx[1:] != p_idx[:-1]
+    pos = np.flatnonzero(ok)
+    out[pos[p_idx[first]]] = [f"way/{w}" for w in way[first]]
+    return out
+
+
 # --- amenities -------------------------------------------------------------------------------
 
 

@@ -385,3 +385,53 @@ def test_family_share_is_over_families_with_data():
     assert m["persons_with_stop_data"] == 3
     assert m["mean_associations_15min"] == pytest.approx(3.0)
     assert m["households_with_association_data"] == 2
+
+
+# --- OSM building as the building of a dwelling without building_id ----------------------------
+
+
+def test_osm_building_is_the_fallback_building(tmp_path: Path):
+    from placement.optimizer.model import building_codes
+
+    lat, lon, d = 55.0, 10.0, 0.0005
+    text = ('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n'
+            f'<node id="1" lat="{lat - d}" lon="{lon - d}"/>'
+            f'<node id="2" lat="{lat - d}" lon="{lon + d}"/>'
+            f'<node id="3" lat="{lat + d}" lon="{lon + d}"/>'
+            f'<node id="4" lat="{lat + d}" lon="{lon - d}"/>\n'
+            '<way id="7"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/><nd ref="1"/>'
+            '<tag k="building" v="apartments"/></way>\n</osm>\n')
+    path = tmp_path / "b.osm"
+    path.write_text(text, encoding="utf-8")
+    got = osm.building_of_points(path, np.array([lon, lon + 0.0001, lon + 0.01]),
+                                 np.array([lat, lat, lat]))
+    assert got.tolist() == ["way/7", "way/7", ""]
+    dw = pd.DataFrame({"dwelling_id": ["a", "b", "c"], "building_id": [None, None, None]})
+    acc = pd.DataFrame({"osm_building": got}, index=["a", "b", "c"])
+    codes = building_codes(dw, acc)
+    assert codes[0] == codes[1]  # the same block of flats
+    assert codes[2] != codes[0]  # outside any building: its own
+    given = building_codes(dw.assign(building_id=["X", "Y", None]), acc)
+    assert len(set(given.tolist())) == 3  # building_id wins where given
+
+
+# --- the map says "no data", in a colour of its own ----------------------------------------------
+
+
+def test_map_shows_no_data_not_a_low_score(tmp_path: Path):
+    from placement import mapview
+
+    ds = load_dataset(write_dataset(tmp_path / "ds"))
+    ids = ds.dwellings["dwelling_id"].astype(str).tolist()
+    acc = pd.DataFrame({"walk_association_min": [5.0] + [np.nan] * (len(ids) - 1),
+                        "n_association_within_15min": pd.array(
+                            [3] + [pd.NA] * (len(ids) - 1), dtype="Int64")},
+                       index=pd.Index(ids, name="dwelling_id"))
+    html_text = mapview.build_map(ds, access=acc, language="en").get_root().render()
+    assert mapview.NO_DATA_COLOR in html_text
+    assert f"Dwelling: no data ({len(ids) - 1})" in html_text
+    row = pd.Series({"household_id": "H1", "dwelling_id": ids[1], "score": np.nan,
+                     "transit": np.nan, "family": np.nan, "no_data": "transit"})
+    popup = mapview._proposal_popup(row, "", "en")
+    assert "no data" in popup  # score and transit unknown
+    assert "not applicable" in popup  # family: no children
