@@ -44,7 +44,7 @@ import pandas as pd
 from placement.config import Policy, Scoring
 
 __all__ = ["NO_DATA_BITS", "PAIR_TERMS", "any_measured", "combine", "decay", "dwelling_terms",
-           "no_data_words", "pair_terms", "walk_known"]
+           "no_data_for_plan", "no_data_words", "pair_terms", "walk_known"]
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +259,49 @@ def any_measured(terms: dict[str, np.ndarray], policy: Policy) -> np.ndarray:
         if getattr(policy.weights, name) > 0:
             out |= ~np.isnan(np.asarray(terms[name], dtype=float))
     return out
+
+
+def no_data_for_plan(plan: pd.DataFrame, households: pd.DataFrame, access: pd.DataFrame,
+                     *, scoring: Scoring) -> pd.Series:
+    """The unknown terms of each placed household of a plan, in words ("" when all known).
+
+    For plans read back from storage, which keep the terms but not this column.
+
+    Parameters
+    ----------
+    plan : pandas.DataFrame
+        ``household_id``, ``dwelling_id`` (NA when unplaced).
+    households : pandas.DataFrame
+        ``household_id``, ``children_0_5``, ``children_6_16``.
+    access : pandas.DataFrame
+        Accessibility table indexed by dwelling_id.
+    scoring : Scoring
+        Thresholds.
+
+    Returns
+    -------
+    pandas.Series
+        Aligned with ``plan``.
+    """
+    acc = access.copy()
+    acc.index = acc.index.astype(str)
+    dt = dwelling_terms(acc, scoring=scoring)
+    hh = households.assign(household_id=households["household_id"].astype(str)).set_index(
+        "household_id")
+    hid = plan["household_id"].astype(str)
+    did = plan["dwelling_id"].astype("string")
+    placed = did.notna().to_numpy() & did.fillna("").isin(dt.index).to_numpy()
+    rows = dt.reindex(did.fillna("").to_numpy())
+    kids_0_5 = hh["children_0_5"].reindex(hid).fillna(0).to_numpy(dtype=float) > 0
+    kids_6_16 = hh["children_6_16"].reindex(hid).fillna(0).to_numpy(dtype=float) > 0
+    family_known = ((kids_0_5 & rows["daycare"].notna().to_numpy())
+                    | (kids_6_16 & rows["school"].notna().to_numpy()))
+    family_unknown = (kids_0_5 | kids_6_16) & ~family_known
+    mask = (rows["transit"].isna().to_numpy() * NO_DATA_BITS["transit"]
+            + rows["community"].isna().to_numpy() * NO_DATA_BITS["community"]
+            + family_unknown * NO_DATA_BITS["family"])
+    words = np.where(placed, no_data_words(mask), "")
+    return pd.Series(words, index=plan.index, dtype=object)
 
 
 def no_data_words(mask: np.ndarray | pd.Series) -> np.ndarray:

@@ -435,3 +435,21 @@ def test_map_shows_no_data_not_a_low_score(tmp_path: Path):
     popup = mapview._proposal_popup(row, "", "en")
     assert "no data" in popup  # score and transit unknown
     assert "not applicable" in popup  # family: no children
+
+
+def test_no_data_of_a_stored_plan_matches_the_proposal():
+    """The app's no-data column (from a stored plan) says what the optimiser said."""
+    from placement.score import no_data_for_plan
+
+    hh, dw, areas, acc = make_instance(20, 30, seed=5)
+    acc = acc.copy()
+    gone = acc.index[::3]
+    for c in acc.columns:
+        if c.startswith(("walk_", "n_", "pt_", "departures")):
+            acc.loc[gone, c] = np.nan
+    res = propose(hh, dw, areas, acc, Policy())
+    a = res.assignments
+    got = no_data_for_plan(a, hh, acc, scoring=Policy().scoring)
+    want = a["no_data"].fillna("").astype(str)
+    assert (got.to_numpy() == want.to_numpy()).all()
+    assert (want != "").any()
