@@ -263,7 +263,7 @@ def any_measured(terms: dict[str, np.ndarray], policy: Policy) -> np.ndarray:
 
 def no_data_for_plan(plan: pd.DataFrame, households: pd.DataFrame, access: pd.DataFrame,
                      *, scoring: Scoring) -> pd.Series:
-    """The unknown terms of each placed household of a plan, in words ("" when all known).
+    """Return the unknown terms of each placed household of a plan ("" when all are known).
 
     For plans read back from storage, which keep the terms but not this column.
 
