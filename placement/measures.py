@@ -234,6 +234,8 @@ def plan_measures(plan: pd.DataFrame, households: pd.DataFrame, dwellings: pd.Da
         out["households_no_data"] = float("nan")
     table = area_table(plan, households, dwellings, areas, caps)
     out["largest_area_share_of_cap"] = float(table["share_of_cap"].max()) if len(table) else 0.0
+    if "population_estimated" in areas.columns and bool(areas["population_estimated"].any()):
+        out["largest_area_share_of_cap"] = float("nan")  # no population: no cap to compare
     s = summary or {}
     out["objective"] = float(s.get("objective", float("nan")))  # type: ignore[arg-type]
     out["gap"] = float(s.get("gap", float("nan")))  # type: ignore[arg-type]

@@ -273,6 +273,11 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
     a["kept"] = np.array([prev.get(h, -2) == d_of_h[h] for h in range(H)], dtype=bool)
     a["unplaced_reason"] = pd.array(reasons.astype(str), dtype="string")
     areas_df = explain.area_table(inst, policy, sol.x)
+    if any("no population per local area" in n for n in inst.notes):
+        # the "population" is the number of available dwellings: no cap, no share of it
+        areas_df["population"] = pd.array([pd.NA] * len(areas_df), dtype="Int64")
+        areas_df["cap_persons"] = pd.array([pd.NA] * len(areas_df), dtype="Int64")
+        areas_df["share_of_cap"] = np.nan
     alts = explain.alternatives(inst, sol.x, policy.solver.alternatives, policy)
     placed_p = areas_df["placed_persons"].sum()
     spread_dev = (float(np.abs(areas_df["deviation_persons"]).sum() / (2 * placed_p))
