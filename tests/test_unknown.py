@@ -453,3 +453,24 @@ def test_no_data_of_a_stored_plan_matches_the_proposal():
     want = a["no_data"].fillna("").astype(str)
     assert (got.to_numpy() == want.to_numpy()).all()
     assert (want != "").any()
+
+
+def test_family_exclude_keeps_families_out_of_dwellings_without_daycare_or_school_data():
+    hh, dw, areas, acc = make_instance(40, 60, seed=7)
+    acc = acc.copy()
+    gone = acc.index[::2]
+    for c in ("walk_daycare_min", "walk_school_min"):
+        acc.loc[gone, c] = np.nan
+    for c in [c for c in acc.columns if c.startswith(("n_daycare", "n_school"))]:
+        acc[c] = acc[c].astype("Float64")
+        acc.loc[gone, c] = pd.NA
+    pol = Policy().with_overrides(unknown={"family": "exclude"},
+                                  rules={"area_cap": False})
+    res = propose(hh, dw, areas, acc, pol)
+    a = res.assignments.merge(hh[["household_id", "children_0_5", "children_6_16"]],
+                              on="household_id")
+    kids = (a["children_0_5"] > 0) | (a["children_6_16"] > 0)
+    placed = a["dwelling_id"].notna()
+    assert not a.loc[kids & placed, "dwelling_id"].isin(gone).any()
+    assert a.loc[~kids & placed, "dwelling_id"].isin(gone).any()  # others may go there
+    assert (a.loc[placed, "no_data"].fillna("") == "").all()
