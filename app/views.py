@@ -226,6 +226,9 @@ def review_page(user: auth.User, lang: str) -> None:
         return
     run, proposals = _plan_from_run(run_id)
     _metrics(run, lang)
+    for info in ((run.get("summary") or {}).get("unknown") or {}).values():
+        if isinstance(info, dict) and info.get("dwellings_no_data"):
+            st.caption(f"{t('field.no_data', lang)}: {info.get('words', '')}")
     areas = _area_table(run)
     if not user.can("households"):
         st.caption(t("review.aggregates_only", lang))
@@ -238,6 +241,12 @@ def review_page(user: auth.User, lang: str) -> None:
     ds = dataset(str(dataset_dir()))
     table = table.merge(ds.dwellings[["dwelling_id", "address", "area_id"]], on="dwelling_id",
                         how="left")
+    from placement.config import load_policy
+    from placement.score import no_data_for_plan
+
+    table[t("field.no_data", lang)] = no_data_for_plan(
+        table, ds.households, access(str(dataset_dir())),
+        scoring=load_policy(policy_name()).scoring).to_numpy()
     c1, c2, c3 = st.columns(3)
     statuses = sorted(table["status"].dropna().unique())
     chosen = c1.multiselect(t("review.filter_status", lang), statuses, key="filter_status")

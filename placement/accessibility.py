@@ -28,13 +28,19 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from scipy import sparse
 from scipy.spatial import cKDTree
 
 from placement import schema, settings
 from placement._errors import ConfigError, DataError
 from placement.crs import STORAGE_CRS, WORK_CRS, to_storage, to_work
-from placement.network import DEFAULT_MAX_SNAP_M, DEFAULT_WALK_SPEED_KMH, WalkNetwork
+from placement.network import (
+    DEFAULT_MAX_SNAP_M,
+    DEFAULT_MIN_COMPONENT_M,
+    DEFAULT_WALK_SPEED_KMH,
+    WalkNetwork,
+)
 
 if TYPE_CHECKING:
     import gtfs_kit
@@ -53,6 +59,15 @@ _NEAREST_OF_CATEGORY = {
     "jobcenter": "jobcenter",
     "language_school": "language_school",
     "upper_secondary": "upper_secondary",
+}
+#: Without ``<bounds>`` in the OSM file, its coverage is the convex hull of the walk network
+#: buffered by this many metres.
+COVERAGE_MARGIN_M = 250.0
+#: Values of the ``walk_unknown`` column: why a dwelling's walk (and transit) access is unknown.
+WALK_UNKNOWN_REASONS = {
+    "off_network": "more than the snap limit from the walk network",
+    "isolated_path": "only a small piece of path not joined to the walk network is near",
+    "outside_osm_coverage": "outside the area the OpenStreetMap extract covers",
 }
 #: Radius used to find the amenity cluster that is the town centre, metres (straight line).
 CENTRE_RADIUS_M = 500.0
@@ -218,6 +233,8 @@ def compute_accessibility(
     min_transfer_s: int = 60,
     max_travel_min: float = 180.0,
     stops: pd.DataFrame | None = None,
+    coverage: Any = None,
+    min_component_m: float = DEFAULT_MIN_COMPONENT_M,
 ) -> pd.DataFrame:
     """Compute the accessibility table, one row per dwelling.
 
@@ -263,13 +280,24 @@ def compute_accessibility(
         :func:`placement.gtfs_area.load_stop_list`), used when there is no ``feed``: the walk
         to the nearest stop and the stop counts come from it; the service level
         (``departures_per_hour_500m``) and the ``pt_*`` times stay NaN (unknown).
+    coverage : shapely geometry, optional
+        Area the OSM data covers (EPSG:4326; :func:`osm_coverage`). Dwellings outside it have
+        unknown walk and transit access (``walk_unknown = "outside_osm_coverage"``). None: no
+        check.
+    min_component_m : float, default 2000
+        Pieces of the walk network shorter than this in total are not snapped onto
+        (:meth:`WalkNetwork.component_edge_mask`); a dwelling near only such a piece has
+        ``walk_unknown = "isolated_path"``.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by ``dwelling_id`` (str). Times in minutes (float, NaN = unreachable or
-        off-network), counts as nullable ``Int64`` (NA when off-network), ``snap_dist_m``,
-        ``off_network`` (bool), ``departures_per_hour_500m`` (float). ``df.attrs`` records the
+        unknown), counts as nullable ``Int64`` (NA when unknown: the dwelling's walk access is
+        unknown, or the data has no place of the category), ``snap_dist_m``, ``off_network``
+        (bool), ``walk_unknown`` (str, "" when measured, else a key of
+        :data:`WALK_UNKNOWN_REASONS`), ``departures_per_hour_500m`` (float, NaN without a
+        timetable). Unknown is never 0. ``df.attrs`` records the
         service date, the departure window, the number of departures tried and, per
         destination, the list of ``[lat, lon]`` points it stands for.
 
@@ -351,9 +379,19 @@ def compute_accessibility(
     stop_ok = np.isfinite(stop_xy).all(axis=1)
     all_xy = np.vstack([dw_xy, am_xy, np.where(stop_ok[:, None], stop_xy, 0.0), dest_arr])
     all_xy = np.nan_to_num(all_xy, nan=0.0)
-    net2, node, snap_dist = net.with_doors(all_xy, max_snap_m=max_snap_m)
+    edge_mask = net.component_edge_mask(min_component_m)
+    net2, node, snap_dist = net.with_doors(all_xy, max_snap_m=max_snap_m, edge_mask=edge_mask)
     n_dw, n_am, n_st = len(dw_xy), len(am_xy), len(stop_xy)
-    dw_node = node[:n_dw]
+    dw_node = node[:n_dw].copy()
+    walk_unknown = np.full(n_dw, "", dtype=object)
+    near_any = net.snap_to_edges(dw_xy).dist_m <= max_snap_m
+    walk_unknown[dw_node < 0] = "off_network"
+    walk_unknown[(dw_node < 0) & near_any] = "isolated_path"
+    if coverage is not None and n_dw:
+        cov = gpd.GeoSeries([coverage], crs=STORAGE_CRS).to_crs(WORK_CRS).iloc[0]
+        covered = shapely.contains_xy(cov, dw_xy[:, 0], dw_xy[:, 1])
+        walk_unknown[~covered] = "outside_osm_coverage"
+        dw_node[~covered] = -1
     am_node = node[n_dw : n_dw + n_am]
     st_node = np.where(stop_ok, node[n_dw + n_am : n_dw + n_am + n_st], -1)
     dest_node = node[n_dw + n_am + n_st :]
@@ -373,6 +411,7 @@ def compute_accessibility(
     stages["snap"] = time.perf_counter() - started - sum(stages.values())
     # --- walk access per category -------------------------------------------------------------
     served = deps_service > 0 if tt is not None else np.zeros(0, bool)
+    missing_categories: list[str] = []
     limits_s = np.array(thresholds, float) * 60.0
     for cat in schema.AMENITY_CATEGORIES:
         if cat == "stop" and tt is not None:
@@ -385,12 +424,16 @@ def compute_accessibility(
         if len(src):
             t = net2.nearest_time_s(src)[on_nodes]
             walk[on] = np.where(np.isfinite(t), t / 60.0, np.nan)
+        else:
+            missing_categories.append(cat)
         out[schema.walk_min_col(cat)] = walk
         counts = net2.count_within(src, on_nodes, limits_s)
         for k, thr in enumerate(thresholds):
             col = pd.array(np.zeros(n_dw, np.int64), dtype="Int64")
             col[on] = counts[k]
             col[~on] = pd.NA
+            if not len(src):  # no place of this kind in the data: unknown, not 0
+                col[:] = pd.NA
             out[schema.count_col(cat, thr)] = col
 
     stages["walk"] = time.perf_counter() - started - sum(stages.values())
@@ -460,11 +503,15 @@ def compute_accessibility(
 
     stages["pt"] = time.perf_counter() - started - sum(stages.values())
     out["snap_dist_m"] = snap_dist[:n_dw]
-    out["off_network"] = ~on
+    out["off_network"] = node[:n_dw] < 0
+    out["walk_unknown"] = pd.array(walk_unknown.astype(str), dtype=object)
     out["departures_per_hour_500m"] = dep_per_h
     out.attrs.update(
         _attrs(service_date, window, step_min, dest_xy, centre_how, len(departure_times))
     )
+    out.attrs["categories_without_places"] = missing_categories
+    out.attrs["n_small_pieces"] = net.n_small_pieces(min_component_m)
+    out.attrs["timetable"] = tt is not None
     logger.info(
         "accessibility for %s dwellings in %.1f s (%s)",
         f"{n_dw:,}",
@@ -473,6 +520,49 @@ def compute_accessibility(
         extra={"stage_times_s": stages},
     )
     return out
+
+
+def osm_coverage(osm_path: str | Path, graph: nx.MultiDiGraph | WalkNetwork | None = None,
+                 *, margin_m: float = COVERAGE_MARGIN_M) -> Any:
+    """Area an OSM extract covers, EPSG:4326.
+
+    The ``<bounds>`` of the file's header (what ``osmium extract``, Overpass and Geofabrik
+    write) when present; else the convex hull of the walk network's nodes buffered by
+    ``margin_m`` metres; None when neither is known (then nothing is flagged).
+
+    Parameters
+    ----------
+    osm_path : str or Path
+        The OSM file.
+    graph : networkx.MultiDiGraph or WalkNetwork, optional
+        The projected walk graph read from it (for the fallback).
+    margin_m : float
+        Buffer of the convex hull, metres.
+
+    Returns
+    -------
+    shapely.Polygon or None
+    """
+    from placement import osm
+
+    box = osm.header_bounds(osm_path)
+    if box is not None:
+        return shapely.box(*box)
+    if graph is None:
+        return None
+    net = graph if isinstance(graph, WalkNetwork) else WalkNetwork.from_graph(graph)
+    if net.n_nodes < 3:
+        return None
+    hull = shapely.MultiPoint(net.xy).convex_hull.buffer(margin_m)
+    return gpd.GeoSeries([hull], crs=WORK_CRS).to_crs(STORAGE_CRS).iloc[0]
+
+
+def unknown_counts(table: pd.DataFrame) -> dict[str, int]:
+    """Dwellings whose walk access is unknown, by reason (:data:`WALK_UNKNOWN_REASONS`)."""
+    if "walk_unknown" not in table.columns:
+        return {}
+    reasons = table["walk_unknown"].fillna("").astype(str)
+    return {k: int((reasons == k).sum()) for k in WALK_UNKNOWN_REASONS if (reasons == k).any()}
 
 
 def _attrs(
@@ -722,6 +812,7 @@ def accessibility_for_dataset(
         feed = load_gtfs(ds.gtfs_path, boundary=ds.boundary)
     elif ds.gtfs_path is not None:
         feed = gtfs_area.load_clipped_gtfs(ds.gtfs_path, ds.boundary, use_cache=False)
+    coverage = osm_coverage(ds.osm_path, graph)
     df = compute_accessibility(
         ds.dwellings,
         graph,
@@ -735,7 +826,13 @@ def accessibility_for_dataset(
         extra_points=extra_points,
         max_snap_m=max_snap_m,
         stops=stops,
+        coverage=coverage,
     )
+    # the OSM building each dwelling lies in: its building when building_id is not given
+    pts = to_storage(ds.dwellings).geometry
+    df["osm_building"] = pd.array(
+        osm.building_of_points(ds.osm_path, pts.x.to_numpy(float), pts.y.to_numpy(float))
+        .astype(str), dtype=object)
     if cache_file is not None:
         write_access_table(df, None, cache_file)
         logger.info("accessibility table cached in '%s'", cache_file)

@@ -62,15 +62,17 @@ def validate_cmd(dataset_dir: DatasetDir) -> None:
     report = validate_dataset(dataset_dir)
     for problem in report.problems:
         typer.echo(str(problem))
+    for warning in report.warnings:
+        typer.echo(str(warning))
     for line in summary_lines(report.summary):
         typer.echo(line)
-    for warning in report.summary.get("warnings", []):
-        typer.echo(f"warning: {warning}")
     if report.problems:
         n = len(report.problems)
         typer.echo(f"{n} problem{'s' if n != 1 else ''} found.", err=True)
         raise typer.Exit(code=1)
-    typer.echo("The dataset is valid.")
+    n_warn = len(report.warnings)
+    typer.echo("The dataset is valid" + (f", with {n_warn} warning{'s' if n_warn != 1 else ''}"
+                                         " (see above)." if n_warn else "."))
 
 
 @app.command("demo-data")
@@ -136,10 +138,16 @@ def access_cmd(
         path = write_access_table(table, dwellings, out)
     except PlacementError as err:
         raise _fail(err) from None
-    flagged = int(table["off_network"].sum()) if "off_network" in table else 0
+    from placement.accessibility import WALK_UNKNOWN_REASONS, unknown_counts
+
     typer.echo(f"Accessibility of {len(table)} dwellings written to {path}.")
-    if flagged:
-        typer.echo(f"{flagged} dwelling(s) are more than 500 m from any walkable street.")
+    for reason, n in unknown_counts(table).items():
+        typer.echo(f"{n} dwelling(s) lie {WALK_UNKNOWN_REASONS[reason]}: no walk or transit "
+                   "data (left empty, never 0).")
+    missing = table.attrs.get("categories_without_places") or []
+    if missing:
+        typer.echo(f"No place of {', '.join(missing)} in the OSM data: unknown for every "
+                   "dwelling.")
 
 
 def _access_params(dataset_dir: Path, date: str | None, window: str | None
@@ -216,6 +224,11 @@ def propose_cmd(
                f"solved in {s['solve_s']:.1f} s).")
     for reason in s.get("reasons", []):
         typer.echo(f"  {reason}")
+    for note in s.get("notes", []):
+        typer.echo(f"  note: {note}")
+    for info in (s.get("unknown") or {}).values():
+        if info.get("dwellings_no_data"):
+            typer.echo(f"  no data: {info['words']}")
     typer.echo(f"Proposals written to {paths['assignments']}, summary {paths['summary']}.")
     if run_id is not None:
         typer.echo(f"Stored as run {run_id}.")

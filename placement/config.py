@@ -1,10 +1,10 @@
 """Placement policy: hard rules, score weights, scoring thresholds and solver options.
 
 A policy is a TOML file with the tables ``[policy]``, ``[rules]`` (with
-``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]`` and ``[solver]``. Every key is
-optional (defaults below); unknown keys and bad values are errors. :func:`load_policy` accepts
-a path or the name of a bundled preset (``default``, ``stevns``, ``kalundborg``, ``vordingborg``,
-``norddjurs``).
+``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[unknown]`` and ``[solver]``.
+Every key is optional (defaults below); unknown keys and bad values are errors.
+:func:`load_policy` accepts a path or the name of a bundled preset (``default``, ``stevns``,
+``kalundborg``, ``vordingborg``, ``norddjurs``).
 
 Every setting is a dataclass field whose metadata carries its unit, its documentation and the
 policy goal it serves; :func:`describe_policy` turns them into a table for the README.
@@ -32,6 +32,7 @@ __all__ = [
     "RentCeiling",
     "Scoring",
     "SolverOptions",
+    "UnknownPolicy",
     "Weights",
     "describe_policy",
     "load_policy",
@@ -41,6 +42,9 @@ __all__ = [
 PRESETS = ("default", "stevns", "kalundborg", "vordingborg", "norddjurs")
 
 HOUSEHOLD_TYPES = ("single", "couple", "single_parent", "family")
+
+#: What an unknown score term means (see :class:`UnknownPolicy`).
+UNKNOWN_CHOICES = ("leave_out", "exclude", "neutral")
 
 
 def _f(
@@ -192,6 +196,39 @@ class Scoring:
                                          unit="persons", goal="geographic spread", ge=0)
 
 
+_UNKNOWN_DOC = ("What an unknown {what} term means: leave_out (the term is left out and the "
+                "weights are renormalised over the known terms), exclude (the dwelling is "
+                "never proposed to a household the term applies to) or neutral "
+                "(the term counts as unknown.neutral_value).")
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownPolicy:
+    """What a score term means when it could not be measured for a dwelling.
+
+    A term is *unknown* when the data to measure it is missing (the dwelling lies outside the
+    OSM extract or off the walk network, no GTFS feed, no place of a category in the data);
+    that is not the same as *not applicable* (no children: no family term). An unknown term is
+    never scored 0. Whatever the choice, proposals, alternatives, the summary and the map say
+    "no data" where a term is unknown.
+    """
+
+    transit: str = _f("leave_out", _UNKNOWN_DOC.format(what="transit"),
+                      goal="honest scores on incomplete data", choices=UNKNOWN_CHOICES)
+    community: str = _f("leave_out", _UNKNOWN_DOC.format(what="community"),
+                        goal="honest scores on incomplete data", choices=UNKNOWN_CHOICES)
+    family: str = _f("leave_out", _UNKNOWN_DOC.format(what="family"),
+                     goal="honest scores on incomplete data", choices=UNKNOWN_CHOICES)
+    neutral_value: float = _f(0.5, "Value of an unknown term under neutral; also the score "
+                              "of a pair none of whose applicable terms is known.",
+                              unit="score", goal="honest scores on incomplete data",
+                              ge=0, le=1)
+
+    def mode(self, term: str) -> str:
+        """Return the choice for ``term`` (``anchor`` is always known: leave_out)."""
+        return str(getattr(self, term, "leave_out"))
+
+
 @dataclass(frozen=True, slots=True)
 class SolverOptions:
     """Options of the MILP solve (HiGHS)."""
@@ -225,6 +262,8 @@ class Policy:
     rules: HardRules = field(default_factory=HardRules, metadata=_meta("Hard rules."))
     weights: Weights = field(default_factory=Weights, metadata=_meta("Objective weights."))
     scoring: Scoring = field(default_factory=Scoring, metadata=_meta("Score thresholds."))
+    unknown: UnknownPolicy = field(default_factory=UnknownPolicy,
+                                   metadata=_meta("Meaning of unknown score terms."))
     solver: SolverOptions = field(default_factory=SolverOptions, metadata=_meta("Solver options."))
 
     def __post_init__(self) -> None:
@@ -420,6 +459,8 @@ def _check(obj: Any, prefix: str) -> list[tuple[str, str]]:
             problems.append((key, f"must be >= {m['ge']:g}, got {value:g}"))
         if m.get("le") is not None and not value <= m["le"]:
             problems.append((key, f"must be <= {m['le']:g}, got {value:g}"))
+        if m.get("choices") and isinstance(value, str) and value not in m["choices"]:
+            problems.append((key, f"must be one of {', '.join(m['choices'])}, got {value!r}"))
         if m.get("choices") and isinstance(value, tuple):
             bad = [v for v in value if v not in m["choices"]]
             if bad:

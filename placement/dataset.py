@@ -44,19 +44,26 @@ MANIFEST_NAME = "dataset.toml"
 # section -> (allowed keys, required keys); sections not listed in _OPTIONAL are required
 _SECTIONS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "municipality": (frozenset({"name", "code"}), frozenset({"name", "code"})),
-    "boundary": (frozenset({"file", "layer", "crs"}), frozenset({"file"})),
+    "boundary": (frozenset({"file", "layer", "crs", "code_field"}), frozenset({"file"})),
     "areas": (
-        frozenset({"file", "layer", "crs", "id_field", "name_field", "population_file"}),
+        frozenset({"file", "layer", "crs", "id_field", "name_field", "population_file",
+                   "code_field"}),
         frozenset({"file"}),
     ),
     "designated": (frozenset({"file", "layer", "crs"}), frozenset({"file"})),
     "osm": (frozenset({"file"}), frozenset({"file"})),
     "gtfs": (frozenset({"file"}), frozenset({"file"})),
-    "dwellings": (frozenset({"file", "crs"}), frozenset({"file"})),
-    "households": (frozenset({"file"}), frozenset({"file"})),
+    "dwellings": (frozenset({"file", "crs", "columns", "tolerance_m"}), frozenset({"file"})),
+    "households": (frozenset({"file", "columns"}), frozenset({"file"})),
     "history": (frozenset({"file"}), frozenset({"file"})),
 }
 _OPTIONAL = frozenset({"designated", "gtfs", "history"})
+#: Keys whose value is a table (column name mappings) or a number, not text.
+_TABLE_KEYS = frozenset({"columns"})
+_NUMBER_KEYS = frozenset({"tolerance_m"})
+#: Default of ``[dwellings] tolerance_m``: generalised (1:500 000) boundaries cut off real
+#: coastal addresses by up to a few hundred metres.
+DEFAULT_TOLERANCE_M = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +109,14 @@ class Manifest:
         The CSV tables (``dwellings.crs`` is the CRS of x/y columns).
     history : GeoSource or None
         Residence history CSV, when given.
+    boundary_code_field, areas_code_field : str or None
+        Field of a national boundary / parish file holding the municipality code (default:
+        ``KOMKODE`` when present); the features of ``code`` are selected.
+    tolerance_m : float
+        Dwellings this close outside the boundary are accepted (with a warning).
+    dwelling_columns, household_columns : dict
+        Schema column → the file's own header (``[dwellings.columns]``,
+        ``[households.columns]``).
     """
 
     root: Path
@@ -118,6 +133,11 @@ class Manifest:
     dwellings: GeoSource
     households: GeoSource
     history: GeoSource | None
+    boundary_code_field: str | None = None
+    areas_code_field: str | None = None
+    tolerance_m: float = DEFAULT_TOLERANCE_M
+    dwelling_columns: dict[str, str] = field(default_factory=dict)
+    household_columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,10 +182,13 @@ class ValidationReport:
     summary : dict
         Counts, CRSs and date ranges of what could be read, e.g. ``{"dwellings": 4,
         "available_from": ("2025-01-01", "2025-06-01"), ...}``.
+    warnings : tuple of placement.checks.DataWarning
+        What does not stop a run but leaves score terms unknown (:mod:`placement.checks`).
     """
 
     problems: tuple[Problem, ...]
     summary: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[Any, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -227,6 +250,27 @@ def _parse_manifest(dataset_dir: Path) -> tuple[Manifest | None, list[Problem]]:
                     _manifest_problem(f"{section}.{key}", f"{section}.{key} is missing")
                 )
         for key, value in body.items():
+            if key in _TABLE_KEYS and key in allowed:
+                if not isinstance(value, dict) or not all(
+                    isinstance(v, str) for v in value.values()
+                ):
+                    problems.append(
+                        _manifest_problem(
+                            f"{section}.{key}",
+                            f"[{section}.{key}] must map column names to the file's own "
+                            f'headers in quotes, e.g. dwelling_id = "Lejemål nr", got {value!r}',
+                        )
+                    )
+                continue
+            if key in _NUMBER_KEYS and key in allowed:
+                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                    problems.append(
+                        _manifest_problem(
+                            f"{section}.{key}",
+                            f"{section}.{key} must be a number of metres >= 0, got {value!r}",
+                        )
+                    )
+                continue
             if key in allowed and not isinstance(value, str):
                 problems.append(
                     _manifest_problem(
@@ -310,6 +354,12 @@ def _parse_manifest(dataset_dir: Path) -> tuple[Manifest | None, list[Problem]]:
         dwellings=dwellings,
         households=households,
         history=history,
+        boundary_code_field=text("boundary", "code_field"),
+        areas_code_field=text("areas", "code_field"),
+        tolerance_m=float(sections.get("dwellings", {}).get("tolerance_m",
+                                                            DEFAULT_TOLERANCE_M)),
+        dwelling_columns=dict(sections.get("dwellings", {}).get("columns", {})),
+        household_columns=dict(sections.get("households", {}).get("columns", {})),
     )
     return manifest, []
 
@@ -361,6 +411,7 @@ def _load_parts(manifest: Manifest) -> tuple[dict[str, Any], list[Problem]]:
         crs=m.boundary.crs,
         name=m.name,
         code=m.code,
+        code_field=m.boundary_code_field,
     )
     attempt(
         "areas",
@@ -371,6 +422,10 @@ def _load_parts(manifest: Manifest) -> tuple[dict[str, Any], list[Problem]]:
         name_field=m.area_name_field,
         population_file=m.population_file,
         crs=m.areas.crs,
+        municipality_code=m.code,
+        code_field=m.areas_code_field,
+        boundary=parts["boundary"],
+        population_required=False,
     )
     if m.designated is not None:
         attempt(
@@ -390,13 +445,55 @@ def _load_parts(manifest: Manifest) -> tuple[dict[str, Any], list[Problem]]:
         boundary=parts["boundary"],
         areas=parts["areas"],
         designated=parts["designated"],
+        tolerance_m=m.tolerance_m,
+        columns=m.dwelling_columns or None,
     )
-    attempt("households", load.load_households, m.households.file)
+    attempt("households", load.load_households, m.households.file,
+            columns=m.household_columns or None)
+    if parts.get("areas") is not None and parts.get("dwellings") is not None:
+        parts["areas"] = estimate_population(parts["areas"], parts["dwellings"])
     if m.history is not None:
         attempt("history", load.load_history, m.history.file)
     else:
         parts["history"] = None
     return parts, problems
+
+
+#: What placement does without population per local area, in words (summary and report).
+POPULATION_FALLBACK_WORDS = (
+    "no population per local area was given: the area caps are off, and the spread over "
+    "local areas follows the number of available dwellings in each area instead of its "
+    "population"
+)
+
+
+def estimate_population(areas: gpd.GeoDataFrame, dwellings: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Stand-in population for areas loaded without one: the available dwellings per area.
+
+    Areas with ``population_estimated`` get ``population`` = the number of dwellings in the
+    area (the spread then follows the housing on offer); the optimiser switches the area caps
+    off for such areas (:data:`POPULATION_FALLBACK_WORDS`). Other areas are unchanged.
+
+    Parameters
+    ----------
+    areas : geopandas.GeoDataFrame
+        From :func:`placement.load.load_areas`.
+    dwellings : pandas.DataFrame
+        With ``area_id``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+    """
+    if "population_estimated" not in areas.columns or not areas["population_estimated"].any():
+        return areas
+    counts = dwellings["area_id"].astype("string").value_counts()
+    out = areas.copy()
+    est = out["population_estimated"].to_numpy(dtype=bool)
+    ids = out["area_id"].astype(str)
+    out.loc[est, "population"] = ids[est].map(counts).fillna(0).astype("int64").to_numpy()
+    logger.warning("%s", POPULATION_FALLBACK_WORDS)
+    return out
 
 
 def load_dataset(dataset_dir: str | Path) -> Dataset:
@@ -488,7 +585,11 @@ def validate_dataset(dataset_dir: str | Path, *, deep: bool = True) -> Validatio
     if parts.get("history") is not None:
         summary["history_rows"] = len(parts["history"])
     if parts.get("areas") is not None:
-        summary["population"] = int(parts["areas"]["population"].sum())
+        a = parts["areas"]
+        summary["population"] = (
+            "not given (area caps off; spread over available dwellings)"
+            if "population_estimated" in a.columns and a["population_estimated"].any()
+            else int(a["population"].sum()))
     summary["crs"] = {
         "boundary": _crs_name(parts.get("boundary")),
         "areas": _crs_name(parts.get("areas")),
@@ -503,13 +604,24 @@ def validate_dataset(dataset_dir: str | Path, *, deep: bool = True) -> Validatio
         frame = parts.get(part)
         if frame is not None and len(frame):
             summary[col] = _date_range(frame[col])
+    from placement import checks
+
+    ctx = checks.CheckContext(
+        manifest=manifest, boundary=parts.get("boundary"), areas=parts.get("areas"),
+        dwellings=parts.get("dwellings"), households=parts.get("households"), deep=deep)
     if deep:
-        problems += _deep_checks(manifest, parts.get("boundary"), summary)
-    return ValidationReport(problems=tuple(problems), summary=summary)
+        problems += _deep_checks(manifest, parts.get("boundary"), summary, ctx)
+    warnings = checks.run_checks(ctx)
+    # the feed's own warnings (placement.gtfs_area.gtfs_warnings); "no feed" is said once
+    no_feed = manifest.gtfs_file is None and any(w.topic == "gtfs" for w in warnings)
+    warnings += [checks.DataWarning("gtfs", text) for text in summary.pop("warnings", [])
+                 if not (no_feed and text.startswith("no GTFS feed"))]
+    return ValidationReport(problems=tuple(problems), summary=summary, warnings=tuple(warnings))
 
 
 def _deep_checks(
-    manifest: Manifest, boundary: gpd.GeoDataFrame | None, summary: dict[str, Any]
+    manifest: Manifest, boundary: gpd.GeoDataFrame | None, summary: dict[str, Any],
+    ctx: Any = None,
 ) -> list[Problem]:
     """Read OSM and GTFS with their own loaders; return their problems."""
     problems: list[Problem] = []
@@ -522,6 +634,8 @@ def _deep_checks(
         amenities = osm.amenities_from_file(manifest.osm_file, boundary=boundary)
         counts = amenities["category"].value_counts()
         summary["amenities"] = {str(k): int(v) for k, v in sorted(counts.items())}
+        if ctx is not None:
+            ctx.graph, ctx.amenities = graph, amenities
     except DataError as err:  # one report per broken file, not one per reader
         problems.extend(err.problems)
     feed = None
@@ -543,6 +657,8 @@ def _deep_checks(
             feed = gtfs.load_gtfs(manifest.gtfs_file, boundary=clip)
             first, last = gtfs.service_date_range(feed)
             summary["gtfs_service"] = (_iso(first), _iso(last))
+            if ctx is not None:
+                ctx.feed = feed
         except DataError as err:
             problems.extend(err.problems)
     dates = [d for k in ("available_from", "arrival_date") for d in summary.get(k) or ()]

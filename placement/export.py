@@ -44,7 +44,7 @@ TRAILING_COLUMNS = (
 )
 #: Columns that are never score terms.
 NOT_TERMS = frozenset(
-    {*LEADING_COLUMNS, *TRAILING_COLUMNS, "decided_at", "persons", "locked", "kept"}
+    {*LEADING_COLUMNS, *TRAILING_COLUMNS, "decided_at", "persons", "locked", "kept", "no_data"}
 )
 #: Format of timestamps in the exports (UTC).
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -227,7 +227,11 @@ def proposals_table(
     out["unplaced_reason"] = src.get("unplaced_reason", pd.NA)
     for column in _TEXT_COLUMNS:
         out[column] = out[column].astype("string")
-    return out[[*LEADING_COLUMNS, *term_columns, *TRAILING_COLUMNS]]
+    # the terms that could not be measured ("no data"), when the proposals say
+    no_data = ["no_data"] if "no_data" in src.columns else []
+    if no_data:
+        out["no_data"] = src["no_data"].astype("string")
+    return out[[*LEADING_COLUMNS, *term_columns, *no_data, *TRAILING_COLUMNS]]
 
 
 def _decimal_for(sep: str, decimal: str | None) -> str:

@@ -41,6 +41,7 @@ LABELS: dict[str, dict[str, str]] = {
     "legend.designated": {"da": "Udpeget område (stiplet kant)",
                           "en": "Designated area (dashed outline)"},
     "legend.proposal": {"da": "Foreslået bolig", "en": "Proposed dwelling"},
+    "legend.no_data": {"da": "Bolig: ingen data ({n})", "en": "Dwelling: no data ({n})"},
     "legend.sampled": {"da": "Viser {shown} af {total} boliger",
                        "en": "Showing {shown} of {total} dwellings"},
     # fields in tooltips and popups
@@ -67,6 +68,7 @@ LABELS: dict[str, dict[str, str]] = {
                              "en": "Dwelling score (transit and community)"},
     "field.alternatives": {"da": "Alternativer", "en": "Alternatives"},
     "field.not_applicable": {"da": "ikke relevant", "en": "not applicable"},
+    "field.no_data": {"da": "ingen data", "en": "no data"},
     "field.none": {"da": "ingen", "en": "none"},
     # score terms (columns of a proposal)
     "term.transit": {"da": "Kollektiv trafik", "en": "Public transport"},

@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -207,6 +207,7 @@ def _read_csv(
     columns: Sequence[Column],
     *,
     required_values: Sequence[str] | None = None,
+    rename: Mapping[str, str] | None = None,
 ) -> _Table:
     """Read and parse a CSV against ``columns``, collecting every problem.
 
@@ -218,6 +219,8 @@ def _read_csv(
         Schema of the table.
     required_values : sequence of str, optional
         Columns whose cells must not be empty; default: the required columns.
+    rename : mapping, optional
+        Schema column name → the file's own header for it (``[dwellings.columns]``).
     """
     file = path.name
     text, encoding = _decode(path.read_bytes())
@@ -234,7 +237,7 @@ def _read_csv(
     if not records or not any(cell.strip() for cell in records[0]):
         table.problem(1, None, "the file is empty or has no header row")
         return table
-    header = [h.strip().lower() for h in records[0]]
+    header = _renamed([h.strip().lower() for h in records[0]], rename)
     body = [(i + 2, rec) for i, rec in enumerate(records[1:]) if any(c.strip() for c in rec)]
     known = {c.name: c for c in columns}
 
@@ -310,6 +313,14 @@ def _read_csv(
     )
     logger.debug("read %s: %d rows, encoding %s, separator %r", file, n, encoding, sep)
     return table
+
+
+def _renamed(header: list[str], rename: Mapping[str, str] | None) -> list[str]:
+    """Header with the file's own names replaced by the schema names of ``rename``."""
+    if not rename:
+        return header
+    inverse = {str(v).strip().lower(): str(k).strip().lower() for k, v in rename.items()}
+    return [inverse.get(h, h) for h in header]
 
 
 def read_table(path: str | Path, columns: Sequence[Column]) -> pd.DataFrame:
@@ -428,6 +439,44 @@ def _join_key(value: str) -> str:
     return (value.lstrip("0") or "0") if value.isdigit() else value
 
 
+#: Fields that hold a municipality code in national files (DAGI: KOMKODE).
+CODE_FIELDS = ("komkode", "kommunekode", "municipality_code")
+
+
+def _select_municipality(
+    gdf: gpd.GeoDataFrame, code: str, code_field: str | None, *, file: str, what: str
+) -> tuple[gpd.GeoDataFrame, list[Problem]]:
+    """Keep the features of municipality ``code`` when the file has a code field.
+
+    The field is ``code_field`` when given, else the first of :data:`CODE_FIELDS` present
+    (case-insensitive). Without such a field the frame is returned unchanged. Codes match
+    with or without leading zeros ("741" = "0741").
+    """
+    lower = {str(c).lower(): str(c) for c in gdf.columns if c != gdf.geometry.name}
+    field = None
+    if code_field:
+        field = code_field if code_field in gdf.columns else lower.get(code_field.lower())
+        if field is None:
+            msg = (f"{what} have no field {code_field!r} to select municipality {code} by; "
+                   f"fields: {', '.join(lower.values())}")
+            return gdf, [Problem(file, None, code_field, msg)]
+    else:
+        field = next((lower[f] for f in CODE_FIELDS if f in lower), None)
+    if field is None or not code:
+        return gdf, []
+    keys = [_join_key(_id_text(v) or "") for v in gdf[field]]
+    keep = np.array([k == _join_key(code) for k in keys], dtype=bool)
+    if not keep.any():
+        found = sorted({str(_id_text(v)) for v in gdf[field]})[:10]
+        msg = (f"no {what} with {field} = {code!r} (the municipality code in dataset.toml); "
+               f"codes in the file include: {', '.join(found)}")
+        return gdf.iloc[0:0], [Problem(file, None, field, msg)]
+    if not keep.all():
+        logger.info("%s: selected %d of %d %s by %s = %s", file, int(keep.sum()), len(gdf),
+                    what, field, code)
+    return gdf[keep], []
+
+
 def load_boundary(
     path: str | Path,
     *,
@@ -435,6 +484,7 @@ def load_boundary(
     crs: str | None = None,
     name: str = "",
     code: str = "",
+    code_field: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Load the municipality boundary as one (multi)polygon.
 
@@ -448,6 +498,11 @@ def load_boundary(
         CRS for a file that has none (e.g. ``"EPSG:25832"``).
     name, code : str
         Municipality name and 4-digit code, copied into the result.
+    code_field : str, optional
+        Field holding the municipality code (default: ``KOMKODE`` or another of
+        :data:`CODE_FIELDS` when present). A national file (all municipalities) is cut to the
+        features of ``code``; a file without such a field is used whole, and when it holds
+        several features they are merged (``attrs["merged_features"]`` says how many).
 
     Returns
     -------
@@ -461,24 +516,89 @@ def load_boundary(
     """
     path = Path(path)
     gdf, problems = _read_geo(path, layer=layer, crs=crs, what="boundary")
+    if gdf is not None:
+        gdf, more = _select_municipality(gdf, code, code_field, file=path.name,
+                                         what="boundary features")
+        problems += more
     if gdf is not None and len(gdf) == 0 and not problems:
         problems.append(Problem(path.name, None, "geometry", "the boundary has no polygon"))
     if problems or gdf is None:
         raise DataError(problems)
     geom = shapely.make_valid(gdf.to_crs(WORK_CRS).geometry.union_all())
     out = gpd.GeoDataFrame({"name": [name], "code": [code]}, geometry=[geom], crs=WORK_CRS)
-    return out.to_crs(STORAGE_CRS)
+    out = out.to_crs(STORAGE_CRS)
+    out.attrs["merged_features"] = len(gdf)
+    return out
+
+
+_STATBANK_LABEL = re.compile(r"^\s*(\d{3,5})\s+(.*[^\W\d_].*?)\s*$")
+
+
+def _statbank_population(path: Path) -> pd.DataFrame | None:
+    """Read a Statistikbanken export of population by parish, or None for another file.
+
+    Such an export (``;``-separated, latin-1, from statistikbanken.dk, e.g. table KM1) has
+    its own title and header lines, then one line per parish labelled ``"7240 Tranebjerg
+    Sogn"`` with the count in Danish notation (``1.234``); with several periods the last
+    column (the latest) is used. Lines of other shape (titles, footnotes) are skipped.
+    """
+    text, _ = _decode(path.read_bytes())
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return None
+    first = [c.strip().strip('"').lower() for c in next(csv.reader([lines[0]], delimiter=";"))]
+    if "area_id" in first or "area_id" in lines[0].lower():
+        return None
+    rows: list[tuple[int, str, str, str]] = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        cells = [c.strip() for c in next(csv.reader([line], delimiter=";"), [])]
+        labelled = [(j, m) for j, c in enumerate(cells) if (m := _STATBANK_LABEL.match(c))]
+        values = [c for c in cells[labelled[-1][0] + 1:] if c] if labelled else []
+        if labelled and values:
+            m = labelled[-1][1]
+            rows.append((i, m.group(1), m.group(2), values[-1]))
+    if not rows:
+        return None
+    problems: list[Problem] = []
+    ids: list[str] = []
+    pops: list[int] = []
+    lines_ok: list[int] = []
+    for line_no, code, label, raw in rows:
+        digits = raw.replace(".", "").replace(" ", "").replace("\xa0", "")
+        if not digits.isdigit():
+            problems.append(Problem(path.name, line_no, "population",
+                                    f"population of {code} {label} must be a whole number "
+                                    f"(Danish notation 1.234), got {raw!r}"))
+            continue
+        ids.append(code)
+        pops.append(int(digits))
+        lines_ok.append(line_no)
+    problems += check_unique(ids, lines_ok, file=path.name, column="area_id")
+    if problems:
+        raise DataError(problems)
+    logger.info("%s: Statistikbanken export, %d areas", path.name, len(ids))
+    return pd.DataFrame({"area_id": pd.Series(ids, dtype=object),
+                         "population": pd.Series(pops, dtype="int64"),
+                         "integration_residents": pd.Series([pd.NA] * len(ids),
+                                                            dtype="Int64")})
 
 
 def load_population(path: str | Path) -> pd.DataFrame:
     """Load a population CSV (:data:`placement.schema.POPULATION`), one row per ``area_id``.
+
+    A Statistikbanken export of population by parish (title lines, ``;``, latin-1, labels
+    such as ``"7240 Tranebjerg Sogn"``, Danish thousands separators) is read as well.
 
     Raises
     ------
     DataError
         Listing every problem, including repeated ``area_id``.
     """
-    table = _read_csv(Path(path), schema.POPULATION)
+    path = Path(path)
+    stat = _statbank_population(path)
+    if stat is not None:
+        return stat
+    table = _read_csv(path, schema.POPULATION)
     frame = table.frame
     if "area_id" in table.present:
         table.problems += check_unique(
@@ -497,6 +617,10 @@ def load_areas(
     name_field: str = "name",
     population_file: str | Path | None = None,
     crs: str | None = None,
+    municipality_code: str = "",
+    code_field: str | None = None,
+    boundary: gpd.GeoDataFrame | None = None,
+    population_required: bool = True,
 ) -> gpd.GeoDataFrame:
     """Load the local areas (parishes or planning districts) with their population.
 
@@ -513,12 +637,23 @@ def load_areas(
         must have a ``population`` attribute. Codes that are not areas here are ignored.
     crs : str, optional
         CRS for a file that has none.
+    municipality_code, code_field : str, optional
+        Select the areas of this municipality from a national file by its code field
+        (default ``KOMKODE`` when present, see :func:`load_boundary`).
+    boundary : geopandas.GeoDataFrame, optional
+        Without a code field, keep the areas that lie mostly (over half their area) inside
+        this boundary.
+    population_required : bool, default True
+        False: areas without any population (no file, no field) load with population 0 and
+        ``population_estimated`` True (the dataset then estimates it; see
+        :func:`placement.dataset.load_dataset`).
 
     Returns
     -------
     geopandas.GeoDataFrame
         EPSG:4326, columns ``area_id`` (str), ``name`` (str), ``population`` (int),
-        ``integration_residents`` (int, 0 when not given), ``geometry``; sorted by area_id.
+        ``integration_residents`` (int, 0 when not given), ``population_estimated`` (bool),
+        ``geometry``; sorted by area_id.
 
     Raises
     ------
@@ -530,6 +665,12 @@ def load_areas(
     gdf, problems = _read_geo(path, layer=layer, crs=crs, what="local areas")
     if gdf is None:
         raise DataError(problems)
+    n_read = len(gdf)
+    gdf, more = _select_municipality(gdf, municipality_code, code_field, file=file,
+                                     what="local areas")
+    problems += more
+    if len(gdf) == n_read and boundary is not None and len(gdf) and not more:
+        gdf = _areas_inside(gdf, boundary)
     lower = {str(c).lower(): str(c) for c in gdf.columns if c != gdf.geometry.name}
     fields: dict[str, str | None] = {}
     for key, wanted in (("area_id", id_field), ("name", name_field)):
@@ -560,6 +701,7 @@ def load_areas(
     )
     pop: list[Any] = [None] * len(ids)
     integ: list[Any] = [0] * len(ids)
+    estimated = False
     if population_file is not None:
         pop_path = Path(population_file)
         try:
@@ -591,6 +733,9 @@ def load_areas(
                 logger.info(
                     "%s: %d area codes are not areas here; ignored", pop_path.name, len(unknown)
                 )
+    elif lower.get("population") is None and not population_required:
+        estimated = True
+        pop = [0] * len(ids)
     else:
         pop_field = lower.get("population")
         integ_field = lower.get("integration_residents")
@@ -628,11 +773,26 @@ def load_areas(
             "name": pd.Series(names, dtype=object),
             "population": pd.Series(pop, dtype="int64"),
             "integration_residents": pd.Series(integ, dtype="int64"),
+            "population_estimated": pd.Series([estimated] * len(ids), dtype=bool),
         },
         geometry=gdf.geometry.to_numpy(),
         crs=gdf.crs,
     )
     return out.sort_values("area_id", kind="stable").reset_index(drop=True)
+
+
+def _areas_inside(areas: gpd.GeoDataFrame, boundary: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Areas that lie over half inside the boundary (a national file cut by overlap)."""
+    work = areas.to_crs(WORK_CRS)
+    muni = shapely.make_valid(boundary.to_crs(WORK_CRS).geometry.union_all())
+    inside = work.geometry.intersection(muni).area.to_numpy()
+    total = work.geometry.area.to_numpy()
+    keep = inside > 0.5 * np.maximum(total, 1e-9)
+    if keep.all() or not keep.any():
+        return areas
+    logger.info("kept %d of %d local areas that lie mostly inside the boundary",
+                int(keep.sum()), len(areas))
+    return areas[keep]
 
 
 def load_designated(
@@ -723,6 +883,7 @@ def load_dwellings(
     areas: gpd.GeoDataFrame | None = None,
     designated: gpd.GeoDataFrame | None = None,
     tolerance_m: float = 0.0,
+    columns: Mapping[str, str] | None = None,
 ) -> gpd.GeoDataFrame:
     """Load the dwellings CSV (:data:`placement.schema.DWELLINGS`) as points.
 
@@ -742,6 +903,9 @@ def load_dwellings(
         Designated areas; gives ``designated_kinds``.
     tolerance_m : float
         Dwellings within this many metres of the boundary (or of an area) count as inside it.
+    columns : mapping, optional
+        Schema column → the file's own header (``[dwellings.columns]`` in dataset.toml), so
+        that an export with its own headers loads unchanged.
 
     Returns
     -------
@@ -757,12 +921,12 @@ def load_dwellings(
     """
     path = Path(path)
     use_xy = False
-    with_xy_cols = _header_names(path)
+    with_xy_cols = set(_renamed(sorted(_header_names(path)), columns))
     if not {"lat", "lon"} <= with_xy_cols and {"x", "y"} <= with_xy_cols:
         use_xy = True
     coord_cols = ("x", "y") if use_xy else ("lat", "lon")
     required = [c.name for c in schema.DWELLINGS if c.required] + list(coord_cols)
-    table = _read_csv(path, schema.DWELLINGS, required_values=required)
+    table = _read_csv(path, schema.DWELLINGS, required_values=required, rename=columns)
     file, frame, rows = table.file, table.frame, table.rows
     present = table.present
     if not (set(coord_cols) <= present):
@@ -873,8 +1037,11 @@ def _designated_kinds(points: gpd.GeoDataFrame, designated: gpd.GeoDataFrame) ->
     return [",".join(sorted(kinds.get(i, ()))) for i in range(len(pts))]
 
 
-def load_households(path: str | Path) -> pd.DataFrame:
+def load_households(path: str | Path, *, columns: Mapping[str, str] | None = None
+                    ) -> pd.DataFrame:
     """Load the households CSV (:data:`placement.schema.HOUSEHOLDS`).
+
+    ``columns`` maps schema columns to the file's own headers (``[households.columns]``).
 
     Returns
     -------
@@ -889,7 +1056,7 @@ def load_households(path: str | Path) -> pd.DataFrame:
         Listing every problem, including repeated ``household_id`` and an anchor with only
         one of its two coordinates.
     """
-    table = _read_csv(Path(path), schema.HOUSEHOLDS)
+    table = _read_csv(Path(path), schema.HOUSEHOLDS, rename=columns)
     frame, rows, file = table.frame, table.rows, table.file
     if "household_id" in table.present:
         table.problems += check_unique(

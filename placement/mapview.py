@@ -335,6 +335,8 @@ _NEUTRAL = "#636363"
 #: Fixed colour index per amenity category, so a category keeps its colour across maps.
 AMENITY_INDEX: dict[str, int] = {c: i for i, c in enumerate(AMENITY_CATEGORIES)}
 _PROPOSAL_COLOR = "#7a0177"
+#: Colour of a dwelling whose value is unknown (no data): light grey, never a value colour.
+NO_DATA_COLOR = "#d9d9d9"
 
 
 def value_colormap(values: Sequence[float] | np.ndarray,
@@ -592,9 +594,11 @@ def _dwelling_values(dwellings: pd.DataFrame, access: pd.DataFrame | None, color
     if color_by == "score":
         n = len(terms)
         nan = np.full(n, np.nan)
-        vals = score.combine({"transit": terms["transit"].to_numpy(),
-                              "community": terms["community"].to_numpy(),
-                              "family": nan, "anchor": nan}, pol)
+        parts = {"transit": terms["transit"].to_numpy(),
+                 "community": terms["community"].to_numpy(), "family": nan, "anchor": nan}
+        parts["no_data"] = (np.isnan(parts["transit"]) * score.NO_DATA_BITS["transit"]
+                            + np.isnan(parts["community"]) * score.NO_DATA_BITS["community"])
+        vals = np.where(score.any_measured(parts, pol), score.combine(parts, pol), np.nan)
         series = pd.Series(vals, index=terms.index)
         label = "field.dwelling_score"
     elif color_by in terms.columns:
@@ -634,13 +638,18 @@ def _proposal_popup(row: pd.Series, alt_text: str, language: str) -> str:
     ]
     if "persons" in row.index:
         lines.append((t("field.persons", language), _esc(row["persons"])))
+    no_data = str(row["no_data"]) if "no_data" in row.index and pd.notna(row["no_data"]) else ""
+    unknown = {s.strip() for s in no_data.split(",") if s.strip()}
     if "score" in row.index:
-        lines.append((t("field.score", language), _esc(row["score"])))
+        v = row["score"]
+        lines.append((t("field.score", language), _esc(v) if v is not None and pd.notna(v)
+                      else html.escape(t("field.no_data", language))))
     for term in ("transit", "community", "family", "anchor", "spread"):
         if term in row.index:
             v = row[term]
+            empty = "field.no_data" if term in unknown else "field.not_applicable"
             shown = (_esc(v) if v is not None and pd.notna(v)
-                     else html.escape(t("field.not_applicable", language)))
+                     else html.escape(t(empty, language)))
             lines.append((t(f"term.{term}", language), shown))
     lines.append((t("field.alternatives", language),
                   html.escape(alt_text) if alt_text else html.escape(t("field.none", language))))
@@ -924,10 +933,14 @@ def build_map(
             legend.append(f"<div><i>{html.escape(note)}</i></div>")
         if values is not None:
             cmap = value_colormap(values)
-            colours = [cmap.rgb_hex_str(float(v)) if math.isfinite(v) else _NEUTRAL
+            colours = [cmap.rgb_hex_str(float(v)) if math.isfinite(v) else NO_DATA_COLOR
                        for v in values]
             legend.append(_gradient_html(
                 t("legend.dwelling_value", lang, what=value_label), cmap))
+            n_no_data = int((~np.isfinite(values)).sum())
+            if n_no_data:
+                legend.append(_swatch_html(NO_DATA_COLOR, t("legend.no_data", lang,
+                                                            n=n_no_data)))
         else:
             colours = [_NEUTRAL] * len(dw)
         rows = []
@@ -941,7 +954,9 @@ def build_map(
                 tip.append(f"{html.escape(t('field.rent_dkk', lang))}: "
                            f"{_esc(round(float(r.rent_dkk)))}")
             if values is not None:
-                tip.append(f"{html.escape(value_label)}: {_esc(values[i])}")
+                shown = (_esc(values[i]) if math.isfinite(values[i])
+                         else html.escape(t("field.no_data", lang)))
+                tip.append(f"{html.escape(value_label)}: {shown}")
             rows.append([round(float(r.lat), 6), round(float(r.lon), 6), colours[i],
                          "<br>".join(tip)])
         callback = (

@@ -28,10 +28,18 @@ MEASURES: dict[str, tuple[str, str]] = {
     "median_pt_jobcenter_min": ("Median public-transport time to the jobcenter", "min"),
     "median_pt_language_school_min": ("Median public-transport time to the language school",
                                       "min"),
+    "persons_with_stop_data": ("Placed persons whose service level is known (base of the "
+                               "share near a served stop)", "persons"),
     "families_daycare_school_15min": ("Families with daycare and school within 15 min walk",
                                       "share"),
+    "families_with_walk_data": ("Placed families whose daycare/school walk is known (base of "
+                                "the families share)", "households"),
     "mean_associations_15min": ("Associations within 15 min walk (mean per placed household)",
                                 "associations"),
+    "households_with_association_data": ("Placed households whose associations within 15 min "
+                                         "are known (base of the mean)", "households"),
+    "households_no_data": ("Placed households with at least one score term unknown (no data)",
+                           "households"),
     "largest_area_share_of_cap": ("Largest area: persons under the programme against its cap",
                                   "share of cap"),
     "objective": ("Objective", "score"),
@@ -120,6 +128,12 @@ def _placed(plan: pd.DataFrame, households: pd.DataFrame,
     return p.merge(hh, on="household_id", how="left").merge(dw, on="dwelling_id", how="left")
 
 
+def _walk_known(acc: pd.DataFrame, cat: str) -> np.ndarray:
+    from placement.score import walk_known
+
+    return walk_known(acc, cat)
+
+
 def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     ok = ~np.isnan(values)
     values, weights = values[ok], weights[ok]
@@ -161,7 +175,9 @@ def plan_measures(plan: pd.DataFrame, households: pd.DataFrame, dwellings: pd.Da
     -------
     dict
         The measures of :data:`MEASURES` (NaN where not computable). Medians over placed
-        persons weight each household by its persons.
+        persons weight each household by its persons. Unknown values (no data) never count
+        as 0: shares and means are over the placed households with data, and the
+        ``*_with_*_data`` measures say how many that is.
     """
     placed = _placed(plan, households, dwellings)
     acc = access.copy()
@@ -180,23 +196,46 @@ def plan_measures(plan: pd.DataFrame, households: pd.DataFrame, dwellings: pd.Da
         "households_unplaced": float(plan["dwelling_id"].isna().sum()),
         "persons_placed": float(n_persons),
     }
-    served = col("departures_per_hour_500m") >= SERVED_DEPARTURES_PER_HOUR
-    out["share_near_served_stop"] = (float(persons[served].sum() / n_persons)
-                                     if n_persons else float("nan"))
-    out["median_pt_jobcenter_min"] = _weighted_median(col("pt_jobcenter_median_min"), persons)
-    out["median_pt_language_school_min"] = _weighted_median(
-        col("pt_language_school_median_min"), persons)
+    # unknown is never 0: every share is over the placed households with data, and says
+    # of how many (the *_with_*_data measures)
+    dep = col("departures_per_hour_500m")
+    dep_known = ~np.isnan(dep)
+    served = dep_known & (np.nan_to_num(dep) >= SERVED_DEPARTURES_PER_HOUR)
+    base = persons[dep_known].sum()
+    out["share_near_served_stop"] = (float(persons[served].sum() / base) if base
+                                     else float("nan"))
+    out["persons_with_stop_data"] = float(base)
+    for key, name in (("median_pt_jobcenter_min", "pt_jobcenter_median_min"),
+                      ("median_pt_language_school_min", "pt_language_school_median_min")):
+        pt = col(name)
+        # measured but no journey in time counts as slowest; not measured is left out
+        pt = np.where(np.isnan(pt) & dep_known, np.inf, pt)
+        out[key] = _weighted_median(pt, persons)
     small = placed.get("children_0_5", pd.Series(0, index=placed.index)).to_numpy() > 0
     school = placed.get("children_6_16", pd.Series(0, index=placed.index)).to_numpy() > 0
     families = small | school
+    known_day = _walk_known(acc, "daycare")
+    known_sch = _walk_known(acc, "school")
+    known = (~small | known_day) & (~school | known_sch)
     ok_daycare = ~small | (col("walk_daycare_min") <= FAMILY_REACH_MIN)
     ok_school = ~school | (col("walk_school_min") <= FAMILY_REACH_MIN)
-    out["families_daycare_school_15min"] = (float((ok_daycare & ok_school)[families].mean())
-                                            if families.any() else float("nan"))
+    fam_known = families & known
+    out["families_daycare_school_15min"] = (float((ok_daycare & ok_school)[fam_known].mean())
+                                            if fam_known.any() else float("nan"))
+    out["families_with_walk_data"] = float(fam_known.sum())
     assoc = col("n_association_within_15min")
-    out["mean_associations_15min"] = float(np.nanmean(assoc)) if len(assoc) else float("nan")
+    n_assoc = int((~np.isnan(assoc)).sum())
+    out["mean_associations_15min"] = float(np.nanmean(assoc)) if n_assoc else float("nan")
+    out["households_with_association_data"] = float(n_assoc)
+    if "no_data" in plan.columns:
+        nd = plan.loc[plan["dwelling_id"].notna(), "no_data"].fillna("").astype(str)
+        out["households_no_data"] = float((nd != "").sum())
+    else:
+        out["households_no_data"] = float("nan")
     table = area_table(plan, households, dwellings, areas, caps)
     out["largest_area_share_of_cap"] = float(table["share_of_cap"].max()) if len(table) else 0.0
+    if "population_estimated" in areas.columns and bool(areas["population_estimated"].any()):
+        out["largest_area_share_of_cap"] = float("nan")  # no population: no cap to compare
     s = summary or {}
     out["objective"] = float(s.get("objective", float("nan")))  # type: ignore[arg-type]
     out["gap"] = float(s.get("gap", float("nan")))  # type: ignore[arg-type]

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_WALK_SPEED_KMH = 4.5
 #: Default largest distance from a point to the nearest walkable edge before it is flagged, m.
 DEFAULT_MAX_SNAP_M = 500.0
+#: Connected pieces of the walk network with less walkable length than this are *small
+#: pieces* (a path mapped without its connection): points are not snapped onto them, metres.
+DEFAULT_MIN_COMPONENT_M = 2000.0
 #: Positions closer than this to an edge end (or to each other) share one node, metres.
 _SAME_POINT_M = 1e-3
 #: Largest dense block (sources × nodes float64) one batched Dijkstra may return, bytes.
@@ -205,13 +208,48 @@ class WalkNetwork:
         return self._matrix
 
     # --- snapping --------------------------------------------------------------------------
-    def snap_to_edges(self, xy: np.ndarray) -> EdgeSnap:
+    def component_edge_mask(self, min_length_m: float = DEFAULT_MIN_COMPONENT_M) -> np.ndarray:
+        """Edges that lie in a connected piece of meaningful size.
+
+        Parameters
+        ----------
+        min_length_m : float, default 2000
+            A piece counts when its edges add up to at least this length; the largest piece
+            always counts.
+
+        Returns
+        -------
+        numpy.ndarray of bool
+            One flag per edge (``edge_u`` order).
+        """
+        if len(self.edge_u) == 0:
+            return np.zeros(0, dtype=bool)
+        _, label = csgraph.connected_components(self.matrix, directed=False)
+        length = np.bincount(label[self.edge_u], weights=self.edge_length_m,
+                             minlength=int(label.max()) + 1)
+        big = length >= min_length_m
+        big[int(np.argmax(length))] = True
+        return big[label[self.edge_u]]
+
+    def n_small_pieces(self, min_length_m: float = DEFAULT_MIN_COMPONENT_M) -> int:
+        """Count the connected pieces with edges shorter in total than ``min_length_m``."""
+        if len(self.edge_u) == 0:
+            return 0
+        _, label = csgraph.connected_components(self.matrix, directed=False)
+        used = np.unique(label[self.edge_u])
+        length = np.bincount(label[self.edge_u], weights=self.edge_length_m,
+                             minlength=int(label.max()) + 1)[used]
+        return int(max(0, (length < min_length_m).sum() - (length.max() < min_length_m)))
+
+    def snap_to_edges(self, xy: np.ndarray, *, edge_mask: np.ndarray | None = None) -> EdgeSnap:
         """Find the nearest point on the nearest edge for each point.
 
         Parameters
         ----------
         xy : numpy.ndarray, shape (n, 2)
             Points in the network's CRS (metres).
+        edge_mask : numpy.ndarray of bool, optional
+            Only these edges are snap targets (e.g. :meth:`component_edge_mask`).
 
         Returns
         -------
@@ -221,12 +259,19 @@ class WalkNetwork:
         """
         pts = np.asarray(xy, dtype=float).reshape(-1, 2)
         n = len(pts)
-        if n == 0 or len(self.edge_geometry) == 0:
+        allowed = (np.arange(len(self.edge_geometry)) if edge_mask is None
+                   else np.flatnonzero(np.asarray(edge_mask, dtype=bool)))
+        if n == 0 or len(allowed) == 0:
             return EdgeSnap(np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, np.inf))
-        if self._tree is None:
-            self._tree = shapely.STRtree(self.edge_geometry)
+        if edge_mask is None:
+            if self._tree is None:
+                self._tree = shapely.STRtree(self.edge_geometry)
+            tree = self._tree
+        else:
+            tree = shapely.STRtree(self.edge_geometry[allowed])
         points = shapely.points(pts)
-        pairs, dists = self._tree.query_nearest(points, return_distance=True, all_matches=True)
+        pairs, dists = tree.query_nearest(points, return_distance=True, all_matches=True)
+        pairs = np.vstack([pairs[0], allowed[pairs[1]]])
         # keep the lowest edge index among equidistant edges
         order = np.lexsort((pairs[1], pairs[0]))
         src, edge, dist = pairs[0][order], pairs[1][order], dists[order]
@@ -240,7 +285,8 @@ class WalkNetwork:
         return EdgeSnap(edge_of, np.asarray(offset, float), dist_of)
 
     def with_points(
-        self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M
+        self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        edge_mask: np.ndarray | None = None,
     ) -> tuple[WalkNetwork, np.ndarray, np.ndarray]:
         """Insert points into the network by splitting the edges they snap to.
 
@@ -268,7 +314,7 @@ class WalkNetwork:
         share one node; a point at an end shares the end node.
         """
         pts = np.asarray(xy, dtype=float).reshape(-1, 2)
-        snap = self.snap_to_edges(pts)
+        snap = self.snap_to_edges(pts, edge_mask=edge_mask)
         node = np.full(len(pts), -1, np.int64)
         on = np.flatnonzero(snap.dist_m <= max_snap_m)
         if len(on) == 0:
@@ -326,7 +372,8 @@ class WalkNetwork:
         return net, node, snap.dist_m
 
     def with_doors(
-        self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M
+        self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+        edge_mask: np.ndarray | None = None,
     ) -> tuple[WalkNetwork, np.ndarray, np.ndarray]:
         """Insert points with a straight *door path* from each point to the network.
 
@@ -343,6 +390,9 @@ class WalkNetwork:
             Points in the network's CRS (metres).
         max_snap_m : float, default 500
             Points farther than this from every edge are not inserted (flagged off-network).
+        edge_mask : numpy.ndarray of bool, optional
+            Only these edges are snap targets (:meth:`component_edge_mask`: no point is
+            snapped onto a small piece of path not joined to the network).
 
         Returns
         -------
@@ -354,7 +404,7 @@ class WalkNetwork:
             Length of each door path (distance to the network), metres.
         """
         pts = np.asarray(xy, dtype=float).reshape(-1, 2)
-        net, node, dist = self.with_points(pts, max_snap_m=max_snap_m)
+        net, node, dist = self.with_points(pts, max_snap_m=max_snap_m, edge_mask=edge_mask)
         door = np.flatnonzero((node >= 0) & (dist > _SAME_POINT_M))
         if len(door) == 0:
             return net, node, dist

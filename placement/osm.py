@@ -325,6 +325,24 @@ def _clip_polygon(boundary: gpd.GeoDataFrame | None) -> BaseGeometry | None:
     return polygon
 
 
+def header_bounds(path: str | Path) -> tuple[float, float, float, float] | None:
+    """Return the ``<bounds>`` box of an OSM file's header (min lon, min lat, max lon, max lat).
+
+    Returns None when the file has none (or cannot be read; the loaders report that).
+    """
+    try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+        try:
+            box = reader.header().box()
+        finally:
+            reader.close()
+    except (RuntimeError, OSError):
+        return None
+    if not box.valid():
+        return None
+    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+
+
 # --- walk network ----------------------------------------------------------------------------
 
 
@@ -397,6 +415,76 @@ def walk_graph_from_file(
     return G
 
 
+# --- buildings -------------------------------------------------------------------------------
+
+
+def building_of_points(
+    path: str | Path, lon: np.ndarray, lat: np.ndarray
+) -> np.ndarray:
+    """Return the OSM building (``way/<id>``) each point lies in, ``""`` where none.
+
+    Closed ways tagged ``building=*`` are read with pyosmium (multipolygon buildings are left
+    out); a point on a shared wall goes to the lowest way id.
+
+    Parameters
+    ----------
+    path : str or Path
+        The OSM file.
+    lon, lat : numpy.ndarray
+        Points in degrees (EPSG:4326).
+
+    Returns
+    -------
+    numpy.ndarray of str
+    """
+    path = Path(path)
+    _check_exists(path)
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    out = np.full(len(lon), "", dtype=object)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return out
+    pad = 0.01
+    west, east = lon[ok].min() - pad, lon[ok].max() + pad
+    south, north = lat[ok].min() - pad, lat[ok].max() + pad
+    ids: list[int] = []
+    polys: list[Any] = []
+    try:
+        processor = (
+            osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter("building"))
+        )
+        for obj in processor:
+            if not obj.is_way() or len(obj.nodes) < 4 or obj.nodes[0].ref != obj.nodes[-1].ref:
+                continue
+            locs = [n.location for n in obj.nodes]
+            if not all(loc.valid() for loc in locs):
+                continue
+            xs = [loc.lon for loc in locs]
+            ys = [loc.lat for loc in locs]
+            if max(xs) < west or min(xs) > east or max(ys) < south or min(ys) > north:
+                continue
+            ids.append(int(obj.id))
+            polys.append(shapely.Polygon(list(zip(xs, ys, strict=True))))
+    except RuntimeError as err:
+        raise _osm_read_error(path, err) from err
+    if not polys:
+        return out
+    tree = shapely.STRtree(polys)
+    pts = shapely.points(lon[ok], lat[ok])
+    p_idx, b_idx = tree.query(pts, predicate="within")
+    way = np.array(ids, dtype=np.int64)[b_idx]
+    order = np.lexsort((way, p_idx))
+    p_idx, way = p_idx[order], way[order]
+    first = np.ones(len(p_idx), dtype=bool)
+    first[1:] = p_idx[1:] != p_idx[:-1]
+    pos = np.flatnonzero(ok)
+    out[pos[p_idx[first]]] = [f"way/{w}" for w in way[first]]
+    return out
+
+
 # --- amenities -------------------------------------------------------------------------------
 
 
@@ -449,13 +537,18 @@ def categorise_features(
         else np.full(len(features), "", dtype=object)
     )
     points = to_work(features.geometry).representative_point().to_crs(STORAGE_CRS)
+    shapes = to_work(features.geometry).to_numpy()
+    closed = np.zeros(len(features), dtype=bool)
+    if "access" in features.columns:  # access=private (or no): not a place people may use
+        closed = features["access"].astype("string").str.strip().str.lower().isin(
+            list(CLOSED_ACCESS)).fillna(False).to_numpy(dtype=bool)
     parts = []
     for rule in rules:
         if rule.key not in features.columns:
             continue
         values = features[rule.key]
         hit = values.notna() if rule.value == _ANY else values.eq(rule.value).fillna(False)
-        mask = hit.to_numpy(dtype=bool)
+        mask = hit.to_numpy(dtype=bool) & ~closed
         if mask.any():
             parts.append(
                 pd.DataFrame(
@@ -464,18 +557,55 @@ def categorise_features(
                         "category": rule.category,
                         "name": names[mask],
                         "geometry": points.to_numpy()[mask],
+                        "_shape": shapes[mask],
                     }
                 )
             )
     if not parts:
         return _empty_amenities()
+    table = pd.concat(parts, ignore_index=True).drop_duplicates(subset=["osm_id", "category"])
+    table = _drop_mapped_twice(table)
     table = (
-        pd.concat(parts, ignore_index=True)
-        .drop_duplicates(subset=["osm_id", "category"])
+        table.drop(columns="_shape")
         .sort_values(["category", "osm_id"], kind="stable")
         .reset_index(drop=True)
     )
     return gpd.GeoDataFrame(table, geometry="geometry", crs=STORAGE_CRS)
+
+
+#: A node this close to an area of the same name and category is the same place, metres.
+SAME_PLACE_M = 25.0
+
+
+def _drop_mapped_twice(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop nodes that repeat an area (way or relation) of the same category and name.
+
+    A place is often mapped twice: a node with its tags and the building or grounds around
+    it, tagged the same. The node is dropped when it lies inside (or within
+    :data:`SAME_PLACE_M` of) an area of the same category whose name is the same (both
+    unnamed counts as the same); the area is kept. ``_shape`` holds the geometries in
+    EPSG:25832.
+    """
+    is_node = table["osm_id"].astype(str).str.startswith("node/").to_numpy()
+    shapes = table["_shape"].to_numpy()
+    is_area = ~is_node & np.array([g is not None and g.geom_type in ("Polygon", "MultiPolygon")
+                                   for g in shapes], dtype=bool)
+    if not is_node.any() or not is_area.any():
+        return table
+    key = list(zip(table["category"].astype(str),
+                   table["name"].astype(str).str.strip().str.casefold(), strict=True))
+    drop = np.zeros(len(table), dtype=bool)
+    areas_by_key: dict[tuple[str, str], list[int]] = {}
+    for i in np.flatnonzero(is_area):
+        areas_by_key.setdefault(key[i], []).append(int(i))
+    for i in np.flatnonzero(is_node):
+        for j in areas_by_key.get(key[i], ()):
+            if shapes[j].distance(shapes[i]) <= SAME_PLACE_M:
+                drop[i] = True
+                break
+    if drop.any():
+        logger.info("%d places mapped twice (node and area) counted once", int(drop.sum()))
+    return table.loc[~drop]
 
 
 def amenities_from_file(
@@ -512,6 +642,8 @@ def amenities_from_file(
 
     def keep(obj: Any) -> bool:
         tags = obj.tags
+        if tags.get("access") in CLOSED_ACCESS:  # a private place does not count
+            return False
         return any(rule.matches(tags) for rule in rules)
 
     entities = osmium.osm.NODE | osmium.osm.WAY | osmium.osm.RELATION

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -596,6 +597,7 @@ def write_retention_report(
     as_of: date | pd.Timestamp | str | None = None,
     settings: RetentionSettings | None = None,
     dwellings: pd.DataFrame | None = None,
+    notes: Sequence[str] = (),
 ) -> ReportPaths:
     """Write the annual retention report: HTML, a CSV of every number and optionally a PDF.
 
@@ -661,6 +663,7 @@ def write_retention_report(
         dwellings=dwellings,
     )
     content = _content(summary, municipality)
+    content.notes.extend(notes)  # e.g. what was done without population per area
     files = {
         out: _html(content, summary).encode("utf-8"),
         out.with_suffix(".csv"): _csv(summary).encode("utf-8"),
@@ -726,6 +729,9 @@ def retention_report_for_dataset(
         )
         raise RetentionError(msg)
     history = load.load_history(manifest.history.file)
+    boundary = load.load_boundary(manifest.boundary.file, layer=manifest.boundary.layer,
+                                  crs=manifest.boundary.crs, code=manifest.code,
+                                  code_field=manifest.boundary_code_field)
     areas = load.load_areas(
         manifest.areas.file,
         layer=manifest.areas.layer,
@@ -733,7 +739,18 @@ def retention_report_for_dataset(
         name_field=manifest.area_name_field,
         population_file=manifest.population_file,
         crs=manifest.areas.crs,
+        municipality_code=manifest.code,
+        code_field=manifest.areas_code_field,
+        boundary=boundary,
+        population_required=False,
     )
+    extra_notes: list[str] = []
+    if "population_estimated" in areas.columns and areas["population_estimated"].any():
+        from placement.dataset import POPULATION_FALLBACK_WORDS
+
+        areas = areas.assign(population=pd.NA)  # unknown: no share of residents per area
+        extra_notes.append(POPULATION_FALLBACK_WORDS[0].upper() + POPULATION_FALLBACK_WORDS[1:]
+                           + "; the share of integration residents per area is unknown.")
     dwellings = _dwelling_areas(manifest, areas)
     return write_retention_report(
         history,
@@ -748,6 +765,7 @@ def retention_report_for_dataset(
         as_of=as_of,
         settings=settings,
         dwellings=dwellings,
+        notes=extra_notes,
     )
 
 
@@ -757,7 +775,8 @@ def _dwelling_areas(manifest: Any, areas: pd.DataFrame) -> pd.DataFrame | None:
     from placement._errors import DataError
 
     try:
-        dw = load.load_dwellings(manifest.dwellings.file, crs=manifest.dwellings.crs, areas=areas)
+        dw = load.load_dwellings(manifest.dwellings.file, crs=manifest.dwellings.crs, areas=areas,
+                                 columns=manifest.dwelling_columns or None)
     except DataError as err:
         logger.warning("dwellings not used for the areas of first placement: %s", err)
         return None

@@ -533,7 +533,8 @@ def materialise(scenario: Scenario, out_dir: str | Path, dataset: Dataset | None
                 drop = {str(d) for d in c.params["dwelling_ids"]}
                 dwellings = dwellings[~dwellings["dwelling_id"].str.strip().isin(drop)]
             elif c.kind == "add_dwellings":
-                load.load_dwellings(c.params["file"], crs=m.dwellings.crs, boundary=ds.boundary)
+                load.load_dwellings(c.params["file"], crs=m.dwellings.crs, boundary=ds.boundary,
+                                    tolerance_m=m.tolerance_m)
                 dwellings = pd.concat([dwellings, _raw_table(c.params["file"])],
                                       ignore_index=True).fillna("")
         files["dwellings"] = _write_table(dwellings.reset_index(drop=True), tmp / "dwellings.csv")

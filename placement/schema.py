@@ -148,6 +148,8 @@ def pt_col(destination: str, stat: Literal["median", "p80"]) -> str:
 ACCESS_EXTRA = (
     "snap_dist_m",  # metres from the dwelling to the walk network
     "off_network",  # True when snap_dist_m > 500 m: flagged, not silently snapped
+    "walk_unknown",  # why walk/transit access is unknown ("" when measured)
+    "osm_building",  # OSM building the dwelling lies in (way/<id>, "" when none)
     "walk_stop_min",  # minutes walking to the nearest served stop
     "departures_per_hour_500m",  # departures/h 06-20 at stops within 500 m walk
 )

@@ -353,7 +353,7 @@ def test_alternatives_and_term_columns(medium):
     a = res.assignments.set_index("household_id")
     alt = res.alternatives
     assert set(alt.columns) == {"household_id", "rank", "dwelling_id", "score", "score_diff",
-                                "taken_by"}
+                                "taken_by", "no_data"}
     assert (alt.groupby("household_id")["rank"].max() <= 3).all()
     chosen = a.loc[alt["household_id"], "score"].to_numpy()
     np.testing.assert_allclose(alt["score_diff"], alt["score"] - chosen)

@@ -10,7 +10,7 @@ from placement.score import combine, decay, dwelling_terms, haversine_m, pair_te
 
 def test_decay_is_linear_between_thresholds():
     out = decay(np.array([2.0, 5.0, 10.0, 15.0, 30.0, np.nan]), 5.0, 15.0)
-    np.testing.assert_allclose(out, [1.0, 1.0, 0.5, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(out, [1.0, 1.0, 0.5, 0.0, 0.0, np.nan])  # unknown stays unknown
 
 
 def test_dwelling_terms_by_hand():

@@ -7,6 +7,7 @@ import pandas as pd
 
 from placement.config import Policy, area_shares
 from placement.optimizer.model import Instance, room_bounds
+from placement.score import any_measured, no_data_words
 
 __all__ = [
     "alternatives",
@@ -14,8 +15,16 @@ __all__ = [
     "lock_conflicts",
     "rule_words",
     "shortage_reasons",
+    "unknown_summary",
     "unplaced_reasons",
 ]
+
+#: What each ``[unknown]`` choice does, in words.
+UNKNOWN_WORDS = {
+    "leave_out": "left out of the score, weights renormalised over the known terms",
+    "exclude": "dwellings without the data are not proposed to households the term applies to",
+    "neutral": "counted as the neutral value {neutral:g}",
+}
 
 
 def _dkk(v: float) -> str:
@@ -42,6 +51,10 @@ def rule_words(rule: str, inst: Instance, h: int, policy: Policy) -> str:
         return "permanent housing"
     if rule == "excluded_areas":
         return f"outside designated areas ({', '.join(r.excluded_area_kinds)})"
+    if rule == "unknown_excluded":
+        terms = [t for t in ("transit", "community", "family")
+                 if policy.unknown.mode(t) == "exclude"]
+        return f"data for the {', '.join(terms)} score (unknown = exclude)"
     return rule
 
 
@@ -49,7 +62,9 @@ def _rules_on(policy: Policy) -> list[str]:
     r = policy.rules
     on = {"size_fit": r.size_fit, "rent_ceiling": r.rent_ceiling, "step_free": r.step_free,
           "availability": r.availability, "permanent_only": r.permanent_only,
-          "excluded_areas": bool(r.excluded_area_kinds)}
+          "excluded_areas": bool(r.excluded_area_kinds),
+          "unknown_excluded": any(policy.unknown.mode(t) == "exclude"
+                                  for t in ("transit", "community", "family"))}
     return [k for k, v in on.items() if v]
 
 
@@ -185,10 +200,63 @@ def unplaced_reasons(
     return reasons
 
 
+def unknown_summary(inst: Instance, policy: Policy, d_of_h: np.ndarray,
+                    limit: int = 50) -> dict[str, dict[str, object]]:
+    """Per score term: the dwellings and placed households without data, and the policy.
+
+    Parameters
+    ----------
+    inst
+        The instance (its ``dterms`` hold NaN where a dwelling's term is unknown).
+    policy
+        The policy (its ``[unknown]`` choices).
+    d_of_h
+        Dwelling position of each household, -1 when unplaced.
+    limit
+        Longest list of dwelling ids given per term.
+
+    Returns
+    -------
+    dict
+        ``term -> {"policy", "dwellings_no_data", "dwellings", "placed_no_data", "dwelling_ids",
+        "words"}`` for ``transit``, ``community`` and ``family`` (family: dwellings without
+        daycare or school data; placed households with children whose term is unknown).
+    """
+    out: dict[str, dict[str, object]] = {}
+    dt = inst.dterms
+    placed = d_of_h >= 0
+    dpos = np.maximum(d_of_h, 0)
+    for term in ("transit", "community", "family"):
+        if term == "family":
+            day = np.isnan(dt["daycare"].to_numpy(dtype=float))
+            sch = np.isnan(dt["school"].to_numpy(dtype=float))
+            unknown_d = day | sch
+            hh_unknown = placed & ((inst.has_0_5 & day[dpos]) | (inst.has_6_16 & sch[dpos]))
+        else:
+            unknown_d = np.isnan(dt[term].to_numpy(dtype=float))
+            hh_unknown = placed & unknown_d[dpos]
+        mode = policy.unknown.mode(term)
+        n_d, n_h = int(unknown_d.sum()), int(hh_unknown.sum())
+        how = UNKNOWN_WORDS[mode].format(neutral=policy.unknown.neutral_value)
+        words = (f"{term}: no data for {n_d} of {inst.n_dwellings} dwellings "
+                 f"({n_h} of {int(placed.sum())} placed households); {how}"
+                 if n_d else f"{term}: measured for every dwelling")
+        out[term] = {
+            "policy": mode,
+            "dwellings_no_data": n_d,
+            "dwellings": int(inst.n_dwellings),
+            "placed_no_data": n_h,
+            "dwelling_ids": [str(x) for x in inst.dw_ids[unknown_d][:limit]],
+            "words": words,
+        }
+    return out
+
+
 def alternatives(
     inst: Instance,
     x: np.ndarray,
     k: int,
+    policy: Policy | None = None,
 ) -> pd.DataFrame:
     """List the ``k`` best other suitable dwellings per placed household.
 
@@ -197,9 +265,9 @@ def alternatives(
     pandas.DataFrame
         ``household_id``, ``rank`` (1 = best), ``dwelling_id``, ``score``, ``score_diff``
         (alternative minus proposal; negative is worse), ``taken_by`` (household proposed for
-        that dwelling, or NA).
+        that dwelling, or NA), ``no_data`` (terms of the pair that could not be measured).
     """
-    cols = ["household_id", "rank", "dwelling_id", "score", "score_diff", "taken_by"]
+    cols = ["household_id", "rank", "dwelling_id", "score", "score_diff", "taken_by", "no_data"]
     chosen = x.astype(bool)
     if k <= 0 or not chosen.any():
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
@@ -210,20 +278,25 @@ def alternatives(
     holder[inst.pair_d[chosen]] = inst.pair_h[chosen]
     cand = ~chosen & ~np.isnan(chosen_score[inst.pair_h])
     h, d, s = inst.pair_h[cand], inst.pair_d[cand], inst.pair_score[cand]
+    nd = (inst.pair_terms["no_data"][cand] if "no_data" in inst.pair_terms
+          else np.zeros(len(h), np.int64))
     order = np.lexsort((d, -s, h))  # dwellings are sorted by id: ties go to the lower id
-    h, d, s = h[order], d[order], s[order]
+    meas = any_measured({t: v[cand] for t, v in inst.pair_terms.items()},
+                        policy if policy is not None else Policy())
+    h, d, s, nd, meas = h[order], d[order], s[order], nd[order], meas[order]
     first = np.searchsorted(h, h, side="left")
     rank = np.arange(len(h)) - first + 1
     keep = rank <= k
-    h, d, s, rank = h[keep], d[keep], s[keep], rank[keep]
+    h, d, s, rank, nd, meas = h[keep], d[keep], s[keep], rank[keep], nd[keep], meas[keep]
     taken_by = pd.array([inst.hh_ids[j] if j >= 0 else pd.NA for j in holder[d]], dtype="string")
     return pd.DataFrame({
         "household_id": pd.array(inst.hh_ids[h].astype(str), dtype="string"),
         "rank": rank.astype(np.int64),
         "dwelling_id": pd.array(inst.dw_ids[d].astype(str), dtype="string"),
-        "score": s,
-        "score_diff": s - chosen_score[h],
+        "score": np.where(meas, s, np.nan),
+        "score_diff": np.where(meas, s - chosen_score[h], np.nan),
         "taken_by": taken_by,
+        "no_data": pd.array(no_data_words(nd).astype(str), dtype="string"),
     })
 
 

@@ -83,7 +83,7 @@ logger = logging.getLogger(__name__)
 
 #: Rules checked per (household, dwelling) pair, in the order the explanations apply them.
 PAIR_RULES = ("size_fit", "rent_ceiling", "step_free", "availability", "permanent_only",
-              "excluded_areas")
+              "excluded_areas", "unknown_excluded")
 
 HOUSEHOLD_COLUMNS = ("household_id", "persons", "household_type", "children_0_5",
                      "children_6_16", "step_free_needed", "arrival_date")
@@ -225,12 +225,7 @@ def build_instance(
     area_pos = pd.Series(np.arange(len(ar)), index=ar["area_id"])
     dw_area = dw["area_id"].astype("string").map(area_pos).fillna(-1).astype(int).to_numpy()
 
-    if "building_id" in dw.columns:
-        bid = dw["building_id"].astype("string")
-        bid = bid.where(bid.notna(), "\0dwelling:" + dw["dwelling_id"])
-    else:
-        bid = "\0dwelling:" + dw["dwelling_id"]
-    dw_building = pd.factorize(bid, sort=True)[0]
+    dw_building = building_codes(dw, acc)
 
     r = policy.rules
     shares = area_shares(r, ar["area_id"].astype(str))
@@ -279,6 +274,28 @@ def build_instance(
     )
 
 
+def building_codes(dw: pd.DataFrame, access: pd.DataFrame | None = None) -> np.ndarray:
+    """Return the building position of each dwelling (rows of ``dw``, sorted by dwelling_id).
+
+    ``building_id`` where given; else the OSM building the dwelling lies in
+    (``osm_building`` of the accessibility table); else the dwelling is its own building.
+    Never one building for all: a missing id is no id.
+    """
+    n = len(dw)
+    bid = (dw["building_id"].astype("string").str.strip().replace("", pd.NA)
+           if "building_id" in dw.columns else pd.Series(pd.NA, index=dw.index, dtype="string"))
+    bid = bid.reset_index(drop=True)
+    if access is not None and "osm_building" in access.columns:
+        osm_b = (access["osm_building"].reindex(dw["dwelling_id"].astype(str)).astype("string")
+                 .replace("", pd.NA).reset_index(drop=True))
+        bid = bid.where(bid.notna(), "osm:" + osm_b)
+    codes = np.asarray(pd.factorize(bid, sort=True)[0], dtype=np.int64).copy()
+    missing = codes < 0
+    start = int(codes.max()) + 1 if n and (~missing).any() else 0
+    codes[missing] = start + np.arange(int(missing.sum()))
+    return codes
+
+
 # --- eligibility ----------------------------------------------------------------------------
 
 
@@ -305,6 +322,25 @@ def dwelling_rule_masks(inst: Instance, policy: Policy) -> dict[str, np.ndarray]
     return {"permanent_only": perm, "excluded_areas": ok}
 
 
+def unknown_exclusion_masks(inst: Instance, policy: Policy) -> dict[str, np.ndarray]:
+    """Dwellings with the data that ``unknown = "exclude"`` terms need (True: measured).
+
+    Keys: ``all`` (transit and community, which apply to every household), ``daycare`` and
+    ``school`` (family, for households with children 0–5 and 6–16); only for terms whose
+    policy is ``exclude``.
+    """
+    u = policy.unknown
+    out: dict[str, np.ndarray] = {}
+    for term in ("transit", "community"):
+        if u.mode(term) == "exclude":
+            ok = ~np.isnan(inst.dterms[term].to_numpy(dtype=float))
+            out["all"] = ok if "all" not in out else out["all"] & ok
+    if u.mode("family") == "exclude":
+        for part in ("daycare", "school"):
+            out[part] = ~np.isnan(inst.dterms[part].to_numpy(dtype=float))
+    return out
+
+
 def eligibility_groups(inst: Instance, policy: Policy,
                        ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Group households by what decides their eligible dwellings; fill the per-household counts.
@@ -321,12 +357,23 @@ def eligibility_groups(inst: Instance, policy: Policy,
     tol = np.timedelta64(int(r.availability_tolerance_days), "D")
     keys = pd.DataFrame({"p": inst.persons, "c": ceilings, "s": inst.step_free_needed,
                          "a": inst.arrival})
-    groups = keys.groupby(["p", "c", "s", "a"], sort=True).indices
+    known = unknown_exclusion_masks(inst, policy)
+    by = ["p", "c", "s", "a"]
+    if "daycare" in known:  # family = exclude: households with children differ
+        keys["k"] = inst.has_0_5.astype(int) + 2 * inst.has_6_16.astype(int)
+        by.append("k")
+    groups = keys.groupby(by, sort=True).indices
     out: list[tuple[np.ndarray, np.ndarray]] = []
     blocking = np.full(inst.n_households, "", dtype=object)
     n_elig = np.zeros(inst.n_households, dtype=np.int64)
-    for (_, ceil_, sf, arr), members in groups.items():
+    for key, members in groups.items():
+        _, ceil_, sf, arr = key[:4]
         h0 = members[0]
+        excl_mask = known.get("all")
+        if "daycare" in known and inst.has_0_5[h0]:
+            excl_mask = known["daycare"] if excl_mask is None else excl_mask & known["daycare"]
+        if "school" in known and inst.has_6_16[h0]:
+            excl_mask = known["school"] if excl_mask is None else excl_mask & known["school"]
         steps = {
             "size_fit": ((inst.rooms >= lo[h0]) & (inst.rooms <= hi[h0])) if r.size_fit
             else None,
@@ -336,6 +383,7 @@ def eligibility_groups(inst: Instance, policy: Policy,
             if r.availability else None,
             "permanent_only": dmask["permanent_only"] if r.permanent_only else None,
             "excluded_areas": dmask["excluded_areas"] if r.excluded_area_kinds else None,
+            "unknown_excluded": excl_mask,
         }
         ok = np.ones(inst.n_dwellings, dtype=bool)
         block = ""

@@ -32,6 +32,7 @@ from placement.optimizer.model import (
     solve_lazy,
     spread_weight,
 )
+from placement.score import any_measured, no_data_words
 
 __all__ = ["Proposal", "propose", "write_proposal"]
 
@@ -52,9 +53,12 @@ class Proposal:
     assignments : pandas.DataFrame
         One row per household, sorted by ``household_id``: ``household_id``, ``dwelling_id``
         (NA when unplaced), ``area_id``, ``persons``, ``score`` (weighted mean of the applicable
-        terms, 0-1), one column per term (``transit``, ``community``, ``family``, ``anchor``;
-        0-1, NA where not applicable), ``locked`` (approved placement), ``kept`` (same dwelling as
-        the previous proposal), ``unplaced_reason`` (words; "" when placed).
+        terms, 0-1; empty when none of them could be measured), one column per term
+        (``transit``, ``community``, ``family``, ``anchor``; 0-1, NA where not applicable or
+        unknown), ``no_data`` (the terms that apply but could not be measured, e.g.
+        "transit, community"; "" when all are known), ``locked`` (approved placement),
+        ``kept`` (same dwelling as the previous proposal), ``unplaced_reason`` (words; ""
+        when placed).
     areas : pandas.DataFrame
         Per local area: persons placed against the cap (see :func:`explain.area_table`).
     alternatives : pandas.DataFrame
@@ -64,8 +68,12 @@ class Proposal:
         ``solve_s``, ``n_pairs`` (eligible pairs), ``n_model_pairs`` (pairs in the MILP),
         ``pricing_rounds``, ``pricing_s``, ``lp_bound`` (NaN when no pricing was needed),
         ``n_households``, ``n_dwellings``, ``n_placed``, ``n_unplaced``, ``persons_placed``,
-        ``mean_score``, ``spread_deviation`` (share of placed persons off the proportional
-        distribution), ``reasons`` (words), ``notes``, ``policy``, the solver options.
+        ``mean_score`` (over placed households with a measured score), ``n_placed_no_data``
+        (placed households none of whose terms is known: score shown empty),
+        ``spread_deviation`` (share of placed persons off the proportional
+        distribution), ``reasons`` (words), ``notes``, ``unknown`` (per term: the policy
+        choice, how many dwellings and placed households have no data, and words; see
+        :func:`explain.unknown_summary`), ``policy``, the solver options.
     """
 
     assignments: pd.DataFrame
@@ -138,7 +146,21 @@ def propose(
     t0 = time.perf_counter()
     time_limit_s = policy.solver.time_limit_s if time_limit_s is None else float(time_limit_s)
     mip_gap = policy.solver.mip_gap if mip_gap is None else float(mip_gap)
+    estimated = ("population_estimated" in areas.columns
+                 and bool(pd.Series(areas["population_estimated"]).fillna(False).astype(bool)
+                          .any()))
+    if estimated and policy.rules.area_cap:
+        policy = policy.with_overrides(rules={"area_cap": False})
     inst = build_instance(households, dwellings, areas, access, policy)
+    if estimated:
+        from placement.dataset import POPULATION_FALLBACK_WORDS
+
+        inst.notes.append(POPULATION_FALLBACK_WORDS)
+    dep = access.get("departures_per_hour_500m")
+    if dep is None or pd.to_numeric(dep, errors="coerce").isna().all():
+        inst.notes.append("no timetable (GTFS): departures and public-transport times are "
+                          "unknown; the transit term is measured from the walk to the nearest "
+                          "stop only, where that is known")
     groups = eligibility_groups(inst, policy)
     # very large rounds: the eligible pairs are priced group by group, never all listed
     lazy = policy.solver.candidate_limit <= 0 and int(inst.n_eligible.sum()) > _lazy_min()
@@ -219,7 +241,9 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
     d_of_h = np.full(H, -1)
     d_of_h[inst.pair_h[chosen]] = inst.pair_d[chosen]
     score = np.full(H, np.nan)
-    score[inst.pair_h[chosen]] = inst.pair_score[chosen]
+    shown = np.where(any_measured({t: v[chosen] for t, v in inst.pair_terms.items()}, policy),
+                     inst.pair_score[chosen], np.nan) if chosen.any() else np.zeros(0)
+    score[inst.pair_h[chosen]] = shown
     placed = d_of_h >= 0
     optimal = sol.status == "Optimal"
     reasons = explain.unplaced_reasons(inst, policy, sol.x, rejected_count=rej_count,
@@ -241,11 +265,20 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
         v = np.full(H, np.nan)
         v[inst.pair_h[chosen]] = inst.pair_terms[t][chosen]
         a[t] = v
+    nd_mask = np.zeros(H, dtype=np.int64)
+    if "no_data" in inst.pair_terms:
+        nd_mask[inst.pair_h[chosen]] = inst.pair_terms["no_data"][chosen]
+    a["no_data"] = pd.array(no_data_words(nd_mask).astype(str), dtype="string")
     a["locked"] = lock_h
     a["kept"] = np.array([prev.get(h, -2) == d_of_h[h] for h in range(H)], dtype=bool)
     a["unplaced_reason"] = pd.array(reasons.astype(str), dtype="string")
     areas_df = explain.area_table(inst, policy, sol.x)
-    alts = explain.alternatives(inst, sol.x, policy.solver.alternatives)
+    if any("no population per local area" in n for n in inst.notes):
+        # the "population" is the number of available dwellings: no cap, no share of it
+        areas_df["population"] = pd.array([pd.NA] * len(areas_df), dtype="Int64")
+        areas_df["cap_persons"] = pd.array([pd.NA] * len(areas_df), dtype="Int64")
+        areas_df["share_of_cap"] = np.nan
+    alts = explain.alternatives(inst, sol.x, policy.solver.alternatives, policy)
     placed_p = areas_df["placed_persons"].sum()
     spread_dev = (float(np.abs(areas_df["deviation_persons"]).sum() / (2 * placed_p))
                   if placed_p else 0.0)
@@ -277,11 +310,13 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
         "n_locked": int(lock_h.sum()),
         "n_kept": int(a["kept"].sum()),
         "persons_placed": int(inst.persons[placed].sum()),
-        "mean_score": float(np.nanmean(score)) if placed.any() else math.nan,
+        "mean_score": float(np.nanmean(score)) if np.isfinite(score).any() else math.nan,
+        "n_placed_no_data": int((placed & np.isnan(score)).sum()),
         "spread_deviation": spread_dev,
         "spread_weight": spread_weight(policy),
         "reasons": unplaced_words + shortage + cap_words if (~placed).any() else [],
         "notes": list(inst.notes),
+        "unknown": explain.unknown_summary(inst, policy, d_of_h),
         "policy": policy.name,
         "time_limit_s": time_limit_s,
         "mip_gap": mip_gap,
