@@ -76,3 +76,85 @@ def test_hostile_text_is_escaped_html_in_geojson_properties(tiny, value):
 def test_household_tooltip_shows_the_id_as_text(tiny):
     page = _hostile_map(tiny, "${alert(document.cookie)}")
     assert "&#36;{alert(document.cookie)}" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV (formula) injection
+# ---------------------------------------------------------------------------------------------
+FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx",
+            "'=already quoted"]
+
+
+def _case_handling_table():
+    from placement import export
+
+    proposals = pd.DataFrame({"household_id": ["H1", "H2", "H3"], "dwelling_id": ["D1", "D2", "D3"],
+                              "score": [-0.5, 0.25, -1.0], "transit": [-0.1, 0.2, 0.3]})
+    dwellings = pd.DataFrame({"dwelling_id": ["D1", "D2", "D3"],
+                              "address": [FORMULAS[0], "Åvej 2", FORMULAS[3]],
+                              "area_id": ["A1", "A1", "A1"]})
+    status = pd.DataFrame({"household_id": ["H1", "H2", "H3"],
+                           "status": ["approved", "rejected", "approved"],
+                           "decided_by": ["anna", "=cmd|' /C calc'!A0", "bo"],
+                           "decided_at": pd.to_datetime(["2026-01-02"] * 3, utc=True),
+                           "decision_reason": [FORMULAS[1], FORMULAS[2], FORMULAS[6]]})
+    return export, proposals, dwellings, status
+
+
+def _cells(path, sep):
+    import csv
+
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.reader(fh, delimiter=sep))
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+def test_case_handling_csv_has_no_cell_a_spreadsheet_runs(tmp_path, sep):
+    export, proposals, dwellings, status = _case_handling_table()
+    path = export.write_proposals_csv(proposals, tmp_path / "p.csv", sep=sep,
+                                      dwellings=dwellings, status=status)
+    rows = _cells(path, sep)
+    header, body = rows[0], rows[1:]
+    numeric = {"score", "transit", "run_id"}
+    for row in body:
+        for name, cell in zip(header, row, strict=True):
+            if name in numeric:
+                continue
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (name, cell)
+    # negative numbers stay numbers
+    scores = [row[header.index("score")] for row in body]
+    assert scores[0] in ("-0.5", "-0,5")
+    assert body[0][header.index("address")] == "'" + FORMULAS[0]
+    # and the case handler's text comes back exactly
+    back = export.read_proposals_csv(path, sep=sep)
+    assert back["address"].tolist() == [FORMULAS[0], "Åvej 2", FORMULAS[3]]
+    assert back["decision_reason"].tolist() == [FORMULAS[1], FORMULAS[2], FORMULAS[6]]
+    assert back["decided_by"].tolist()[1] == "=cmd|' /C calc'!A0"
+    np.testing.assert_array_equal(back["score"], [-0.5, 0.25, -1.0])
+
+
+def test_run_files_of_propose_are_neutralised(tmp_path):
+    from placement.optimizer.propose import Proposal, write_proposal
+
+    assignments = pd.DataFrame({"household_id": ["H1"], "dwelling_id": ["D1"],
+                                "address": ["=1+2"], "score": [-0.5]})
+    areas = pd.DataFrame({"area_id": ["A1"], "name": ["@evil"], "share_of_cap": [-0.0]})
+    alternatives = pd.DataFrame({"household_id": ["H1"], "dwelling_id": ["D2"],
+                                 "score_diff": [-0.25]})
+    paths = write_proposal(Proposal(assignments=assignments, areas=areas,
+                                    alternatives=alternatives, summary={"status": "Optimal"}),
+                           tmp_path / "proposals.csv")
+    assert _cells(paths["assignments"], ",")[1] == ["H1", "D1", "'=1+2", "-0.5"]
+    assert _cells(paths["areas"], ",")[1][1] == "'@evil"
+    assert _cells(paths["alternatives"], ",")[1][2] == "-0.25"
+
+
+@pytest.mark.parametrize("value", [*FORMULAS, "plain", "-", "'", "''=x"])
+def test_neutralise_and_restore_round_trip(value):
+    from placement import export
+
+    frame = pd.DataFrame({"t": pd.array([value], dtype="string"), "n": [-3]})
+    out = export.neutralise_formulas(frame)
+    assert not str(out.loc[0, "t"]).startswith(("=", "+", "-", "@", "\t", "\r"))
+    assert out.loc[0, "n"] == -3
+    assert export.restore_formulas(out, ["t"]).loc[0, "t"] == value
