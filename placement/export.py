@@ -87,6 +87,17 @@ def _neutral_cell(value: object) -> object:
     return value
 
 
+def neutralise_text(value: str) -> str:
+    """Quote one text cell that a spreadsheet would run as a formula (see neutralise_formulas).
+
+    Examples
+    --------
+    >>> neutralise_text("=HYPERLINK(1)"), neutralise_text("family")
+    ("'=HYPERLINK(1)", 'family')
+    """
+    return str(_neutral_cell(value))
+
+
 def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     """Return a copy in which no text cell can run as a spreadsheet formula.
 

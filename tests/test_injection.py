@@ -158,3 +158,34 @@ def test_neutralise_and_restore_round_trip(value):
     assert not str(out.loc[0, "t"]).startswith(("=", "+", "-", "@", "\t", "\r"))
     assert out.loc[0, "n"] == -3
     assert export.restore_formulas(out, ["t"]).loc[0, "t"] == value
+
+
+def test_retention_csv_and_html_keep_group_labels_inert(tmp_path):
+    from test_retention import synthetic_history
+
+    from placement.report import write_retention_report
+
+    history, measures = synthetic_history(n=300)
+    kinds = sorted(history["household_type"].dropna().unique())
+    evil = {kinds[0]: "=cmd|' /C calc'!A0", kinds[-1]: "<img src=x onerror=alert(1)>"}
+    history = history.assign(household_type=history["household_type"].replace(evil))
+    paths = write_retention_report(history, year=2023, measures=measures,
+                                   out=tmp_path / "r.html")
+    rows = _cells(paths.csv, ",")
+    groups = [r[1] for r in rows[1:]]
+    assert "'=cmd|' /C calc'!A0" in groups
+    assert not [g for g in groups if g.startswith(("=", "+", "@", "\t", "\r"))]
+    assert "<img src=x" not in paths.html.read_text(encoding="utf-8")
+
+
+def test_scenario_comparison_csvs_are_neutralised(tmp_path):
+    from placement.pipeline import write_compare
+
+    table = pd.DataFrame({"measure": ["placed", "=evil"], "unit": ["", ""],
+                          "base": [1.0, -2.0], "cut": [2.0, -3.0]})
+    changed = pd.DataFrame({"household_id": ["@H1"], "base": ["D1"], "cut": ["-D2"]})
+    write_compare(table, changed, tmp_path)
+    compare = _cells(tmp_path / "compare.csv", ",")
+    assert compare[2][1] == "'=evil"
+    assert compare[2][-1] == "-3.0"  # a negative number stays a number
+    assert _cells(tmp_path / "changed.csv", ",")[1] == ["'@H1", "D1", "'-D2"]
