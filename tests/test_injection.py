@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+import shutil
+import subprocess
 
 import fixtures_data as fd
 import numpy as np
@@ -189,3 +192,47 @@ def test_scenario_comparison_csvs_are_neutralised(tmp_path):
     assert compare[2][1] == "'=evil"
     assert compare[2][-1] == "-3.0"  # a negative number stays a number
     assert _cells(tmp_path / "changed.csv", ",")[1] == ["'@H1", "D1", "'-D2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the page's own scripts, run in node with Leaflet and jQuery stubbed: alert must never run
+# ---------------------------------------------------------------------------------------------
+NODE_HARNESS = r"""
+const fs = require("fs");
+const vm = require("vm");
+const code = fs.readFileSync(process.argv[2], "utf8");
+let calls = 0;
+const handler = {
+  get: (t, p) => (p === Symbol.toPrimitive ? () => "" : stub),
+  apply: () => stub,
+  construct: () => stub,
+};
+const stub = new Proxy(function () {}, handler);
+const context = { L: stub, $: stub, jQuery: stub, document: stub, window: stub,
+                  console: console, alert: () => { calls += 1; } };
+vm.createContext(context);
+try { vm.runInContext(code + "\n;globalThis.__end = true;", context); }
+catch (err) { console.error(String(err)); }
+console.log(JSON.stringify({ alerts: calls, ran_to_the_end: context.__end === true }));
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("value", ["${alert(document.cookie)}", "`+alert(1)+`",
+                                   "\\`+alert(1)+\\`"])
+def test_page_scripts_never_run_input_text(tiny, tmp_path, value):
+    page = _hostile_map(tiny, value)
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    assert scripts
+    (tmp_path / "page.js").write_text("\n".join(scripts), encoding="utf-8")
+    (tmp_path / "harness.js").write_text(NODE_HARNESS, encoding="utf-8")
+    done = subprocess.run(["node", str(tmp_path / "harness.js"), str(tmp_path / "page.js")],
+                          capture_output=True, text=True, check=True, timeout=60)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "alerts": 0, "ran_to_the_end": True}, done.stderr
+    # the harness itself sees a script that does call alert
+    (tmp_path / "evil.js").write_text("var x = `${alert(1)}`;", encoding="utf-8")
+    done = subprocess.run(["node", str(tmp_path / "harness.js"), str(tmp_path / "evil.js")],
+                          capture_output=True, text=True, check=True, timeout=60)
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"alerts": 1,
+                                                                  "ran_to_the_end": True}
