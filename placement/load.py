@@ -72,11 +72,8 @@ _FIRST_YEAR, _LAST_YEAR = 1678, 2261
 _OPEN_END_YEAR = 9999
 #: Id columns: pseudonymous ids need no markup, so only these characters are allowed.
 _ID_COLUMNS = frozenset({"dwelling_id", "household_id", "person_id", "building_id", "area_id"})
-_ID_RE = re.compile(r"^\w[\w\-.:/# ]{0,63}$")
-_ID_HELP = (
-    "ids are letters, digits and - _ . : / # or space, at most 64 characters, starting with a "
-    "letter or digit"
-)
+_ID_RE = re.compile(r"^[\w\-.:/#][\w\-.:/# ]{0,63}$")
+_ID_HELP = "ids are letters, digits and - _ . : / # or space, at most 64 characters"
 _UTF8_HELP = (
     "save it as UTF-8: in Excel File > Save As > 'CSV UTF-8 (Comma delimited)'; in LibreOffice "
     "Save As > Text CSV with character set 'Unicode (UTF-8)'"

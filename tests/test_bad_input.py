@@ -160,7 +160,7 @@ def test_the_command_line_prints_the_zero_warning(tmp_path, repo_root):
 
 
 @pytest.mark.parametrize("value", ["${alert(document.cookie)}", "<b>H1</b>", "H1\"", "=H1",
-                                   "-H1", "x" * 65])
+                                   "@H1", "H1;2", "x" * 65])
 def test_ids_are_restricted_to_a_safe_character_set(tmp_path, value):
     rows = _rows(fd.HOUSEHOLDS_ROWS)
     rows[1][0] = value
@@ -169,7 +169,8 @@ def test_ids_are_restricted_to_a_safe_character_set(tmp_path, value):
     assert where(exc.value) == [("households.csv", 3, "household_id")]
 
 
-@pytest.mark.parametrize("value", ["H0001", "R-12/3", "Bolig 7.2", "Åbo_1", "0999:17", "7#"])
+@pytest.mark.parametrize("value", ["H0001", "R-12/3", "Bolig 7.2", "Åbo_1", "0999:17", "7#",
+                                   "-_a"])
 def test_ordinary_ids_pass(tmp_path, value):
     rows = _rows(fd.HOUSEHOLDS_ROWS)
     rows[1][0] = value
