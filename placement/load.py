@@ -516,6 +516,18 @@ def _id_text(value: Any) -> str | None:
     return str(value).strip()
 
 
+def _count_value(raw: Any) -> int | None:
+    """Return a geodata attribute as a whole number >= 0 that fits int64, else None."""
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(number) or number < 0 or not number.is_integer():
+        return None
+    value = int(raw) if isinstance(raw, int | np.integer) else int(number)
+    return value if value <= _INT_MAX else None
+
+
 def _join_key(value: str) -> str:
     """Key for matching area codes: digit-only codes match regardless of leading zeros."""
     return (value.lstrip("0") or "0") if value.isdigit() else value
@@ -700,7 +712,8 @@ def load_areas(
                     )
                 )
                 continue
-            if float(raw) < 0 or not float(raw).is_integer():
+            value = _count_value(raw)
+            if value is None:
                 problems.append(
                     Problem(
                         file,
@@ -710,9 +723,22 @@ def load_areas(
                     )
                 )
                 continue
-            pop[k] = int(raw)
+            pop[k] = value
             if integ_field is not None and not pd.isna(gdf[integ_field].iloc[k]):
-                integ[k] = int(gdf[integ_field].iloc[k])
+                raw_integ = gdf[integ_field].iloc[k]
+                integ_value = _count_value(raw_integ)
+                if integ_value is None:
+                    problems.append(
+                        Problem(
+                            file,
+                            k + 1,
+                            "integration_residents",
+                            f"integration_residents must be a whole number >= 0, got "
+                            f"{raw_integ!r}",
+                        )
+                    )
+                    continue
+                integ[k] = integ_value
     if problems:
         raise DataError(problems)
     out = gpd.GeoDataFrame(

@@ -271,6 +271,11 @@ def interpolate_trip_times(
     dep = st["dep"].to_numpy().copy()
     arr = np.where(np.isnan(arr), dep, arr)
     dep = np.where(np.isnan(dep), arr, dep)
+    early = dep < arr  # a vehicle cannot leave before it arrives (load_gtfs refuses such feeds)
+    if early.any():
+        logger.warning("%s stop_times rows depart before they arrive; their departure is taken "
+                       "as the arrival", int(early.sum()))
+        dep = np.where(early, arr, dep)
     trip_code = pd.factorize(st["trip_id"])[0]
     n = len(st)
     idx = np.arange(n)

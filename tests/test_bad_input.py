@@ -212,3 +212,19 @@ def test_a_file_with_some_known_columns_still_names_unknown_ones(tmp_path):
     with pytest.raises(DataError) as exc:
         load.load_households(_households(tmp_path, rows, header))
     assert "unknown column 'Bemærkning'" in str(exc.value)
+
+
+@pytest.mark.parametrize(("column", "value"), [("population", "many"),
+                                                ("population", "1e30"),
+                                                ("integration_residents", "-3"),
+                                                ("integration_residents", "a few")])
+def test_area_counts_that_are_no_counts_are_located(tmp_path, column, value):
+    areas = fd.areas_frame()
+    areas["population"] = ["1200", "800"]
+    areas["integration_residents"] = ["15", "4"]
+    areas.loc[areas.index[1], column] = value
+    path = tmp_path / "areas.gpkg"
+    areas.to_file(path, layer="local_areas", engine="pyogrio")
+    with pytest.raises(DataError) as exc:
+        load.load_areas(path, layer="local_areas")
+    assert where(exc.value) == [("areas.gpkg", 2, column)]

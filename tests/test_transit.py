@@ -243,6 +243,17 @@ def test_interpolated_times_are_truncated_not_rounded(tmp_path: Path) -> None:
     assert tt.arr_s.tolist() == [8 * H + 1, 8 * H + 3, 8 * H + 5]
 
 
+def test_a_departure_before_the_arrival_never_rides_backwards_in_time(tmp_path: Path) -> None:
+    # A 06:00, B arrives 06:10 and departs 06:05, C 06:07: never A -> C in 7 minutes
+    t = 6 * H
+    feed = Feed(stops=STOPS, trips=[Trip("T", [("S0", t, t), ("S1", t + 10 * M, t + 5 * M),
+                                              ("S2", t + 7 * M, None)])])
+    tt = load(feed, tmp_path)
+    assert np.all(tt.arr_s >= tt.dep_s)
+    out = route(tt, access=[{"S0": 0}], egress={"S2": 0}, departures=[t])
+    assert out[0, 0] == INF or out[0, 0] >= 10 * M
+
+
 def test_zero_change_time_follows_zero_length_rides_across_trips(tmp_path: Path) -> None:
     # T1 rides S0 -> S1 in no time at 08:00; T0 leaves S1 at 08:00 (also in no time to S2) and
     # goes on to S3. T0 sorts before T1, so one pass in sort order would miss the change.
