@@ -12,6 +12,8 @@ import fixtures_data as fd
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from placement import mapview
 from placement.dataset import load_dataset
@@ -236,3 +238,15 @@ def test_page_scripts_never_run_input_text(tiny, tmp_path, value):
                           capture_output=True, text=True, check=True, timeout=60)
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"alerts": 1,
                                                                   "ran_to_the_end": True}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("=+-@'\t\rab1 ;,\"")), max_size=8))
+def test_neutralised_text_never_starts_a_formula_and_comes_back_exactly(value):
+    from placement import export
+
+    frame = pd.DataFrame({"t": pd.array([value], dtype="string")})
+    cell = export.neutralise_formulas(frame).loc[0, "t"]
+    assert not cell.startswith(export.FORMULA_TRIGGERS)
+    assert export.restore_formulas(pd.DataFrame({"t": pd.array([cell], dtype="string")}),
+                                   ["t"]).loc[0, "t"] == value
