@@ -226,6 +226,8 @@ def _parse_cell(raw: str, col: Column, sep: str) -> tuple[Any, str | None]:
         value, err = _parse_int(raw)
     elif col.kind == "float":
         value, err = _parse_float(raw, sep, col.name)
+        if value is not None and not np.isfinite(value):
+            value, err = None, f"number {raw!r} is too large to be a measurement; check it"
     elif col.kind == "date":
         return _parse_date(raw, optional=not col.required)
     elif col.kind == "bool":

@@ -228,3 +228,13 @@ def test_area_counts_that_are_no_counts_are_located(tmp_path, column, value):
     with pytest.raises(DataError) as exc:
         load.load_areas(path, layer="local_areas")
     assert where(exc.value) == [("areas.gpkg", 2, column)]
+
+
+def test_numbers_too_large_for_a_float_are_located(tmp_path):
+    rows = [list(r) for r in fd.DWELLINGS_ROWS]
+    rows[0][DIDX["floor_area_m2"]] = "1e400"
+    rows[1][DIDX["rent_dkk"]] = "-1e999"
+    with pytest.raises(DataError) as exc:
+        load.load_dwellings(fd.write_csv(tmp_path / "dwellings.csv", fd.DWELLINGS_HEADER, rows))
+    assert where(exc.value) == [("dwellings.csv", 2, "floor_area_m2"),
+                                ("dwellings.csv", 3, "rent_dkk")]
