@@ -172,8 +172,8 @@ def _temp_name(final: Path, kind: str) -> Path:
 
 
 def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
+    if pid == os.getpid() or os.name != "posix":
+        return True  # on Windows os.kill(pid, 0) would send Ctrl+C: never guess there
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
