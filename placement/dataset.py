@@ -200,6 +200,31 @@ def _manifest_problem(column: str | None, message: str) -> Problem:
     return Problem(file=MANIFEST_NAME, row=None, column=column, message=message)
 
 
+def _manifest_cpr_problems(doc: dict[str, Any]) -> list[Problem]:
+    """CPR-shaped values (or keys) anywhere in the manifest, masked."""
+    from placement.validate import cpr_problem, find_cpr
+
+    problems: list[Problem] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                hit = find_cpr(str(key))
+                if hit:
+                    problems.append(cpr_problem(MANIFEST_NAME, None, where or None, hit))
+                walk(inner, f"{where}.{key}" if where else str(key))
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner, where)
+        elif isinstance(value, str | int):
+            hit = find_cpr(str(value))
+            if hit:
+                problems.append(cpr_problem(MANIFEST_NAME, None, where, hit))
+
+    walk(doc, "")
+    return problems
+
+
 def _parse_manifest(dataset_dir: Path) -> tuple[Manifest | None, list[Problem]]:
     """Parse the manifest; return (manifest or None, problems)."""
     root = dataset_dir.resolve()
@@ -215,7 +240,7 @@ def _parse_manifest(dataset_dir: Path) -> tuple[Manifest | None, list[Problem]]:
     except UnicodeDecodeError:
         return None, [_manifest_problem(None, "not valid TOML: the file must be UTF-8")]
 
-    problems: list[Problem] = []
+    problems: list[Problem] = _manifest_cpr_problems(doc)
     for section in doc:
         if section not in _SECTIONS:
             problems.append(

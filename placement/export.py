@@ -7,15 +7,24 @@ any earlier file untouched.
 The CSV is made for spreadsheets: UTF-8 with a byte-order mark (so Excel detects the encoding
 and shows æ, ø, å), one row per household, ISO dates (``YYYY-MM-DD HH:MM:SS``, UTC). Danish
 Excel expects ``;`` between fields and ``,`` as decimal mark: ``sep=";"`` selects both.
+Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+tab or carriage return) get a leading ``'`` (:func:`neutralise_formulas`, OWASP's rule for CSV
+injection); numbers stay numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
+import os
+import re
+import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -64,6 +73,150 @@ _TEXT_COLUMNS = (
     "decision_reason",
     "unplaced_reason",
 )
+#: First characters that make a spreadsheet cell a formula (OWASP CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# a written cell that carries the neutralising quote (undone by read_proposals_csv)
+_QUOTED_RE = re.compile(r"^'+[=+\-@\t\r]")
+# hidden temporary files and folders of this module: .<name>.<pid>-<hex>.part<suffix> / .run
+_TEMP_RE = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)-[0-9a-f]{32}\.(?:part.*|run)$")
+
+
+def _neutral_cell(value: object) -> object:
+    if isinstance(value, str) and (value.startswith(FORMULA_TRIGGERS) or _QUOTED_RE.match(value)):
+        return "'" + value
+    return value
+
+
+def neutralise_text(value: str) -> str:
+    """Quote one text cell that a spreadsheet would run as a formula (see neutralise_formulas).
+
+    Examples
+    --------
+    >>> neutralise_text("=HYPERLINK(1)"), neutralise_text("family")
+    ("'=HYPERLINK(1)", 'family')
+    """
+    return str(_neutral_cell(value))
+
+
+def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy in which no text cell can run as a spreadsheet formula.
+
+    A text cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+    leading ``'`` (OWASP's rule against CSV injection), so Excel and LibreOffice show it as
+    text. A cell that already begins with quotes and then one of these gets one more quote, so
+    :func:`restore_formulas` gives back the original exactly. Numbers (also negative ones, in
+    numeric columns or as numbers in a mixed column) are left as numbers.
+
+    Parameters
+    ----------
+    frame
+        Any table about to be written as CSV (index and column names are treated alike).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The neutralised copy.
+
+    Examples
+    --------
+    >>> out = neutralise_formulas(pd.DataFrame({"a": ["=1+1", "-2", "ok"], "b": [-2.5, 1, 3]}))
+    >>> out["a"].tolist(), out["b"].tolist()
+    (["'=1+1", "'-2", 'ok'], [-2.5, 1.0, 3.0])
+    """
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        if isinstance(series.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+            series
+        ):
+            continue
+        out[column] = series.map(_neutral_cell, na_action="ignore").astype(series.dtype)
+    if not pd.api.types.is_numeric_dtype(out.index):
+        out.index = out.index.map(_neutral_cell)
+    out.columns = [_neutral_cell(c) for c in out.columns]
+    return out
+
+
+def restore_formulas(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Undo :func:`neutralise_formulas` on text columns of a table read back from CSV.
+
+    Parameters
+    ----------
+    frame
+        The table as read.
+    columns
+        Text columns to restore; default every non-numeric column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the added quotes removed.
+    """
+    out = frame.copy()
+    names = columns if columns is not None else [
+        c for c in out.columns if not pd.api.types.is_numeric_dtype(out[c])
+    ]
+    for column in names:
+        series = out[column]
+        out[column] = series.map(
+            lambda v: v[1:] if isinstance(v, str) and _QUOTED_RE.match(v) else v,
+            na_action="ignore",
+        ).astype(series.dtype)
+    return out
+
+
+def _temp_name(final: Path, kind: str) -> Path:
+    return final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex}.{kind}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name != "posix":
+        return True  # on Windows os.kill(pid, 0) would send Ctrl+C: never guess there
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process, or no way to tell: keep its files
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove hidden temporary files and folders that killed exports left in ``folder``.
+
+    An export writes ``.<name>.<pid>-<hex>.part…`` (and a run ``.<name>.<pid>-<hex>.run/``)
+    before moving it into place; a process killed in between leaves it behind, with household
+    data in it. Those whose process no longer runs are removed.
+
+    Parameters
+    ----------
+    folder
+        Folder to clean.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+    """
+    removed: list[Path] = []
+    root = Path(folder)
+    if not root.is_dir():
+        return removed
+    for entry in sorted(root.iterdir()):
+        m = _TEMP_RE.match(entry.name)
+        if m is None or _pid_alive(int(m.group("pid"))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    if removed:
+        logger.info("removed %d temporary file(s) left by an interrupted export in %s",
+                    len(removed), root)
+    return removed
 
 
 @contextmanager
@@ -83,15 +236,103 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     Notes
     -----
     On any error (or interruption) the temporary file is removed and ``path`` is untouched.
+    Temporary files that earlier, killed exports left in the folder are removed first
+    (:func:`remove_stale_temporaries`).
     """
     final = Path(path)
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex}.part{final.suffix}")
+    remove_stale_temporaries(final.parent)
+    tmp = _temp_name(final, f"part{final.suffix}")
     try:
         yield tmp
         tmp.replace(final)  # os.replace: atomic within one file system
     finally:
         for leftover in (tmp, *(tmp.with_name(tmp.name + s) for s in _SIDECARS)):
             leftover.unlink(missing_ok=True)
+
+
+def write_file_set(
+    files: Mapping[str, str | bytes], manifest: str | Path, build_manifest: Any
+) -> dict[str, Path]:
+    """Write the files of one run as a set: no reader ever sees files of two runs together.
+
+    Every file is first written into a hidden folder beside the targets. Then the old manifest
+    is removed, the files are moved into place, and the new manifest, which names every file of
+    the run with its SHA-256, is moved into place last. A run is complete exactly when its
+    manifest exists and names the files beside it (:func:`check_file_set`): an interruption at
+    any point leaves either the earlier complete set, or files without a manifest, never a new
+    file beside an old manifest. Hidden temporary files of killed writers are removed first.
+
+    Parameters
+    ----------
+    files
+        File name (in the manifest's folder) to its content; text is written as UTF-8.
+    manifest
+        The manifest file (JSON), e.g. ``proposals.summary.json``.
+    build_manifest
+        Callable taking ``{name: sha256}`` and returning the manifest's text.
+
+    Returns
+    -------
+    dict
+        File name (and the manifest's name) to its path.
+    """
+    final_manifest = Path(manifest)
+    folder = final_manifest.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(folder)
+    stage = _temp_name(final_manifest, "run")
+    stage.mkdir()
+    try:
+        digests: dict[str, str] = {}
+        for name, content in files.items():
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            with (stage / name).open("wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            digests[name] = hashlib.sha256(data).hexdigest()
+        text = build_manifest(digests)
+        with (stage / final_manifest.name).open("w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        final_manifest.unlink(missing_ok=True)
+        for name in files:
+            (stage / name).replace(folder / name)
+        (stage / final_manifest.name).replace(final_manifest)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    with contextlib.suppress(OSError):  # make the renames durable where the OS allows it
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return {**{name: folder / name for name in files}, final_manifest.name: final_manifest}
+
+
+def check_file_set(manifest: str | Path, digests: Mapping[str, str]) -> list[str]:
+    """Names of the files a run's manifest lists that are missing or belong to another run.
+
+    Parameters
+    ----------
+    manifest
+        The manifest written by :func:`write_file_set`.
+    digests
+        ``{name: sha256}`` as the manifest lists them.
+
+    Returns
+    -------
+    list of str
+        Empty when the set is complete and consistent.
+    """
+    folder = Path(manifest).parent
+    bad = []
+    for name, digest in sorted(digests.items()):
+        path = folder / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            bad.append(name)
+    return bad
 
 
 def table_terms(proposals: pd.DataFrame, terms: Sequence[str] | None = None) -> list[str]:
@@ -272,7 +513,8 @@ def write_proposals_csv(
     -------
     pathlib.Path
         The written file: UTF-8 with BOM, header row, one row per household, numbers at full
-        precision, empty cells for missing values.
+        precision, empty cells for missing values, text that would run as a formula quoted
+        (:func:`neutralise_formulas`).
     """
     if sep == _decimal_for(sep, decimal):
         msg = f"the separator and the decimal mark must differ, both are {sep!r}"
@@ -280,7 +522,7 @@ def write_proposals_csv(
     table = proposals_table(proposals, dwellings, areas, status=status, run_id=run_id, terms=terms)
     final = Path(path)
     with atomic_path(final) as tmp:
-        table.to_csv(
+        neutralise_formulas(table).to_csv(
             tmp,
             sep=sep,
             decimal=_decimal_for(sep, decimal),
@@ -320,7 +562,7 @@ def read_proposals_csv(
         na_values=[""],
         float_precision="round_trip",
     )
-    return frame
+    return restore_formulas(frame, [c for c in _TEXT_COLUMNS if c in frame.columns])
 
 
 def _points_for(dwelling_ids: pd.Series, dwellings: pd.DataFrame) -> gpd.GeoSeries:

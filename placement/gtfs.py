@@ -53,6 +53,83 @@ _TIME_RE = re.compile(r"^\s*(\d{1,3}):([0-5]\d):([0-5]\d)\s*$")
 _DATE_RE = r"^\d{8}$"
 #: Problems listed per table and column before the rest are summarised in one line.
 _MAX_PER_COLUMN = 25
+#: Most bytes read from one table of a feed, unpacked (a zip member can unpack to gigabytes);
+#: ``PLACEMENT_GTFS_MAX_TABLE_MB`` in the environment overrides it.
+MAX_TABLE_BYTES = 1024 * 1024 * 1024
+_UTF8_HELP = "GTFS tables are UTF-8: save the table as UTF-8 and zip the feed again"
+
+
+def _max_table_bytes() -> int:
+    text = os.environ.get("PLACEMENT_GTFS_MAX_TABLE_MB", "").strip()
+    if text:
+        try:
+            return max(1, int(float(text) * 1024 * 1024))
+        except ValueError:
+            logger.warning("PLACEMENT_GTFS_MAX_TABLE_MB=%r is not a number; using the default",
+                           text)
+    return MAX_TABLE_BYTES
+
+
+def _read_member(zf: zipfile.ZipFile, full: str, short: str, col: _Collector) -> bytes | None:
+    """Read one table, at most :func:`_max_table_bytes`; add a problem (and give None) if more."""
+    limit = _max_table_bytes()
+    size = zf.getinfo(full).file_size
+    too_big = (f"unpacks to more than {limit / 2**20:,.0f} MB, the most placement reads from "
+               "one table (a damaged or hostile zip?); set PLACEMENT_GTFS_MAX_TABLE_MB to read "
+               "larger tables")
+    if size > limit:
+        shown = too_big.replace("more than", f"{size / 2**20:,.0f} MB, more than")
+        col.add(short, None, None, shown)
+        return None
+    try:
+        with zf.open(full) as fh:
+            raw = fh.read(limit + 1)  # never read past the cap, whatever the header says
+    except (zipfile.BadZipFile, EOFError, OSError) as err:
+        col.add(short, None, None, f"is damaged in the zip ({err}); zip the feed again")
+        return None
+    if len(raw) > limit:
+        col.add(short, None, None, too_big)
+        return None
+    return raw
+
+
+def _parse_member(raw: bytes, short: str, col: _Collector) -> pd.DataFrame | None:
+    """Parse one table's bytes as UTF-8 CSV; a located problem (and None) where it cannot be."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        col.add(short, None, None, f"is saved as UTF-16, not UTF-8: {_UTF8_HELP}")
+        return None
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        col.add(short, raw.count(b"\n", 0, nul) + 1, None,
+                "holds a NUL byte (a binary or damaged file, not CSV text)")
+        return None
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        row = body.count(b"\n", 0, err.start) + 1
+        byte = body[err.start:err.start + 1].hex().upper()
+        col.add(short, row, None,
+                f"is not valid UTF-8 (byte 0x{byte} in this row; perhaps cp1252 or latin-1): "
+                f"{_UTF8_HELP}")
+        return None
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                            skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        col.add(short, 1, None, "is empty: a table needs at least its header row")
+        return None
+    except pd.errors.ParserError as err:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if m:
+            col.add(short, int(m.group(2)), None,
+                    f"row has {m.group(3)} cells but the header has {m.group(1)} columns; check "
+                    "for an unquoted comma inside a value")
+        else:
+            col.add(short, None, None, "cannot be read as CSV (check quotes and separators)")
+        return None
+    frame.columns = [c.strip() for c in frame.columns]
+    return frame
 
 
 class _Collector:
@@ -64,6 +141,18 @@ class _Collector:
 
     def add(self, table: str, row: int | None, column: str | None, message: str) -> None:
         self.problems.append(Problem(f"{self.zip_name}/{table}", row, column, message))
+
+    def warn(self, table: str, mask: pd.Series | np.ndarray, column: str, message: str,
+             values: pd.Series | None = None) -> None:
+        """Log a warning per row where ``mask`` is true: the feed is usable all the same."""
+        idx = np.flatnonzero(np.asarray(mask, dtype=bool))
+        for i in idx[:_MAX_PER_COLUMN]:
+            shown = f" (found {values.iloc[i]!r})" if values is not None else ""
+            logger.warning("%s", Problem(f"{self.zip_name}/{table}", int(i) + 2, column,
+                                         message + shown))
+        if len(idx) > _MAX_PER_COLUMN:
+            logger.warning("%s/%s: %d more rows: %s", self.zip_name, table,
+                           len(idx) - _MAX_PER_COLUMN, message)
 
     def rows(self, table: str, mask: pd.Series | np.ndarray, column: str, message: str,
              values: pd.Series | None = None) -> None:
@@ -79,30 +168,31 @@ class _Collector:
 
 def _read_tables(path: Path, col: _Collector) -> dict[str, pd.DataFrame]:
     """Read every .txt table of the zip as strings; report a bad zip or missing tables."""
+    unreadable: set[str] = set()
     try:
         with zipfile.ZipFile(path) as zf:
             names = {Path(n).name: n for n in zf.namelist() if n.endswith(".txt")}
             tables: dict[str, pd.DataFrame] = {}
             for short, full in sorted(names.items()):
-                raw = zf.read(full)
-                try:
-                    frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False,
-                                        encoding="utf-8-sig", skipinitialspace=True)
-                except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-                    col.add(short, None, None, f"cannot be read as CSV: {e}")
+                raw = _read_member(zf, full, short, col)
+                frame = _parse_member(raw, short, col) if raw is not None else None
+                if frame is None:
+                    unreadable.add(short)
                     continue
-                frame.columns = [c.strip() for c in frame.columns]
                 tables[short] = frame
-    except zipfile.BadZipFile:
-        col.add("", None, None, "is not a zip file; a GTFS feed is a zip of .txt tables")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError) as err:
+        what = ("is not a zip file; a GTFS feed is a zip of .txt tables"
+                if isinstance(err, zipfile.BadZipFile)
+                else "uses a zip feature placement cannot read; zip the tables again")
+        col.add("", None, None, what)
         return {}
     except OSError as err:
         col.add("", None, None, f"cannot be read: {err.strerror or err}")
         return {}
     for table in REQUIRED_TABLES:
-        if table not in tables:
+        if table not in tables and table not in unreadable:
             col.add(table, None, None, "required table is missing from the feed")
-    if "calendar.txt" not in tables and "calendar_dates.txt" not in tables:
+    if not ({"calendar.txt", "calendar_dates.txt"} & (set(tables) | unreadable)):
         col.add("calendar.txt", None, None,
                 "the feed has neither calendar.txt nor calendar_dates.txt; one is required")
     for table, frame in tables.items():
@@ -141,6 +231,8 @@ def _check_tables(tables: dict[str, pd.DataFrame], col: _Collector) -> None:
     unique("stops.txt", "stop_id")
     unique("routes.txt", "route_id")
     unique("trips.txt", "trip_id")
+    unique("calendar.txt", "service_id")
+    _check_agencies(tables, col)
 
     if has("stops.txt", "stop_lat", "stop_lon"):
         stops = tables["stops.txt"]
@@ -222,6 +314,16 @@ def _check_tables(tables: dict[str, pd.DataFrame], col: _Collector) -> None:
             frame = pd.DataFrame({"trip": st["trip_id"].str.strip(), "seq": seq,
                                   "arr": arr, "dep": dep, "pos": np.arange(len(st))})
             frame = frame.dropna(subset=["seq"]).sort_values(["trip", "seq"], kind="stable")
+            given_arr, given_dep = times["arrival_time"], times["departure_time"]
+            col.rows("stop_times.txt", given_dep < given_arr, "departure_time",
+                     "the vehicle leaves this stop before it arrives (departure_time is before "
+                     "arrival_time)", st["departure_time"])
+            repeated = frame.duplicated(["trip", "seq"], keep="first").to_numpy()
+            dup_mask = np.zeros(len(st), dtype=bool)
+            dup_mask[frame["pos"].to_numpy()[repeated]] = True
+            col.rows("stop_times.txt", dup_mask, "stop_sequence",
+                     "stop_sequence repeats within its trip, so the order of the stops is not "
+                     "known", st["stop_sequence"])
             prev_dep = frame.groupby("trip")["dep"].transform(
                 lambda s: s.ffill().shift(1))
             back = (frame["arr"] < prev_dep).to_numpy()
@@ -246,6 +348,61 @@ def _header_only_problems(tables: dict[str, pd.DataFrame], col: _Collector) -> N
         if table in tables and not len(tables[table]):
             col.add(table, 2, None, "the table has a header but no rows; a feed needs at least "
                     "one row here (was the export cut off or filtered to nothing?)")
+
+
+def _check_agencies(tables: dict[str, pd.DataFrame], col: _Collector) -> None:
+    """Routes naming an agency that agency.txt lacks (a warning: the feed is still usable)."""
+    if "routes.txt" not in tables or "agency.txt" not in tables:
+        return
+    routes, agency = tables["routes.txt"], tables["agency.txt"]
+    ids = (agency["agency_id"].str.strip() if "agency_id" in agency.columns
+           else pd.Series([""] * len(agency)))
+    col.rows("agency.txt", ids.duplicated(keep="first") & (ids != ""), "agency_id",
+             "duplicate agency_id", ids)
+    if "agency_id" not in routes.columns:
+        if len(agency) > 1:
+            col.warn("routes.txt", np.ones(len(routes), dtype=bool), "agency_id",
+                     "the feed has several agencies but routes.txt has no agency_id column")
+        return
+    named = routes["agency_id"].str.strip()
+    col.warn("routes.txt", (named != "") & ~named.isin(set(ids)), "agency_id",
+             "agency_id is not in agency.txt", routes["agency_id"])
+    if len(agency) > 1:
+        col.warn("routes.txt", named == "", "agency_id",
+                 "agency_id is empty although the feed has several agencies")
+
+
+def _check_frequencies(tables: dict[str, pd.DataFrame], col: _Collector) -> None:
+    """frequencies.txt: known trips, HH:MM:SS times, end after start, a positive headway."""
+    if "frequencies.txt" not in tables:
+        return
+    freq = tables["frequencies.txt"]
+    need = ("trip_id", "start_time", "end_time", "headway_secs")
+    missing = [c for c in need if c not in freq.columns]
+    for column in missing:
+        col.add("frequencies.txt", 1, column, f"required column {column!r} is missing")
+    if missing:
+        return
+    if "trips.txt" in tables and "trip_id" in tables["trips.txt"].columns:
+        known = set(tables["trips.txt"]["trip_id"].str.strip())
+        col.rows("frequencies.txt", ~freq["trip_id"].str.strip().isin(known), "trip_id",
+                 "trip_id is not in trips.txt", freq["trip_id"])
+    secs = {}
+    for column in ("start_time", "end_time"):
+        value, bad = _time_seconds(freq[column])
+        empty = freq[column].str.strip() == ""
+        col.rows("frequencies.txt", bad | empty.to_numpy(), column,
+                 f"{column} must be a time HH:MM:SS (e.g. 06:00:00)", freq[column])
+        secs[column] = value
+    col.rows("frequencies.txt", secs["end_time"] <= secs["start_time"], "end_time",
+             "end_time must be after start_time (the trip would never run)", freq["end_time"])
+    headway = pd.to_numeric(freq["headway_secs"].str.strip(), errors="coerce")
+    whole = headway.notna() & (headway == headway.round())
+    col.rows("frequencies.txt", ~(whole & (headway > 0)), "headway_secs",
+             "headway_secs must be a whole number of seconds > 0", freq["headway_secs"])
+    if "exact_times" in freq.columns:
+        col.rows("frequencies.txt", ~freq["exact_times"].str.strip().isin(["", "0", "1"]),
+                 "exact_times", "exact_times must be empty, 0 or 1", freq["exact_times"])
 
 
 def load_gtfs(
@@ -297,6 +454,7 @@ def load_gtfs(
         _header_only_problems(tables, col)
     if not col.problems:
         _check_tables(tables, col)
+        _check_frequencies(tables, col)
     if col.problems:
         # the zip-level problems are named after the zip itself, without a trailing '/'
         raise DataError([Problem(p.file.rstrip("/"), p.row, p.column, p.message)
@@ -328,13 +486,83 @@ def service_date_range(feed: gtfs_kit.Feed) -> tuple[dt.date, dt.date]:
     DataError
         When no service runs on any date.
     """
-    dates = feed.get_dates()
-    active = [d for d in dates if len(active_services(feed, d))]
-    if not active:
+    counts, first = service_counts(feed)
+    active = np.flatnonzero(counts > 0)
+    if first is None or not active.size:
         raise DataError([Problem("gtfs", None, "calendar.txt",
                                  "no service runs on any date of the feed's calendar")])
-    return (dt.datetime.strptime(active[0], "%Y%m%d").date(),
-            dt.datetime.strptime(active[-1], "%Y%m%d").date())
+    return (first + dt.timedelta(days=int(active[0])),
+            first + dt.timedelta(days=int(active[-1])))
+
+
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    """YYYYMMDD text to days since 1970-01-01 (int64); -1 where it does not parse."""
+    parsed = pd.to_datetime(values.astype(str).str.strip(), format="%Y%m%d", errors="coerce")
+    days = parsed.to_numpy(dtype="datetime64[D]").astype(np.int64)
+    return np.where(parsed.isna().to_numpy(), -1, days)
+
+
+def service_counts(feed: gtfs_kit.Feed) -> tuple[np.ndarray, dt.date | None]:
+    """Count the services running on every date of the feed's calendar, all dates at once.
+
+    The same rule as :func:`active_services` (``calendar.txt`` weekdays between start and end,
+    minus the removals and plus the additions of ``calendar_dates.txt``), vectorised over the
+    dates: a feed whose calendar spans 18 years takes milliseconds, not a minute.
+
+    Parameters
+    ----------
+    feed : gtfs_kit.Feed
+        A feed.
+
+    Returns
+    -------
+    tuple
+        ``(counts, first)``: services running on ``first + i`` days in ``counts[i]``, and the
+        first date of the calendar (None, with an empty array, when the feed has no dates).
+    """
+    cal = feed.calendar if feed.calendar is not None else pd.DataFrame()
+    cd = feed.calendar_dates if feed.calendar_dates is not None else pd.DataFrame()
+    starts = _day_numbers(cal["start_date"]) if len(cal) else np.zeros(0, np.int64)
+    ends = _day_numbers(cal["end_date"]) if len(cal) else np.zeros(0, np.int64)
+    ex_days = _day_numbers(cd["date"]) if len(cd) else np.zeros(0, np.int64)
+    known = np.r_[starts[starts >= 0], ends[ends >= 0], ex_days[ex_days >= 0]]
+    if not known.size:
+        return np.zeros(0, dtype=np.int64), None
+    lo, hi = int(known.min()), int(known.max())
+    n = hi - lo + 1
+    weekday = (np.arange(lo, hi + 1) + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
+    counts = np.zeros(n, dtype=np.int64)
+    ok = (starts >= 0) & (ends >= starts)
+    regular: dict[str, tuple[int, int, np.ndarray]] = {}
+    if len(cal):
+        flags = np.column_stack([pd.to_numeric(cal[d], errors="coerce").fillna(0).to_numpy()
+                                 == 1 for d in _WEEKDAYS])
+        for w in range(7):
+            rows = ok & flags[:, w]
+            diff = np.zeros(n + 1, dtype=np.int64)
+            np.add.at(diff, starts[rows] - lo, 1)
+            np.add.at(diff, ends[rows] - lo + 1, -1)
+            counts += np.where(weekday == w, np.cumsum(diff)[:n], 0)
+        for sid, a, b, f in zip(cal["service_id"].astype(str), starts, ends, flags, strict=True):
+            if a >= 0 and b >= a:
+                regular.setdefault(sid, (int(a), int(b), f))
+    if len(cd):
+        kinds = pd.to_numeric(cd["exception_type"], errors="coerce").to_numpy()
+        sids = cd["service_id"].astype(str).to_numpy()
+        pairs: dict[tuple[str, int], set[int]] = {}
+        for sid, day, kind in zip(sids, ex_days, kinds, strict=True):
+            if day >= 0 and kind in (1, 2):
+                pairs.setdefault((sid, int(day)), set()).add(int(kind))
+        for (sid, day), kind_set in pairs.items():
+            span = regular.get(sid)
+            runs = span is not None and span[0] <= day <= span[1] and bool(
+                span[2][(day + 3) % 7])
+            if 2 in kind_set:  # a removal wins, as in active_services
+                counts[day - lo] -= int(runs)
+            elif not runs:
+                counts[day - lo] += 1
+    first = dt.date(1970, 1, 1) + dt.timedelta(days=lo)
+    return counts, first
 
 
 def active_services(feed: gtfs_kit.Feed, date: dt.date | str) -> list[str]:

@@ -88,12 +88,18 @@ def _read_zip_tables(path: Path) -> dict[str, pa.Table] | None:
     None when the zip cannot be read this way (not a zip, not UTF-8, broken CSV): the full
     loader then reports the problem.
     """
+    from placement.gtfs import _max_table_bytes
+
     tables: dict[str, pa.Table] = {}
     try:
         with zipfile.ZipFile(path) as zf:
             names = {Path(n).name: n for n in zf.namelist() if n.endswith(".txt")}
+            limit = _max_table_bytes()
             for short, full in sorted(names.items()):
-                raw = zf.read(full)
+                with zf.open(full) as member:  # never more than the loader's cap
+                    raw = member.read(limit + 1)
+                if len(raw) > limit:
+                    return None  # the full loader reports the table as too large
                 if raw.startswith(b"\xef\xbb\xbf"):
                     raw = raw[3:]
                 first = raw.split(b"\n", 1)[0].decode("utf-8").rstrip("\r")

@@ -31,7 +31,13 @@ from placement import schema
 from placement._errors import CRSError, DataError, Problem
 from placement.crs import STORAGE_CRS, WORK_CRS, parse_crs
 from placement.schema import Column
-from placement.validate import check_unique, cpr_problem, find_cpr, points_outside_boundary
+from placement.validate import (
+    check_unique,
+    cpr_problem,
+    cpr_problems_in_frame,
+    find_cpr,
+    points_outside_boundary,
+)
 
 __all__ = [
     "load_areas",
@@ -56,7 +62,22 @@ _EN_GROUPED_RE = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")  # 1,234.5
 _ISO_DATE_RE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T]00:00(?::00)?)?$")
 _DK_DATE_RE = re.compile(r"^(\d{1,2})[-.](\d{1,2})[-.](\d{4})$")
 _COORDINATE_COLUMNS = frozenset({"lat", "lon", "x", "y", "anchor_lat", "anchor_lon"})
+_DOT_OR_COMMA_NUMBER_RE = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
 _DATE_HELP = "write dates as YYYY-MM-DD (e.g. 2025-05-03); DD-MM-YYYY and DD.MM.YYYY also work"
+#: Largest whole number a table holds (int64).
+_INT_MAX = 2**63 - 1
+#: Years a date may have (pandas' nanosecond timestamps cover 1677-09-21 to 2262-04-11).
+_FIRST_YEAR, _LAST_YEAR = 1678, 2261
+#: Year of an open end (9999-12-31): "no date" where the column may be empty.
+_OPEN_END_YEAR = 9999
+#: Id columns: pseudonymous ids need no markup, so only these characters are allowed.
+_ID_COLUMNS = frozenset({"dwelling_id", "household_id", "person_id", "building_id", "area_id"})
+_ID_RE = re.compile(r"^[\w\-.:/#][\w\-.:/# ]{0,63}$")
+_ID_HELP = "ids are letters, digits and - _ . : / # or space, at most 64 characters"
+_UTF8_HELP = (
+    "save it as UTF-8: in Excel File > Save As > 'CSV UTF-8 (Comma delimited)'; in LibreOffice "
+    "Save As > Text CSV with character set 'Unicode (UTF-8)'"
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -90,6 +111,24 @@ def _decode(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1"), "latin-1"
+
+
+def _not_text_problem(data: bytes) -> tuple[int | None, str] | None:
+    """(row, message) when the bytes are UTF-16/32 or hold NUL bytes, else None."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return None, f"the file is saved as UTF-16 (Unicode text), not as CSV text: {_UTF8_HELP}"
+    nul = data.find(b"\x00")
+    if nul < 0:
+        return None
+    head = data[:4096]
+    # UTF-16 without a byte-order mark: every other byte of ASCII text is a NUL byte
+    if head.count(b"\x00") * 3 >= len(head):
+        return None, f"the file looks like UTF-16 text without a byte-order mark: {_UTF8_HELP}"
+    row = data.count(b"\n", 0, nul) + 1
+    return row, (
+        "the file holds a NUL byte (a binary or damaged file, not CSV text): export it again "
+        "as CSV"
+    )
 
 
 def _sniff_sep(text: str) -> str:
@@ -136,11 +175,32 @@ def _parse_float(raw: str, sep: str, column: str) -> tuple[float | None, str | N
 def _parse_int(raw: str) -> tuple[int | None, str | None]:
     text = raw.replace(" ", "")
     if _INT_RE.match(text):
-        return int(re.split(r"[.,]", text)[0]), None
+        value = int(re.split(r"[.,]", text)[0])
+        if abs(value) > _INT_MAX:
+            return None, f"whole number {raw!r} is too large (at most {_INT_MAX:,}); check it"
+        return value, None
     return None, f"expected a whole number (e.g. 3), got {raw!r}"
 
 
-def _parse_date(raw: str) -> tuple[date | None, str | None]:
+def _parse_date(raw: str, *, optional: bool = False) -> tuple[date | None, str | None]:
+    """Parse a date; an open end (year 9999) is no date where the column may be empty."""
+    value, err = _parse_date_text(raw)
+    if value is None or _FIRST_YEAR <= value.year <= _LAST_YEAR:
+        return value, err
+    if value.year == _OPEN_END_YEAR:
+        if optional:
+            return None, None
+        return None, (
+            f"{raw!r} is an open end (no date), but this column needs a date: give the date or "
+            "leave the row out"
+        )
+    return None, (
+        f"date {raw!r} is outside the years {_FIRST_YEAR}-{_LAST_YEAR} that placement handles; "
+        "check the year (an open end is 9999-12-31 or an empty cell)"
+    )
+
+
+def _parse_date_text(raw: str) -> tuple[date | None, str | None]:
     m = _ISO_DATE_RE.match(raw)
     if m:
         y, mo, d = (int(g) for g in m.groups())
@@ -158,13 +218,18 @@ def _parse_date(raw: str) -> tuple[date | None, str | None]:
 def _parse_cell(raw: str, col: Column, sep: str) -> tuple[Any, str | None]:
     """Parse one non-empty cell; return (value, None) or (None, message)."""
     if col.kind == "str":
+        if col.name in _ID_COLUMNS and not _ID_RE.match(raw):
+            shown = raw if len(raw) <= 64 else raw[:60] + "..."
+            return None, f"{col.name} {shown!r} has characters an id may not have: {_ID_HELP}"
         return raw, None
     if col.kind == "int":
         value, err = _parse_int(raw)
     elif col.kind == "float":
         value, err = _parse_float(raw, sep, col.name)
+        if value is not None and not np.isfinite(value):
+            value, err = None, f"number {raw!r} is too large to be a measurement; check it"
     elif col.kind == "date":
-        return _parse_date(raw)
+        return _parse_date(raw, optional=not col.required)
     elif col.kind == "bool":
         low = raw.lower()
         if low in _TRUE:
@@ -223,23 +288,41 @@ def _read_csv(
         Schema column name → the file's own header for it (``[dwellings.columns]``).
     """
     file = path.name
-    text, encoding = _decode(path.read_bytes())
-    sep = _sniff_sep(text)
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+    data = path.read_bytes()
+    empty_frame = pd.DataFrame({c.name: _to_series([], c, 0) for c in columns})
     table = _Table(
         file=file,
-        frame=pd.DataFrame(),
+        frame=empty_frame,
         rows=np.array([], dtype=int),
         present=set(),
-        sep=sep,
-        encoding=encoding,
+        sep=",",
+        encoding="",
+        missing={c.name: np.zeros(0, dtype=bool) for c in columns},
     )
+    not_text = _not_text_problem(data)
+    if not_text is not None:
+        table.problem(not_text[0], None, not_text[1])
+        return table
+    text, encoding = _decode(data)
+    sep = _sniff_sep(text)
+    table.sep, table.encoding = sep, encoding
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
     if not records or not any(cell.strip() for cell in records[0]):
         table.problem(1, None, "the file is empty or has no header row")
         return table
     header = _renamed([h.strip().lower() for h in records[0]], rename)
     body = [(i + 2, rec) for i, rec in enumerate(records[1:]) if any(c.strip() for c in rec)]
     known = {c.name: c for c in columns}
+    if not any(name in known for name in header):
+        # not this table (or not a CSV at all): say so without printing any of its content
+        table.problem(
+            1,
+            None,
+            f"the first row is not a header of this table: none of its {len(header)} name(s) is "
+            f"a known column; expected columns: {', '.join(known)}. Check that dataset.toml "
+            "names the right file",
+        )
+        return table
 
     # header: unknown, unnamed and duplicate columns; CPR numbers in the header itself
     positions: dict[str, int] = {}
@@ -272,15 +355,26 @@ def _read_csv(
         else {c.name for c in columns if c.required}
     )
     values: dict[str, list[Any]] = {c.name: [] for c in columns}
+    last_row = body[-1][0] if body else None
+    coordinate_positions = {j for name, j in positions.items() if name in _COORDINATE_COLUMNS}
     for row, rec in body:
         # CPR numbers in any cell of any column (also unknown ones) are refused first
         cpr_cols: set[int] = set()
         for j, cell in enumerate(rec):
+            if j in coordinate_positions and _DOT_OR_COMMA_NUMBER_RE.match(cell.strip()):
+                continue  # a number in a coordinate column is not a CPR number
             hit = find_cpr(cell)
             if hit:
                 name = header[j] if j < len(header) and header[j] else f"column {j + 1}"
                 table.problems.append(cpr_problem(file, row, name, hit))
                 cpr_cols.add(j)
+        if row == last_row and len(rec) < len(header):
+            table.problem(
+                row,
+                None,
+                f"the last row has {len(rec)} cells but the header has {len(header)} columns: "
+                "the file looks cut off; export it again",
+            )
         if len(rec) > len(header) and any(c.strip() for c in rec[len(header) :]):
             table.problem(
                 row,
@@ -392,7 +486,8 @@ def _read_geo(
                 'add crs = "EPSG:..." to its section of dataset.toml (a CRS is never guessed)'
             )
             raise CRSError.single(file, msg, column="crs")
-    problems: list[Problem] = []
+    # CPR-shaped values in any attribute are refused, as in the CSV files
+    problems: list[Problem] = cpr_problems_in_frame(gdf, file=file)
     empty = gdf.geometry.isna() | gdf.geometry.is_empty
     for i in np.flatnonzero(empty.to_numpy()):
         problems.append(Problem(file, int(i) + 1, "geometry", f"{what} feature has no geometry"))
@@ -432,6 +527,18 @@ def _id_text(value: Any) -> str | None:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def _count_value(raw: Any) -> int | None:
+    """Return a geodata attribute as a whole number >= 0 that fits int64, else None."""
+    try:
+        number = float(raw)
+    except (TypeError, ValueError):
+        return None
+    if not np.isfinite(number) or number < 0 or not number.is_integer():
+        return None
+    value = int(raw) if isinstance(raw, int | np.integer) else int(number)
+    return value if value <= _INT_MAX else None
 
 
 def _join_key(value: str) -> str:
@@ -752,7 +859,8 @@ def load_areas(
                     )
                 )
                 continue
-            if float(raw) < 0 or not float(raw).is_integer():
+            value = _count_value(raw)
+            if value is None:
                 problems.append(
                     Problem(
                         file,
@@ -762,9 +870,22 @@ def load_areas(
                     )
                 )
                 continue
-            pop[k] = int(raw)
+            pop[k] = value
             if integ_field is not None and not pd.isna(gdf[integ_field].iloc[k]):
-                integ[k] = int(gdf[integ_field].iloc[k])
+                raw_integ = gdf[integ_field].iloc[k]
+                integ_value = _count_value(raw_integ)
+                if integ_value is None:
+                    problems.append(
+                        Problem(
+                            file,
+                            k + 1,
+                            "integration_residents",
+                            f"integration_residents must be a whole number >= 0, got "
+                            f"{raw_integ!r}",
+                        )
+                    )
+                    continue
+                integ[k] = integ_value
     if problems:
         raise DataError(problems)
     out = gpd.GeoDataFrame(
@@ -929,7 +1050,7 @@ def load_dwellings(
     table = _read_csv(path, schema.DWELLINGS, required_values=required, rename=columns)
     file, frame, rows = table.file, table.frame, table.rows
     present = table.present
-    if not (set(coord_cols) <= present):
+    if present and not (set(coord_cols) <= present):
         have = sorted(present & {"lat", "lon", "x", "y"})
         table.problem(
             None,
@@ -996,6 +1117,8 @@ def load_dwellings(
         raise DataError(table.problems)
     cols = [c.name for c in schema.DWELLINGS if c.name not in ("x", "y")]
     gdf = gdf[[*cols, "area_id", "designated_kinds", "geometry"]]
+    if len(gdf) == 0:
+        logger.warning("%s has a header but no rows: 0 dwellings", file)
     logger.info("loaded %s dwellings from %s", f"{len(gdf):,}", file)
     return gdf
 
@@ -1087,6 +1210,8 @@ def load_households(path: str | Path, *, columns: Mapping[str, str] | None = Non
         ["single", "couple", "single_parent"],
         default="family",
     ).astype(object)
+    if len(frame) == 0:
+        logger.warning("%s has a header but no rows: 0 households", file)
     logger.info("loaded %s households from %s", f"{len(frame):,}", file)
     return frame
 
@@ -1111,6 +1236,8 @@ def load_history(path: str | Path) -> pd.DataFrame:
     table = _read_csv(Path(path), schema.HISTORY)
     frame, rows = table.frame, table.rows
     for pair in (("person_id", "household_id"), ("dwelling_id", "area_id")):
+        if not table.present:
+            break  # the file itself was reported (empty, not text, not this table)
         if not (set(pair) & table.present):
             table.problem(
                 None, pair[0], f"the file needs a {pair[0]} or a {pair[1]} column (or both)"

@@ -374,8 +374,11 @@ def _fmt(value: object, digits: int = 2) -> str:
 
 
 def _esc(value: object) -> str:
-    # folium puts popup HTML in a JavaScript template literal: neutralise ` and $ as well
-    return html.escape(_fmt(value)).replace("`", "&#96;").replace("$", "&#36;")
+    # Escape for HTML that folium puts inside a JavaScript template literal (popups, plain
+    # tooltips): besides < > & and quotes, a backquote ends the literal, "${" starts an
+    # expression and a backslash an escape sequence ("\\x3c" is "<"): all become references.
+    return (html.escape(_fmt(value)).replace("\\", "&#92;").replace("`", "&#96;")
+            .replace("$", "&#36;"))
 
 
 def _column(df: pd.DataFrame, *names: str) -> pd.Series | None:
@@ -440,6 +443,12 @@ _Line = list[tuple[float, float]]
 
 
 def _feature_collection(features: list[dict[str, Any]]) -> dict[str, Any]:
+    # GeoJsonTooltip puts property values into innerHTML unescaped: escape every text here
+    for feature in features:
+        props = feature.get("properties") or {}
+        for key, value in props.items():
+            if key != "_style" and isinstance(value, str):
+                props[key] = html.escape(value)
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -652,7 +661,7 @@ def _proposal_popup(row: pd.Series, alt_text: str, language: str) -> str:
                      else html.escape(t(empty, language)))
             lines.append((t(f"term.{term}", language), shown))
     lines.append((t("field.alternatives", language),
-                  html.escape(alt_text) if alt_text else html.escape(t("field.none", language))))
+                  _esc(alt_text) if alt_text else html.escape(t("field.none", language))))
     rows = "".join(f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
                    f"<td>{v}</td></tr>" for k, v in lines)
     return f"<table>{rows}</table>"
@@ -994,7 +1003,7 @@ def build_map(
             folium.CircleMarker(
                 location=[float(p["lat"]), float(p["lon"])], radius=9, color=_PROPOSAL_COLOR,
                 weight=3, fill=False,
-                tooltip=f"{t('field.household', lang)} {hid}",
+                tooltip=folium.Tooltip(f"{_esc(t('field.household', lang))} {_esc(hid)}"),
                 popup=folium.Popup(_proposal_popup(row, text, lang), max_width=320),
             ).add_to(fg)
         fg.add_to(m)

@@ -216,13 +216,14 @@ def write_compare(table: Any, changed: Any, out_dir: str | Path) -> list[str]:
     list of str
         Lines for the terminal.
     """
-    from placement.export import atomic_path
+    from placement.export import atomic_path, neutralise_formulas
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in (("compare.csv", table), ("changed.csv", changed)):
         with atomic_path(out / name) as tmp:
-            frame.to_csv(tmp, index=name == "compare.csv", encoding="utf-8-sig")
+            neutralise_formulas(frame).to_csv(tmp, index=name == "compare.csv",
+                                              encoding="utf-8-sig")
     shown = table.drop(columns=["unit"]).set_index("measure")
     text = shown.to_string(float_format=lambda v: f"{v:.3g}")
     return [text, "", f"{len(changed)} household(s) with a changed proposal.",

@@ -560,7 +560,9 @@ def _csv(summary: RetentionSummary) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(("table", "group", "measure", "value"))
-    writer.writerows(rows)
+    from placement.export import neutralise_text  # group labels come from the input files
+
+    writer.writerows((t, neutralise_text(g), m, v) for t, g, m, v in rows)
     return buf.getvalue()
 
 

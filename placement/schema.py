@@ -51,7 +51,7 @@ class Column:
 # --- Dwellings CSV -------------------------------------------------------------------------
 # Coordinates are either lat/lon (WGS84) or x/y in the CRS named in dataset.toml.
 DWELLINGS: tuple[Column, ...] = (
-    Column("dwelling_id", "str", doc="Unique id of the dwelling (any text)."),
+    Column("dwelling_id", "str", doc="Unique id of the dwelling (an id: see \"Bad input\")."),
     Column("address", "str", doc="Street address as shown to case handlers."),
     Column("lat", "float", required=False, unit="degrees", doc="Latitude, WGS84 (or use x/y)."),
     Column("lon", "float", required=False, unit="degrees", doc="Longitude, WGS84 (or use x/y)."),

@@ -234,8 +234,10 @@ def interpolate_trip_times(
     Real feeds often give times only at timepoints (or, like Porto Alegre's, only at the first
     and last stop). A missing time is interpolated between the previous and the next timed stop
     of the same trip in proportion to the straight-line distance travelled between the stops
-    (by stop count where the stops have no coordinates or the distance is zero), rounded to
-    whole seconds. Stops before the first or after the last timed stop of a trip are dropped.
+    (by stop count where the stops have no coordinates or the distance is zero), truncated to
+    whole seconds as GTFS tools do (gtfs-lib, used by R5, truncates; with rounding a change
+    without slack could look possible half a second early). Stops before the first or after
+    the last timed stop of a trip are dropped.
 
     Parameters
     ----------
@@ -269,6 +271,11 @@ def interpolate_trip_times(
     dep = st["dep"].to_numpy().copy()
     arr = np.where(np.isnan(arr), dep, arr)
     dep = np.where(np.isnan(dep), arr, dep)
+    early = dep < arr  # a vehicle cannot leave before it arrives (load_gtfs refuses such feeds)
+    if early.any():
+        logger.warning("%s stop_times rows depart before they arrive; their departure is taken "
+                       "as the arrival", int(early.sum()))
+        dep = np.where(early, arr, dep)
     trip_code = pd.factorize(st["trip_id"])[0]
     n = len(st)
     idx = np.arange(n)
@@ -297,7 +304,8 @@ def interpolate_trip_times(
         span = cum[q] - cum[p]
         by_dist = (cum[i] - cum[p]) / np.where(span > 0, span, 1)
         frac = np.where(span > 0, by_dist, (i - p) / (q - p))
-        t = np.rint(dep[p] + frac * (arr[q] - dep[p]))
+        # truncate (a tiny epsilon keeps exact whole seconds whole despite floating point)
+        t = np.floor(dep[p] + frac * (arr[q] - dep[p]) + 1e-9)
         t_all = np.full(len(i), np.nan)
         t_all[same] = t[same]
         arr[i] = t_all
@@ -510,9 +518,8 @@ def _check_inputs(
         problems.append(f"footpaths has shape {footpaths.shape}, expected square of {tt.n_stops}")
     if departure_times_s.ndim != 1:
         problems.append("departure_times_s must be one-dimensional")
-    if min_transfer_s < 1:
-        # with 0, a change at the very second of a zero-length ride would depend on scan order
-        problems.append(f"min_transfer_s must be >= 1 second, got {min_transfer_s}")
+    if min_transfer_s < 0:
+        problems.append(f"min_transfer_s must be >= 0 seconds, got {min_transfer_s}")
     for name, values in (("access", access.data), ("footpaths", footpaths.data)):
         if values.size and not (np.all(np.isfinite(values)) and values.min() >= 0):
             problems.append(f"{name} must store finite walking seconds >= 0")
@@ -521,6 +528,36 @@ def _check_inputs(
     if problems:
         msg = "door_to_door_times: " + "; ".join(problems)
         raise ValueError(msg)
+
+
+def _scan_order(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
+                min_transfer_s: int) -> list[int]:
+    """Order in which a connection scan visits connections (sorted by departure, arrival).
+
+    With a change time of 0 s, a zero-length ride arriving at ``t`` can feed another zero-length
+    ride departing at the same ``t``, whichever comes first in the sort. Each block of
+    zero-length connections with the same departure is then visited as many times as it has
+    connections, which settles every chain inside the block (profiles only improve).
+    """
+    n = len(dep_s)
+    idx = np.arange(n)
+    zero = dep_s == arr_s
+    if min_transfer_s > 0 or n < 2 or not zero.any():
+        return (idx[::-1] if backward else idx).tolist()
+    start = np.r_[True, ~zero[1:] | ~zero[:-1] | (dep_s[1:] != dep_s[:-1])]
+    starts = np.flatnonzero(start)
+    sizes = np.diff(np.r_[starts, n])
+    multi = np.flatnonzero((sizes > 1) & zero[starts])
+    pieces: list[np.ndarray] = []
+    prev = 0
+    for b in multi:
+        s, e = int(starts[b]), int(starts[b] + sizes[b])
+        pieces.append(idx[prev:s])
+        pieces.extend([idx[s:e]] * int(sizes[b]))
+        prev = e
+    pieces.append(idx[prev:])
+    order = np.concatenate(pieces)
+    return (order[::-1] if backward else order).tolist()
 
 
 def _profile_scan(
@@ -554,7 +591,9 @@ def _profile_scan(
     arr_at: list[list[float]] = [[] for _ in range(n_stops)]
     trip_best = [inf] * len(tt.trip_ids)
     mt = min_transfer_s
-    for c in range(len(window) - 1, -1, -1):
+    order = _scan_order(tt.dep_s[window], tt.arr_s[window], backward=True,
+                        min_transfer_s=mt)
+    for c in order:
         v = arr_stop[c]
         ta = arr_s[c]
         k = trip[c]
@@ -627,7 +666,7 @@ def door_to_door_times(
         ``(n_dep,)`` times the traveller leaves the origin, seconds after midnight of the service
         date.
     min_transfer_s
-        Seconds needed to change vehicle (at least 1), added to the footpath time when changing
+        Seconds needed to change vehicle (0 or more), added to the footpath time when changing
         stop.
     max_travel_s
         Longest travel time counted; longer journeys are ``np.inf``.
@@ -747,7 +786,9 @@ def earliest_arrival(
     first = int(np.searchsorted(tt.dep_s, departure_s, side="left"))
     dep_stop, arr_stop = tt.dep_stop.tolist(), tt.arr_stop.tolist()
     dep_s, arr_s, trip = tt.dep_s.tolist(), tt.arr_s.tolist(), tt.trip.tolist()
-    for c in range(first, tt.n_connections):
+    order = _scan_order(tt.dep_s[first:], tt.arr_s[first:], backward=False,
+                        min_transfer_s=min_transfer_s)
+    for c in (first + i for i in order):
         td = dep_s[c]
         if td >= best:
             break

@@ -22,13 +22,24 @@ from placement.crs import STORAGE_CRS, WORK_CRS
 __all__ = [
     "check_unique",
     "cpr_problem",
+    "cpr_problems_in_frame",
     "find_cpr",
     "mask_cpr",
     "points_outside_boundary",
 ]
 
-# ddmmyy-xxxx, or ten digits in a row, not part of a longer number.
-_CPR_RE = re.compile(r"(?<![\d])(\d{2})(\d{2})(\d{2})(-?)(\d{4})(?![\d])")
+# A CPR number as people write it: ddmmyy and a 4-digit serial. The date parts run together,
+# or are separated by the same space, '.', '-' or '/' (01.01.90), or the year follows after a
+# space (0101 90). The serial follows after an optional dash of any kind, '/', '.' or space,
+# possibly with spaces around it (010190 - 1234). Not part of a longer number, and not the
+# decimals of a number (11.0812345678).
+_DASH = "\\-\u2010\u2011\u2012\u2013\u2014\u2212/."
+_CPR_RE = re.compile(
+    r"(?<![\d])(?<!\d[.,])"
+    r"(?P<d>\d{2})(?:(?P<s>[ .\-/])(?P<m>\d{2})(?P=s)|(?P<m2>\d{2}) ?)(?P<y>\d{2})"
+    rf"(?:[ \u00a0]*[{_DASH}][ \u00a0]*|[ \u00a0]?)"
+    r"(?P<serial>\d{4})(?![\d])"
+)
 
 
 def _valid_ddmmyy(dd: str, mm: str, yy: str) -> bool:
@@ -45,13 +56,16 @@ def _valid_ddmmyy(dd: str, mm: str, yy: str) -> bool:
 def find_cpr(text: str) -> str | None:
     """Return the CPR-shaped part of ``text``, or None.
 
-    CPR-shaped means ``ddmmyy-xxxx`` or ten digits whose first six form a valid ``ddmmyy``
-    date, standing alone (not part of a longer number).
+    CPR-shaped means a valid ``ddmmyy`` date and a four-digit serial, written together
+    (``0101901234``) or with the separators people use: ``010190-1234``, ``010190 1234``,
+    ``010190/1234``, ``010190.1234``, ``010190–1234`` (any dash), ``010190 - 1234``,
+    ``01.01.90-1234``, ``0101 90 1234``. It must stand alone: part of a longer number, or the
+    decimals of a number such as a longitude ``11.0812345678``, is not CPR-shaped.
 
     Parameters
     ----------
     text : str
-        A cell value as read from a file.
+        A cell value as read from a file, or any text about to be stored or exported.
 
     Returns
     -------
@@ -62,13 +76,17 @@ def find_cpr(text: str) -> str | None:
     --------
     >>> find_cpr("010190-1234")
     '010190-1234'
+    >>> find_cpr("reason: CPR 01.01.90 - 1234")
+    '01.01.90 - 1234'
     >>> find_cpr("H001") is None
     True
     >>> find_cpr("9912345678") is None  # 99-12-34 is no date
     True
+    >>> find_cpr("11.0812345678") is None  # the decimals of a number
+    True
     """
-    for m in _CPR_RE.finditer(text):
-        dd, mm, yy = m.group(1), m.group(2), m.group(3)
+    for m in _CPR_RE.finditer(str(text)):
+        dd, mm, yy = m.group("d"), m.group("m") or m.group("m2"), m.group("y")
         if _valid_ddmmyy(dd, mm, yy):
             return m.group(0)
     return None
@@ -94,6 +112,49 @@ def cpr_problem(file: str, row: int | None, column: str | None, value: str) -> P
         "to persons outside this tool"
     )
     return Problem(file=file, row=row, column=column, message=msg)
+
+
+def cpr_problems_in_frame(
+    frame: pd.DataFrame, *, file: str, skip: Sequence[str] = (), first_row: int = 1
+) -> list[Problem]:
+    """Report every CPR-shaped value in the text and whole-number columns of a table.
+
+    Used for the attributes of geodata (GeoPackage layers, GeoJSON properties), whose rows are
+    features: the first feature is row ``first_row``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The attributes (a geometry column is skipped).
+    file : str
+        File name for the problems.
+    skip : sequence of str
+        Columns not to check.
+    first_row : int
+        Row number of the first feature.
+
+    Returns
+    -------
+    list of Problem
+        One per cell, with the value masked (:func:`cpr_problem`).
+    """
+    problems: list[Problem] = []
+    geometry = getattr(frame, "_geometry_column_name", None)
+    for column in frame.columns:
+        if column == geometry or column in skip:
+            continue
+        series = frame[column]
+        if pd.api.types.is_float_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue  # a float is no CPR number (a CPR written as a number is whole)
+        if isinstance(series.dtype, gpd.array.GeometryDtype):
+            continue
+        for i, value in enumerate(series.to_numpy()):
+            if value is None or (isinstance(value, float) and np.isnan(value)):
+                continue
+            hit = find_cpr(str(value))
+            if hit:
+                problems.append(cpr_problem(file, first_row + i, str(column), hit))
+    return problems
 
 
 def check_unique(

@@ -285,3 +285,81 @@ def test_optimiser_frame_stores_and_exports_only_the_score_terms(
     back = export.read_proposals_csv(export.write_proposals_csv(stored, tmp_path / "p.csv"))
     for column in ["score", *TERMS[:4]]:
         np.testing.assert_array_equal(back[column].to_numpy(), frame[column].to_numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# a run's files as one set; temporaries of killed exports
+# ---------------------------------------------------------------------------------------------
+def _proposal(tag: str):
+    from placement.optimizer.propose import Proposal
+
+    return Proposal(
+        assignments=pd.DataFrame({"household_id": ["H1"], "dwelling_id": [tag], "score": [1.0]}),
+        areas=pd.DataFrame({"area_id": ["A1"], "persons_placed": [1]}),
+        alternatives=pd.DataFrame({"household_id": ["H1"], "dwelling_id": [f"{tag}x"]}),
+        summary={"status": "Optimal", "tag": tag},
+    )
+
+
+def test_a_kill_between_renames_never_leaves_a_new_file_beside_an_old_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from placement.optimizer.propose import write_proposal
+
+    out = tmp_path / "proposals.csv"
+    paths = write_proposal(_proposal("OLD"), out)
+    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    assert export.check_file_set(paths["summary"], summary["files"]) == []
+    real_replace = Path.replace
+    calls = {"n": 0}
+
+    def dying_replace(self: Path, target: Path) -> Path:
+        calls["n"] += 1
+        if calls["n"] == 2:  # killed after the first file of the run was moved in
+            msg = "killed"
+            raise KeyboardInterrupt(msg)
+        return real_replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", dying_replace)
+    with pytest.raises(KeyboardInterrupt):
+        write_proposal(_proposal("NEW"), out)
+    monkeypatch.undo()
+    assert "NEW" in out.read_text(encoding="utf-8")
+    # the old summary no longer claims the files: the set is visibly incomplete
+    assert not paths["summary"].exists()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # the next write gives a complete set again
+    paths = write_proposal(_proposal("NEW"), out)
+    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    assert summary["tag"] == "NEW"
+    assert sorted(summary["files"]) == ["proposals.alternatives.csv", "proposals.areas.csv",
+                                        "proposals.csv"]
+    assert export.check_file_set(paths["summary"], summary["files"]) == []
+    (tmp_path / "proposals.areas.csv").write_text("area_id\nother run\n", encoding="utf-8")
+    assert export.check_file_set(paths["summary"], summary["files"]) == ["proposals.areas.csv"]
+
+
+def test_temporaries_of_a_killed_export_are_removed(
+    tmp_path: Path, proposals: pd.DataFrame
+) -> None:
+    import subprocess
+    import sys
+
+    # a process that has ended: its pid is free (or reused by someone else, which keeps files)
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(done.stdout)
+    hexa = "0" * 32
+    left = tmp_path / f".proposals.csv.{pid}-{hexa}.part.csv"
+    left.write_text("household_id\nH1\n", encoding="utf-8")
+    run_dir = tmp_path / f".proposals.summary.json.{pid}-{hexa}.run"
+    run_dir.mkdir()
+    (run_dir / "proposals.csv").write_text("household_id\nH1\n", encoding="utf-8")
+    mine = tmp_path / f".other.csv.{__import__('os').getpid()}-{hexa}.part.csv"
+    mine.write_text("in progress\n", encoding="utf-8")
+    export.write_proposals_csv(proposals, tmp_path / "proposals.csv")
+    assert not left.exists()
+    assert not run_dir.exists()
+    assert mine.exists()  # a running process's file is never touched

@@ -39,7 +39,7 @@ def local_and_national(tmp_path: Path, copies: int = 3) -> tuple[Path, Path]:
     for k in range(1, copies + 1):
         for name, frame in tables.items():
             f = frame.copy()
-            for col in ("stop_id", "trip_id", "route_id", "service_id"):
+            for col in ("stop_id", "trip_id", "route_id", "service_id", "agency_id"):
                 if col in f.columns:
                     f[col] = f"c{k}_" + f[col]
             if "stop_lon" in f.columns:
@@ -91,6 +91,22 @@ def test_a_trip_that_leaves_the_municipality_is_kept_whole(tmp_path: Path):
     assert sorted(clipped.trips["trip_id"]) == ["IN", "OUT"]
     assert sorted(clipped.stops["stop_id"]) == ["A", "B", "FAR"]
     assert len(clipped.stop_times[clipped.stop_times["trip_id"] == "OUT"]) == 2
+
+
+def test_clipping_reads_no_table_beyond_the_cap(tmp_path: Path, monkeypatch):
+    """A zip member that unpacks to more than the cap is refused on the clipped path too."""
+    local, _ = local_and_national(tmp_path, copies=1)
+    with zipfile.ZipFile(local) as zf:
+        tables = {n: zf.read(n) for n in zf.namelist()}
+    tables["stop_times.txt"] += b"\n" * 3_000_000  # compresses to a few kB
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in tables.items():
+            zf.writestr(name, data)
+    monkeypatch.setenv("PLACEMENT_GTFS_MAX_TABLE_MB", "1")
+    with pytest.raises(DataError) as exc:
+        gtfs.load_gtfs(bomb, boundary=municipality())
+    assert "PLACEMENT_GTFS_MAX_TABLE_MB" in str(exc.value)
 
 
 def test_clipped_feed_is_cached_and_rebuilt_when_the_feed_changes(tmp_path, monkeypatch):

@@ -234,6 +234,45 @@ def test_interpolated_times_and_route_ids(tmp_path: Path) -> None:
     assert out[0, 0] == 15 * M
 
 
+def test_interpolated_times_are_truncated_not_rounded(tmp_path: Path) -> None:
+    # S0..S3 equally spaced, 5 s from S0 to S3: S1 at 1.67 s, S2 at 3.33 s -> 1 s and 3 s
+    feed = Feed(stops=STOPS, trips=[Trip("I", [("S0", None, 8 * H), ("S1", None, None),
+                                              ("S2", None, None), ("S3", 8 * H + 5, None)])])
+    tt = load(feed, tmp_path)
+    assert tt.dep_s.tolist() == [8 * H, 8 * H + 1, 8 * H + 3]
+    assert tt.arr_s.tolist() == [8 * H + 1, 8 * H + 3, 8 * H + 5]
+
+
+def test_a_departure_before_the_arrival_never_rides_backwards_in_time(tmp_path: Path) -> None:
+    # A 06:00, B arrives 06:10 and departs 06:05, C 06:07: never A -> C in 7 minutes
+    t = 6 * H
+    feed = Feed(stops=STOPS, trips=[Trip("T", [("S0", t, t), ("S1", t + 10 * M, t + 5 * M),
+                                              ("S2", t + 7 * M, None)])])
+    tt = load(feed, tmp_path)
+    assert np.all(tt.arr_s >= tt.dep_s)
+    out = route(tt, access=[{"S0": 0}], egress={"S2": 0}, departures=[t])
+    assert out[0, 0] == INF or out[0, 0] >= 10 * M
+
+
+def test_zero_change_time_follows_zero_length_rides_across_trips(tmp_path: Path) -> None:
+    # T1 rides S0 -> S1 in no time at 08:00; T0 leaves S1 at 08:00 (also in no time to S2) and
+    # goes on to S3. T0 sorts before T1, so one pass in sort order would miss the change.
+    t = 8 * H
+    feed = Feed(stops=STOPS, trips=[
+        Trip("T0", [("S1", t, t), ("S2", t, t), ("S3", t + 10 * M, None)]),
+        Trip("T1", [("S0", t, t), ("S1", t, None)]),
+    ])
+    tt = load(feed, tmp_path)
+    kw = {"access": [{"S0": 0}], "egress": {"S3": 0}, "departures": [t]}
+    assert route(tt, min_transfer_s=0, **kw)[0, 0] == 10 * M
+    assert route(tt, min_transfer_s=1, **kw)[0, 0] == INF
+    acc, eg = np.full(tt.n_stops, INF), np.full(tt.n_stops, INF)
+    acc[tt.stop_index("S0")[0]] = 0
+    eg[tt.stop_index("S3")[0]] = 0
+    fp = sp.csr_matrix((tt.n_stops, tt.n_stops))
+    assert transit.earliest_arrival(tt, acc, eg, fp, t, min_transfer_s=0) == t + 10 * M
+
+
 def test_frequencies_expanded(tmp_path: Path) -> None:
     feed = Feed(stops=STOPS,
                 trips=[Trip("F", [("S0", 0, 0), ("S1", 5 * M, 5 * M)])],
@@ -255,7 +294,8 @@ def test_max_travel_and_input_checks(tmp_path: Path) -> None:
             sp.csr_matrix((tt.n_stops, tt.n_stops)), np.array([0]),
         )
     with pytest.raises(ValueError, match="min_transfer_s"):
-        route(tt, min_transfer_s=0, **kw)
+        route(tt, min_transfer_s=-1, **kw)
+    assert route(tt, min_transfer_s=0, **kw)[0, 0] <= route(tt, min_transfer_s=1, **kw)[0, 0]
     with pytest.raises(KeyError, match="nope"):
         tt.stop_index("nope")
 
@@ -353,7 +393,7 @@ def instances(draw: st.DrawFn) -> dict:
     walk = [draw(st.sampled_from([INF, INF, 600.0, 1800.0, 3000.0])) for _ in range(n_origins)]
     departures = sorted(draw(st.lists(st.integers(0, 50).map(lambda x: x * 30), min_size=1,
                                       max_size=4, unique=True)))
-    mt = draw(st.sampled_from([1, 30, 60, 90]))
+    mt = draw(st.sampled_from([0, 0, 1, 30, 60, 90]))  # 0 s: zero-length chains at one time
     max_travel = draw(st.sampled_from([3 * H, 40 * M]))
     return {"n_stops": n_stops, "trips": trips, "access": access, "egress": egress,
             "footpaths": footpaths, "walk": walk, "departures": departures,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -329,18 +327,6 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
     return Proposal(assignments=a, areas=areas_df, alternatives=alts, summary=summary)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_proposal(proposal: Proposal, out_csv: str | Path) -> dict[str, Path]:
     """Write the proposal: assignments CSV, summary JSON, areas and alternatives CSVs.
 
@@ -351,7 +337,9 @@ def write_proposal(proposal: Proposal, out_csv: str | Path) -> dict[str, Path]:
     out_csv
         Path of the assignments CSV, e.g. ``proposals.csv``. Beside it go
         ``<stem>.summary.json``, ``<stem>.areas.csv`` and ``<stem>.alternatives.csv``.
-        Each file is written to a temporary file first and then moved into place.
+        The four files are written as one set (:func:`placement.export.write_file_set`):
+        the summary, moved into place last, lists the other files with their SHA-256 under
+        ``files``. Text cells that would run as a spreadsheet formula get a leading ``'``.
 
     Returns
     -------
@@ -374,10 +362,17 @@ def write_proposal(proposal: Proposal, out_csv: str | Path) -> dict[str, Path]:
         return v
 
     summary = {k: clean(v) for k, v in proposal.summary.items()}
-    _atomic_write(paths["assignments"], proposal.assignments.to_csv(index=False,
-                                                                    float_format="%.6g"))
-    _atomic_write(paths["areas"], proposal.areas.to_csv(index=False, float_format="%.6g"))
-    _atomic_write(paths["alternatives"], proposal.alternatives.to_csv(index=False,
-                                                                      float_format="%.6g"))
-    _atomic_write(paths["summary"], json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    from placement.export import neutralise_formulas, write_file_set
+
+    def csv_text(frame: pd.DataFrame) -> str:
+        return neutralise_formulas(frame).to_csv(index=False, float_format="%.6g")
+
+    # one set: the summary names the files of its run (with SHA-256) and is moved in last
+    write_file_set(
+        {paths[k].name: csv_text(getattr(proposal, k))
+         for k in ("assignments", "areas", "alternatives")},
+        paths["summary"],
+        lambda digests: json.dumps({**summary, "files": digests}, indent=2,
+                                   ensure_ascii=False) + "\n",
+    )
     return paths
