@@ -124,6 +124,20 @@ class Dataset(Base):
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(ID_LEN))
+    #: The municipality the data is of (the manifest's ``[municipality] code``, else its name):
+    #: decisions and allocations hold across every dataset version of one municipality.
+    municipality: Mapped[str | None] = mapped_column(String(ID_LEN), index=True)
+
+
+class DatasetDwelling(Base):
+    """A dwelling id of a registered dataset: decisions may name only these."""
+
+    __tablename__ = "dataset_dwellings"
+    __table_args__ = (UniqueConstraint("dataset_id", "dwelling_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    dwelling_id: Mapped[str] = mapped_column(String(ID_LEN))
 
 
 class DatasetFile(Base):
@@ -193,7 +207,11 @@ class Proposal(Base):
 
 
 class Decision(Base):
-    """A person's decision on a proposal: approve, reject, lock or undo; never changed."""
+    """A person's decision on a proposal: approve, reject, lock or undo; never changed.
+
+    Triggers created by the migrations refuse UPDATE and DELETE on this table: a change of mind
+    is a new decision (an ``undo`` releases what an approve or lock held).
+    """
 
     __tablename__ = "decisions"
     __table_args__ = (
@@ -214,24 +232,26 @@ class Decision(Base):
 class Allocation(Base):
     """A dwelling held for a household by an approve/lock decision.
 
-    At most one *active* allocation per (dataset, dwelling) and per (dataset, household): partial
-    unique indexes enforce it in the database, so two connections cannot double-book.
+    At most one *active* allocation per (municipality, dwelling) and per (municipality,
+    household), across every dataset version of the municipality: partial unique indexes
+    enforce it in the database, so two connections (or two versions of the data) cannot
+    double-book. ``dataset_id`` is the dataset the decision was made on.
     """
 
     __tablename__ = "allocations"
     __table_args__ = (
         CheckConstraint("action IN ('approve', 'lock')", name="action"),
         Index(
-            "uq_allocations_active_dwelling",
-            "dataset_id",
+            "uq_allocations_active_municipality_dwelling",
+            "municipality",
             "dwelling_id",
             unique=True,
             sqlite_where=text("active = 1"),
             postgresql_where=text("active"),
         ),
         Index(
-            "uq_allocations_active_household",
-            "dataset_id",
+            "uq_allocations_active_municipality_household",
+            "municipality",
             "household_id",
             unique=True,
             sqlite_where=text("active = 1"),
@@ -241,6 +261,7 @@ class Allocation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    municipality: Mapped[str] = mapped_column(String(ID_LEN))
     household_id: Mapped[str] = mapped_column(String(ID_LEN))
     dwelling_id: Mapped[str] = mapped_column(String(ID_LEN))
     action: Mapped[str] = mapped_column(String(10))

@@ -204,7 +204,8 @@ def store_plan(engine: Engine, plan: Plan, *, scenario_id: int | None = None,
     from placement import store
     from placement.score import PAIR_TERMS
 
-    dataset_id = store.register_dataset(engine, plan.dataset_dir, user=user)
+    dataset_id = store.register_dataset(engine, plan.dataset_dir, user=user,
+                                        dwelling_ids=plan.dataset.dwellings["dwelling_id"])
     summary = dict(plan.proposal.summary)
     summary["measures"] = plan.measures
     return store.save_run(engine, dataset_id, scenario_id, summary=summary,
@@ -350,7 +351,8 @@ def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | N
     if engine is not None:
         from placement import store
 
-        dataset_id = store.register_dataset(engine, scenario.dataset_dir, user=user)
+        dataset_id = store.register_dataset(engine, scenario.dataset_dir, user=user,
+                                            dwelling_ids=base.dwellings["dwelling_id"])
         scenario_id = store.save_scenario(engine, name=scenario.name, definition=scenario.raw,
                                           dataset_id=dataset_id, user=user)
         run_id = store_plan(engine, plan, scenario_id=scenario_id, user=user)

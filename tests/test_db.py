@@ -189,10 +189,10 @@ def test_write_session_takes_the_write_lock_at_begin(url: str) -> None:
             assert timeout == db.SQLITE_BUSY_TIMEOUT_MS
             other.execute("BEGIN")
             with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("INSERT INTO datasets VALUES (1, 'x', 'x', 'x', 'x', 'x')")
+                other.execute("INSERT INTO datasets VALUES (1, 'x', 'x', 'x', 'x', 'x', 'x')")
             other.execute("ROLLBACK")
         # once committed, the other connection can write
-        other.execute("INSERT INTO datasets VALUES (1, 'x', 'x', 'x', 'x', 'x')")
+        other.execute("INSERT INTO datasets VALUES (1, 'x', 'x', 'x', 'x', 'x', 'x')")
     finally:
         other.close()
         engine.dispose()

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from placement import db, store
+from placement import db, decisions, store
 from placement.db import Allocation, AuditLog, Decision, Proposal, Run
 
 TERMS = ["transit", "community", "family", "anchor", "spread"]
@@ -390,6 +390,7 @@ def test_the_database_itself_refuses_a_second_active_allocation(
         session.add(
             Allocation(
                 dataset_id=1,
+                municipality="0999",
                 household_id="H005",
                 dwelling_id="D000",
                 action="approve",
@@ -402,6 +403,7 @@ def test_the_database_itself_refuses_a_second_active_allocation(
         session.add(
             Allocation(
                 dataset_id=1,
+                municipality="0999",
                 household_id="H005",
                 dwelling_id="D000",
                 action="approve",
@@ -589,14 +591,14 @@ def test_a_race_past_the_check_is_still_reported_as_a_conflict(
     store.decide(
         engine, run_id=run_id, household_id="H000", dwelling_id=None, action="approve", user="anna"
     )
-    real = store._active_for
+    real = decisions._active_for
     calls = {"n": 0}
 
     def blind_check(*args: object, **kwargs: object) -> object:
         calls["n"] += 1
         return None if calls["n"] <= 2 else real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store, "_active_for", blind_check)
+    monkeypatch.setattr(decisions, "_active_for", blind_check)
     with pytest.raises(store.DecisionConflictError, match="already approved for household H000"):
         store.decide(
             engine,
