@@ -329,7 +329,9 @@ def register_dataset(
         )
         session.add(dataset)
         session.flush()
-        n_dwellings = _add_dwellings(session, dataset.id, dwelling_ids or [])
+        n_dwellings = _add_dwellings(
+            session, dataset.id, [] if dwelling_ids is None else dwelling_ids
+        )
         session.add_all(
             DatasetFile(
                 dataset_id=dataset.id,
