@@ -374,6 +374,40 @@ def user_add_cmd(
     typer.echo(f"User {username} ({role}) saved in {path}.")
 
 
+@user_app.command("passwd")
+def user_passwd_cmd(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    users: Annotated[Path, typer.Option(help="Users file.")] = Path("users.toml"),
+    password: Annotated[
+        str, typer.Option(prompt="New password", hide_input=True, confirmation_prompt=True,
+                          help="New password (asked for when not given).")
+    ] = "",
+) -> None:
+    """Give a user a new password; the app ends the user's open sessions at the next click."""
+    from placement.auth import set_password
+
+    try:
+        path = set_password(users, username, password)
+    except PlacementError as err:
+        raise _fail(err) from None
+    typer.echo(f"New password of {username} saved in {path}.")
+
+
+@user_app.command("remove")
+def user_remove_cmd(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    users: Annotated[Path, typer.Option(help="Users file.")] = Path("users.toml"),
+) -> None:
+    """Remove a user; the app signs the user out at the next click (no restart needed)."""
+    from placement.auth import remove_user
+
+    try:
+        path = remove_user(users, username)
+    except PlacementError as err:
+        raise _fail(err) from None
+    typer.echo(f"User {username} removed from {path}.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` and return the exit code (for tests and ``python -m``)."""
     try:
