@@ -150,6 +150,12 @@ def acting_user() -> User | None:
     return _acting.get()
 
 
+def may(permission: str) -> bool:
+    """Whether the acting user (if any) has ``permission``; True when nobody is acting."""
+    user = _acting.get()
+    return user is None or _aggregating.get() or user.can(permission)
+
+
 def require(permission: str, what: str) -> None:
     """Refuse ``what`` when the acting user's role lacks ``permission``.
 

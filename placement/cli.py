@@ -344,7 +344,8 @@ def app_cmd(
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
            "--server.port", str(port), "--server.address", address,
            "--server.headless", "true", "--server.enableStaticServing", "true",
-           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+           "--client.showErrorDetails", "none"]
     raise typer.Exit(code=subprocess.call(cmd, env=env))
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from placement import auth
 from placement._store_common import (
     StoreError,
     _audit,
@@ -418,6 +419,7 @@ def decide(
     if action not in ACTIONS:
         msg = f"action must be one of {', '.join(ACTIONS)}, got {action!r}"
         raise DecisionError(msg)
+    auth.require("decide", "decisions on proposals")
     kwargs = {
         "run_id": run_id,
         "household_id": str(household_id),
@@ -492,6 +494,7 @@ def release(
     DecisionError
         No reason, no user, unknown dataset, or the household holds nothing.
     """
+    auth.require("decide", "decisions on proposals")
     user = _checked_user(user)
     if not reason or not reason.strip():
         msg = "a release needs a reason (it is a decision others will read)"
@@ -573,6 +576,7 @@ def decisions_for(bind: Engine | Session, dataset_id: int) -> pd.DataFrame:
         "holds",
         "dataset_id",
     ]
+    auth.require("households", "the decisions on households")
     with _reading(bind) as session:
         datasets = _municipality_datasets(session, _municipality_in(session, dataset_id))
         rows = session.execute(
@@ -626,6 +630,7 @@ def proposal_status(bind: Engine | Session, run_id: int) -> pd.DataFrame:
         :data:`STATUSES`), ``decided_by`` (None unless approved, locked or rejected),
         ``decided_at`` (UTC, NaT likewise), ``decision_reason``.
     """
+    auth.require("households", f"the decision status of the households of run {run_id}")
     with _reading(bind) as session:
         run = session.get(Run, run_id)
         if run is None:
@@ -683,6 +688,7 @@ def active_allocations(bind: Engine | Session, dataset_id: int) -> pd.DataFrame:
         ``decided_by``, ``decided_at`` (UTC), ``dataset_id`` (the version decided on), sorted by
         household.
     """
+    auth.require("households", "the dwellings held for households")
     with _reading(bind) as session:
         municipality = _municipality_in(session, dataset_id)
         rows = session.execute(

@@ -694,9 +694,10 @@ def run_area_table(engine: Engine, run_id: int, dataset: Dataset) -> pd.DataFram
     pandas.DataFrame
         As :func:`placement.measures.area_table`.
     """
-    from placement import store
+    from placement import auth, store
 
-    run, proposals = store.load_run(engine, run_id)
+    with auth.aggregating():  # reads the proposals only to count persons per area
+        run, proposals = store.load_run(engine, run_id)
     pol = policy_of_run(run)
     caps = ms.area_caps(dataset.areas, pol.rules.max_area_share, pol.rules.area_max_share)
     return ms.area_table(proposals, dataset.households, dataset.dwellings, dataset.areas, caps)

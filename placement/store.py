@@ -99,6 +99,7 @@ __all__ = [
     "record_event",
     "register_dataset",
     "release",
+    "run_summary",
     "save_history",
     "save_run",
     "save_scenario",
@@ -646,8 +647,60 @@ def save_run(
     return run_id
 
 
+def run_summary(bind: Engine | Session, run_id: int) -> dict[str, Any]:
+    """Return a stored run's summary without its household-level proposals.
+
+    For a user without the ``households`` permission (:func:`placement.auth.acting_as`), the
+    summary's ``decision_notes`` (which name households) are left out.
+
+    Returns
+    -------
+    dict
+        As the first item of :func:`load_run`.
+    """
+    from placement import auth
+
+    with _reading(bind) as session:
+        run = session.get(Run, run_id)
+        if run is None:
+            msg = f"no run with id {run_id} in the database"
+            raise StoreError(msg)
+        summary = _summary_of(run)
+    if not auth.may("households") and isinstance(summary["summary"], dict):
+        summary["summary"] = {
+            k: v for k, v in summary["summary"].items() if k != "decision_notes"
+        }
+    return summary
+
+
+def _summary_of(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.id,
+        "dataset_id": run.dataset_id,
+        "scenario_id": run.scenario_id,
+        "policy": run.policy,
+        "parameters": run.parameters,
+        "status": run.status,
+        "objective": run.objective,
+        "bound": run.bound,
+        "gap": run.gap,
+        "build_s": run.build_s,
+        "solve_s": run.solve_s,
+        "terms": list(run.term_columns),
+        "summary": run.summary,
+        "n_households": run.n_households,
+        "n_placed": run.n_placed,
+        "package_version": run.package_version,
+        "created_at": as_utc(run.created_at),
+        "created_by": run.created_by,
+    }
+
+
 def load_run(bind: Engine | Session, run_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Load a stored run.
+    """Load a stored run with its household-level proposals.
+
+    Refused (:class:`placement.auth.PermissionDeniedError`) while a user without the
+    ``households`` permission is acting; :func:`run_summary` is for everyone.
 
     Parameters
     ----------
@@ -667,31 +720,15 @@ def load_run(bind: Engine | Session, run_id: int) -> tuple[dict[str, Any], pd.Da
         ``household_id``, ``dwelling_id`` (None when unplaced), ``score``, the term columns in
         their saved order, ``unplaced_reason``; rows in saved order.
     """
+    from placement import auth
+
+    auth.require("households", f"the household-level proposals of run {run_id}")
     with _reading(bind) as session:
         run = session.get(Run, run_id)
         if run is None:
             msg = f"no run with id {run_id} in the database"
             raise StoreError(msg)
-        summary: dict[str, Any] = {
-            "run_id": run.id,
-            "dataset_id": run.dataset_id,
-            "scenario_id": run.scenario_id,
-            "policy": run.policy,
-            "parameters": run.parameters,
-            "status": run.status,
-            "objective": run.objective,
-            "bound": run.bound,
-            "gap": run.gap,
-            "build_s": run.build_s,
-            "solve_s": run.solve_s,
-            "terms": list(run.term_columns),
-            "summary": run.summary,
-            "n_households": run.n_households,
-            "n_placed": run.n_placed,
-            "package_version": run.package_version,
-            "created_at": as_utc(run.created_at),
-            "created_by": run.created_by,
-        }
+        summary = _summary_of(run)
         terms = list(run.term_columns)
         rows = session.execute(
             select(

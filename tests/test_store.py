@@ -612,3 +612,32 @@ def test_a_race_past_the_check_is_still_reported_as_a_conflict(
     monkeypatch.undo()
     assert store.decisions_for(engine, 1)["decided_by"].tolist() == ["anna"]
     assert store.active_allocations(engine, 1)["household_id"].tolist() == ["H000"]
+
+
+def test_household_rows_are_refused_to_planners_and_viewers_in_the_library(
+    engine: Engine, run_id: int
+) -> None:
+    from placement import auth
+
+    store.decide(
+        engine, run_id=run_id, household_id="H000", dwelling_id=None, action="approve", user="a"
+    )
+    for role in ("planner", "viewer"):
+        with auth.acting_as(auth.User("p", "P", role)):
+            for call in (
+                lambda: store.load_run(engine, run_id),
+                lambda: store.proposal_status(engine, run_id),
+                lambda: store.decisions_for(engine, 1),
+                lambda: store.active_allocations(engine, 1),
+                lambda: store.decide(
+                    engine, run_id=run_id, household_id="H001", dwelling_id=None,
+                    action="approve", user="p",
+                ),
+            ):
+                with pytest.raises(auth.PermissionDeniedError, match=f"p \\({role}\\) may not"):
+                    call()
+            summary = store.run_summary(engine, run_id)
+            assert summary["n_households"] == 6
+    with auth.acting_as(auth.User("c", "C", "coordinator")):
+        assert len(store.load_run(engine, run_id)[1]) == 6
+    assert len(store.active_allocations(engine, 1)) == 1
