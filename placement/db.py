@@ -47,7 +47,7 @@ from sqlalchemy import (
     make_url,
     text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -379,6 +379,74 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+#: The one PostgreSQL driver placement is tested with (``pip install "placement[postgres]"``).
+POSTGRES_DRIVER = "psycopg"
+_POSTGRES_INSTALL = (
+    'pip install "placement[postgres]" (in a checkout: pip install -e ".[postgres]"), which '
+    "installs psycopg[binary]"
+)
+
+
+def supported_url(db_url: str) -> URL:
+    """Return ``db_url`` parsed, refusing a database or driver placement does not support.
+
+    ``postgresql://`` means ``postgresql+psycopg://`` (psycopg 3).
+
+    Parameters
+    ----------
+    db_url
+        SQLAlchemy URL.
+
+    Returns
+    -------
+    sqlalchemy.engine.URL
+
+    Raises
+    ------
+    DatabaseError
+        Not a URL; a database other than SQLite or PostgreSQL; a PostgreSQL driver other than
+        psycopg; or psycopg not installed (the message says how to install it).
+    """
+    try:
+        url = make_url(db_url)
+    except ArgumentError as err:
+        msg = (
+            f"not a database URL: {_safe_display(db_url)} ({err}); use sqlite:///path/placement.db "
+            "or postgresql+psycopg://user@host/dbname"
+        )
+        raise DatabaseError(msg) from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    shown = url.render_as_string(hide_password=True)
+    if backend == "sqlite":
+        if driver != "pysqlite":
+            msg = f"{shown}: the SQLite driver {driver!r} is not supported; use sqlite:///path.db"
+            raise DatabaseError(msg)
+        return url
+    if backend == "postgresql":
+        if "+" not in url.drivername:
+            url = url.set(drivername=f"postgresql+{POSTGRES_DRIVER}")
+        elif driver != POSTGRES_DRIVER:
+            msg = (
+                f"{shown}: the PostgreSQL driver {driver!r} is not supported; use "
+                f"postgresql+{POSTGRES_DRIVER}://user@host/dbname ({_POSTGRES_INSTALL})"
+            )
+            raise DatabaseError(msg)
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            msg = (
+                f"{shown} is a PostgreSQL database, but its driver (psycopg) is not installed: "
+                f"{_POSTGRES_INSTALL}"
+            )
+            raise DatabaseError(msg) from None
+        return url
+    msg = (
+        f"{shown}: the database {backend!r} is not supported; placement works with SQLite "
+        "(sqlite:///path/placement.db) and PostgreSQL (postgresql+psycopg://user@host/dbname)"
+    )
+    raise DatabaseError(msg)
+
+
 def make_engine(db_url: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine for ``db_url`` with placement's per-connection settings.
 
@@ -396,7 +464,7 @@ def make_engine(db_url: str | None = None, **kwargs: Any) -> Engine:
     sqlalchemy.Engine
         On SQLite: foreign keys on, WAL, busy timeout, and real transactions.
     """
-    url = make_url(db_url or default_db_url())
+    url = supported_url(db_url or default_db_url())
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)

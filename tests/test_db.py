@@ -146,6 +146,40 @@ def test_not_a_database_and_bad_urls_give_database_error(tmp_path: Path) -> None
         db.open_engine("not a url")
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u@h/db", "'mysql' is not supported; placement works with SQLite"),
+        ("postgresql+psycopg2://u@h/db", "driver 'psycopg2' is not supported"),
+        ("mssql+pyodbc://u:secret@h/db", "'mssql' is not supported"),
+    ],
+)
+def test_unsupported_databases_get_a_message_not_a_traceback(url: str, message: str) -> None:
+    for call in (db.open_engine, db.upgrade, db.current_revision):
+        with pytest.raises(db.DatabaseError, match=message) as info:
+            call(url)
+        assert "secret" not in str(info.value)
+
+
+def test_postgresql_without_its_driver_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    for url in ("postgresql+psycopg://u:secret@127.0.0.1/placement", "postgresql://u@h/db"):
+        with pytest.raises(db.DatabaseError, match=r"driver \(psycopg\) is not installed: pip "
+                           r"install \"placement\[postgres\]\"") as info:
+            db.open_engine(url)
+        assert "secret" not in str(info.value)
+    from placement.cli import main
+
+    assert main(["db", "upgrade", "--db", "postgresql+psycopg://u@127.0.0.1/placement"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: postgresql+psycopg://u@127.0.0.1/placement is a PostgreSQL")
+    assert "Traceback" not in err
+
+
 def test_upgrade_to_an_unknown_revision_is_a_database_error(url: str) -> None:
     with pytest.raises(db.DatabaseError, match="'0042'"):
         db.upgrade(url, revision="0042")
