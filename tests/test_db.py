@@ -271,6 +271,11 @@ def test_postgresql_migration_has_no_sqlite_sql() -> None:
     )
     assert '"user" VARCHAR(200) NOT NULL' in sql
     assert "ck_decisions_action CHECK" in sql
+    assert (
+        "CREATE UNIQUE INDEX uq_allocations_active_municipality_dwelling ON allocations "
+        "(municipality, dwelling_id) WHERE active" in sql
+    )
+    assert "BEFORE UPDATE OR DELETE ON decisions" in sql
     for sqlite_only in ("RAISE(ABORT", "PRAGMA", "sqlite", "active = 1", "AUTOINCREMENT"):
         assert sqlite_only not in sql
     down = offline_sql("postgresql://user@localhost/placement", downgrade=True)
@@ -281,5 +286,6 @@ def test_postgresql_migration_has_no_sqlite_sql() -> None:
 def test_sqlite_migration_has_no_postgresql_sql() -> None:
     sql = offline_sql("sqlite:///offline.db")
     assert "RAISE(ABORT, 'audit_log is append-only" in sql
+    assert "RAISE(ABORT, 'decisions are append-only" in sql
     assert "WHERE active = 1" in sql
     assert "plpgsql" not in sql
