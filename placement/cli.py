@@ -162,14 +162,19 @@ def propose_cmd(
     from placement import planning
 
     try:
-        plan = planning.make_plan(dataset_dir, policy, date=date, time_limit_s=time_limit_s,
-                                  mip_gap=mip_gap)
-        paths = planning.write_plan(plan, out)
-        run_id = None
+        engine = None
         if store_run or db_url:
             from placement import db
 
-            run_id = planning.store_plan(db.open_engine(db_url), plan)
+            # With a database, every approved and locked placement of the municipality is kept.
+            engine = db.open_engine(db_url)
+            plan = planning.plan_with_decisions(engine, dataset_dir, policy, date=date,
+                                                time_limit_s=time_limit_s, mip_gap=mip_gap)
+        else:
+            plan = planning.make_plan(dataset_dir, policy, date=date, time_limit_s=time_limit_s,
+                                      mip_gap=mip_gap)
+        paths = planning.write_plan(plan, out)
+        run_id = None if engine is None else planning.store_plan(engine, plan)
     except PlacementError as err:
         raise _fail(err) from None
     s = plan.proposal.summary
@@ -178,6 +183,8 @@ def propose_cmd(
                f"solved in {s['solve_s']:.1f} s).")
     for reason in s.get("reasons", []):
         typer.echo(f"  {reason}")
+    for note in plan.decision_notes:
+        typer.echo(f"  {note}")
     typer.echo(f"Proposals written to {paths['assignments']}, summary {paths['summary']}.")
     if run_id is not None:
         typer.echo(f"Stored as run {run_id}.")
