@@ -12,6 +12,7 @@
   earliest allocation is kept and every later one is released by an ``undo`` decision of
   ``placement db upgrade`` that names the allocation it clashed with, logged in the audit log.
 - Triggers refuse UPDATE and DELETE on ``decisions`` (and TRUNCATE on PostgreSQL).
+- ``audit_log`` indexed by (action, at), for counting recent failed sign-ins.
 
 Revision ID: 0003
 Revises: 0002
@@ -201,6 +202,7 @@ def upgrade() -> None:
             postgresql_where=sa.text("active"),
         )
     _create_decisions_guard(dialect)
+    op.create_index("ix_audit_log_action_at", "audit_log", ["action", "at"])
 
 
 def _create_decisions_guard(dialect: str) -> None:
@@ -240,6 +242,7 @@ def _drop_decisions_guard(dialect: str) -> None:
 
 def downgrade() -> None:
     dialect = op.get_context().dialect.name
+    op.drop_index("ix_audit_log_action_at", table_name="audit_log")
     _drop_decisions_guard(dialect)
     op.drop_index("uq_allocations_active_municipality_household", table_name="allocations")
     op.drop_index("uq_allocations_active_municipality_dwelling", table_name="allocations")
