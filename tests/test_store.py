@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from placement import db, decisions, store
+from placement import db, decisions, runs, store
 from placement.db import Allocation, AuditLog, Decision, Proposal, Run
 
 TERMS = ["transit", "community", "family", "anchor", "spread"]
@@ -221,7 +221,7 @@ def test_a_failure_mid_save_leaves_no_rows(
             assert other.scalar(select(func.count()).select_from(Run)) == 0
         raise failure
 
-    monkeypatch.setattr(store, "_audit", fail)
+    monkeypatch.setattr(runs, "_audit", fail)
     with pytest.raises(type(failure)):
         store.save_run(engine, dataset_id, summary=SUMMARY, proposals=make_proposals(), policy={})
     monkeypatch.undo()
