@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -243,3 +245,59 @@ def test_upgrade_of_an_old_database_releases_double_bookings_in_words(tmp_path: 
 def test_decisions_module_is_the_same_api_as_store():
     assert store.decide is decisions.decide
     assert store.proposal_status is decisions.proposal_status
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 1),  # which version of the data the run is on
+            st.integers(0, 3),  # household H0..H3
+            st.sampled_from([None, "D0", "D1", "D3"]),
+            st.sampled_from(["approve", "lock", "reject", "undo"]),
+        ),
+        max_size=14,
+    )
+)
+def test_no_dwelling_is_held_twice_across_versions(tmp_path_factory, steps):
+    folder = tmp_path_factory.mktemp("versions")
+    url = f"sqlite:///{(folder / 'p.db').as_posix()}"
+    db.upgrade(url)
+    engine = db.open_engine(url)
+    dwellings = ["D0", "D1", "D2", "D3"]
+    households = ["H0", "H1", "H2", "H3"]
+    # two versions: the second proposes every dwelling to another household
+    versions = [
+        new_version(engine, folder / "ds", households + ["H9"] * shift, dwellings,
+                    {h: dwellings[(i + shift) % 4] for i, h in enumerate(households)})
+        for shift in (0, 1)
+    ]
+    assert versions[0][0] != versions[1][0]  # two datasets of one municipality
+    runs = [run for _, run in versions]
+    held: dict[str, str] = {}  # household -> dwelling, for the whole municipality
+    for version, h, dwelling, action in steps:
+        household = f"H{h}"
+        target = dwelling if dwelling is not None else dwellings[(h + version) % 4]
+        if action in ("approve", "lock"):
+            holder = next((k for k, v in held.items() if v == target), None)
+            refused = holder not in (None, household) or held.get(household, target) != target
+        elif action == "undo":
+            refused = household not in held or (dwelling is not None
+                                                and held[household] != dwelling)
+        else:
+            refused = False
+        try:
+            store.decide(engine, run_id=runs[version], household_id=household,
+                         dwelling_id=dwelling, action=action, user="t")
+        except store.DecisionError:
+            assert refused
+            continue
+        assert not refused
+        if action in ("approve", "lock"):
+            held[household] = target
+        elif action == "undo" or (action == "reject" and held.get(household) == target):
+            held.pop(household, None)
+    frame = store.active_allocations(engine, 1)
+    assert dict(zip(frame["household_id"], frame["dwelling_id"], strict=True)) == held
+    engine.dispose()
