@@ -101,8 +101,17 @@ def _sso_configured() -> bool:
 
 
 def _client() -> str:
-    """The client's address as Streamlit sees it (a proxy's, behind a reverse proxy)."""
+    """The client's address: as Streamlit sees it, or from the proxy when it is trusted.
+
+    Behind a reverse proxy Streamlit sees the proxy's address; with ``PLACEMENT_TRUST_PROXY=1``
+    the first address of the proxy's ``X-Forwarded-For`` header is used instead (set it only
+    when the proxy overwrites that header, or a client could choose its own address).
+    """
     try:
+        if setting("trust_proxy", "") == "1":
+            forwarded = str(st.context.headers.get("X-Forwarded-For") or "").split(",")[0]
+            if forwarded.strip():
+                return forwarded.strip()
         return str(st.context.ip_address or "unknown")
     except Exception:  # no request context (e.g. AppTest)
         return "unknown"
