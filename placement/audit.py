@@ -82,6 +82,9 @@ def audit_entries(
     pandas.DataFrame
         ``id``, ``at`` (UTC), ``user``, ``action``, ``entity``, ``entity_id``, ``details`` (dict).
     """
+    from placement import auth
+
+    auth.require("households", "the audit log (it names households)")
     query = select(AuditLog).order_by(AuditLog.id)
     if entity is not None:
         query = query.where(AuditLog.entity == entity)

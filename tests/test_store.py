@@ -629,6 +629,7 @@ def test_household_rows_are_refused_to_planners_and_viewers_in_the_library(
                 lambda: store.proposal_status(engine, run_id),
                 lambda: store.decisions_for(engine, 1),
                 lambda: store.active_allocations(engine, 1),
+                lambda: store.audit_entries(engine),
                 lambda: store.decide(
                     engine, run_id=run_id, household_id="H001", dwelling_id=None,
                     action="approve", user="p",
