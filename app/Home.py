@@ -17,8 +17,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import views
 
+from placement.auth import acting_as
 from placement.i18n import LANGUAGES, t
 
+# Never show a traceback (with server paths) to a user, however the app was started.
+st.set_option("client.showErrorDetails", "none")
 st.set_page_config(page_title="placement", page_icon="🏠", layout="wide")
 
 lang = st.sidebar.selectbox("Sprog / Language", LANGUAGES, key="lang",
@@ -36,4 +39,5 @@ st.sidebar.caption(t("app.signed_in_as", lang, name=user.name, role=t(f"role.{us
 if st.sidebar.button(t("app.sign_out", lang), key="sign_out"):
     views.sign_out()
     st.rerun()
-pages[page](user, lang)
+with acting_as(user):  # the library refuses household rows to a role without them
+    pages[page](user, lang)

@@ -88,10 +88,9 @@ def feed(folder: str) -> Any:
     return load_gtfs(ds.gtfs_path, boundary=ds.boundary)
 
 
-@st.cache_resource(show_spinner=False)
 def users() -> auth.UserStore:
-    """The users file."""
-    return auth.load_users(setting("users", "users.toml"))
+    """The users file as it is now (read again whenever it changes: no restart needed)."""
+    return auth.users_file(setting("users", "users.toml")).current()
 
 
 # --- sign-in -----------------------------------------------------------------------------------
@@ -104,15 +103,52 @@ def _sso_configured() -> bool:
         return False
 
 
+def _client() -> str:
+    """The client's address: as Streamlit sees it, or from the proxy when it is trusted.
+
+    Behind a reverse proxy Streamlit sees the proxy's address; with ``PLACEMENT_TRUST_PROXY=1``
+    the first address of the proxy's ``X-Forwarded-For`` header is used instead (set it only
+    when the proxy overwrites that header, or a client could choose its own address).
+    """
+    try:
+        if setting("trust_proxy", "") == "1":
+            forwarded = str(st.context.headers.get("X-Forwarded-For") or "").split(",")[0]
+            if forwarded.strip():
+                return forwarded.strip()
+        return str(st.context.ip_address or "unknown")
+    except Exception:  # no request context (e.g. AppTest)
+        return "unknown"
+
+
+def _still_valid(user: auth.User) -> auth.User | None:
+    """The signed-in user as the users file has it now; None when removed or re-passworded."""
+    current = users()
+    fresh = current.current(user)
+    known_hash = st.session_state.get("password_hash")
+    if fresh is None or (known_hash is not None
+                         and current.password_hash(user.username) != known_hash):
+        return None
+    return fresh
+
+
 def current_user(lang: str) -> auth.User | None:
     """Return the signed-in user, or show the sign-in form and return None."""
+    from placement import signin
+
     if "user" in st.session_state:
-        return st.session_state["user"]
+        fresh = _still_valid(st.session_state["user"])
+        if fresh is not None:
+            st.session_state["user"] = fresh
+            return fresh
+        sign_out()
+        st.warning(t("app.signed_out_changed", lang))
     if _sso_configured():
         if getattr(st.user, "is_logged_in", False):
             found = users().by_email(str(st.user.get("email", "")))
             if found is not None:
+                signin.record_sso_sign_in(engine(), found, client=_client())
                 st.session_state["user"] = found
+                st.session_state.pop("password_hash", None)
                 return found
             st.error(t("app.unknown_sso_user", lang))
             return None
@@ -122,18 +158,23 @@ def current_user(lang: str) -> auth.User | None:
         password = st.text_input(t("app.password", lang), type="password", key="password")
         submitted = st.form_submit_button(t("app.sign_in", lang))
     if submitted:
-        found = users().authenticate(username, password)
-        if found is None:
+        result = signin.sign_in(engine(), users(), username, password, client=_client())
+        if result.status == "locked":
+            minutes = max(1, round(result.retry_after_s / 60))
+            st.error(t("app.locked", lang, minutes=minutes))
+            return None
+        if result.user is None:
             st.error(t("app.wrong_password", lang))
             return None
-        st.session_state["user"] = found
+        st.session_state["user"] = result.user
+        st.session_state["password_hash"] = result.password_hash
         st.rerun()
     return None
 
 
 def sign_out() -> None:
     """Forget the signed-in user."""
-    for key in ("user", "run_id", "whatif_result"):
+    for key in ("user", "password_hash", "run_id", "whatif_result"):
         st.session_state.pop(key, None)
 
 
@@ -171,6 +212,12 @@ def _plan_from_run(run_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
     from placement import store
 
     return store.load_run(engine(), run_id)
+
+
+def _run_summary(run_id: int) -> dict[str, Any]:
+    from placement import store
+
+    return store.run_summary(engine(), run_id)
 
 
 def _metrics(run: dict[str, Any], lang: str) -> None:
@@ -219,12 +266,13 @@ def review_page(user: auth.User, lang: str) -> None:
         st.info(t("review.no_run", lang))
         if user.can("decide") and st.button(t("review.propose", lang), key="propose"):
             with st.spinner(t("whatif.running", lang)):
-                plan = planning.make_plan(dataset_dir(), policy_name())
+                plan = planning.plan_with_decisions(engine(), dataset_dir(), policy_name(),
+                                                    user=user.username)
                 st.session_state["run_id"] = planning.store_plan(engine(), plan,
                                                                  user=user.username)
             st.rerun()
         return
-    run, proposals = _plan_from_run(run_id)
+    run = _run_summary(run_id)
     _metrics(run, lang)
     for info in ((run.get("summary") or {}).get("unknown") or {}).values():
         if isinstance(info, dict) and info.get("dwellings_no_data"):
@@ -236,6 +284,7 @@ def review_page(user: auth.User, lang: str) -> None:
         st.subheader(t("review.areas", lang))
         st.dataframe(areas, hide_index=True, key="areas_table")
         return
+    _, proposals = _plan_from_run(run_id)
     status = store.proposal_status(engine(), run_id)
     table = proposals.merge(status, on="household_id", how="left")
     ds = dataset(str(dataset_dir()))
@@ -414,6 +463,34 @@ def retention_page(user: auth.User, lang: str) -> None:
                        file_name=paths.csv.name, mime="text/csv", key="dl_report_csv")
 
 
+def _household_file(user: auth.User, run_id: int, kind: str, sep: str) -> Callable[[], bytes]:
+    """A generator of a household-level export, run on click for this signed-in user."""
+    folder = str(dataset_dir())
+
+    def make() -> bytes:
+        # Runs on Streamlit's download thread: check again that this user may have it now.
+        current = _still_valid_for_download(user)
+        with auth.acting_as(current), tempfile.TemporaryDirectory() as tmp:
+            ds = dataset(folder)
+            if kind == "csv":
+                path = planning.export_run_csv(engine(), run_id, ds,
+                                               Path(tmp) / f"proposals_run{run_id}.csv", sep=sep)
+            else:
+                path = planning.export_run_gpkg(engine(), run_id, ds,
+                                                Path(tmp) / f"proposals_run{run_id}.gpkg")
+            return path.read_bytes()
+
+    return make
+
+
+def _still_valid_for_download(user: auth.User) -> auth.User:
+    fresh = users().current(user)
+    if fresh is None or not fresh.can("households"):
+        msg = f"user {user.username} may no longer download household-level files"
+        raise auth.PermissionDeniedError(msg)
+    return fresh
+
+
 def export_page(user: auth.User, lang: str) -> None:
     """Downloads: proposals CSV and GeoPackage (coordinators), run summary (everyone)."""
     st.header(t("page.export", lang))
@@ -421,18 +498,16 @@ def export_page(user: auth.User, lang: str) -> None:
     if run_id is None:
         st.info(t("review.no_run", lang))
         return
-    run, _ = _plan_from_run(run_id)
+    run = _run_summary(run_id)
     if user.can("households"):
         sep = st.radio(t("export.sep", lang), [";", ","], horizontal=True, key="export_sep")
-        with tempfile.TemporaryDirectory() as tmp:
-            csv_path = planning.export_run_csv(engine(), run_id, dataset(str(dataset_dir())),
-                                               Path(tmp) / f"proposals_run{run_id}.csv", sep=sep)
-            gpkg_path = planning.export_run_gpkg(engine(), run_id, dataset(str(dataset_dir())),
-                                                 Path(tmp) / f"proposals_run{run_id}.gpkg")
-            csv_bytes, gpkg_bytes = csv_path.read_bytes(), gpkg_path.read_bytes()
-        st.download_button(t("export.csv", lang), csv_bytes, file_name=csv_path.name,
-                           mime="text/csv", key="dl_csv")
-        st.download_button(t("export.gpkg", lang), gpkg_bytes, file_name=gpkg_path.name,
+        # Household-level files are made only when the signed-in coordinator clicks: nothing
+        # waits at a /media/ address for anyone who might learn it.
+        st.download_button(t("export.csv", lang), _household_file(user, run_id, "csv", sep),
+                           file_name=f"proposals_run{run_id}.csv", mime="text/csv",
+                           key="dl_csv")
+        st.download_button(t("export.gpkg", lang), _household_file(user, run_id, "gpkg", sep),
+                           file_name=f"proposals_run{run_id}.gpkg",
                            mime="application/geopackage+sqlite3", key="dl_gpkg")
     summary = {k: v for k, v in run.items() if k not in ("policy",)}
     st.download_button(t("export.summary", lang),

@@ -208,14 +208,20 @@ def propose_cmd(
 
     try:
         date, win = _access_params(dataset_dir, date, window)
-        plan = planning.make_plan(dataset_dir, policy, date=date, window=win,
-                                  time_limit_s=time_limit_s, mip_gap=mip_gap)
-        paths = planning.write_plan(plan, out)
-        run_id = None
+        engine = None
         if store_run or db_url:
             from placement import db
 
-            run_id = planning.store_plan(db.open_engine(db_url), plan)
+            # With a database, every approved and locked placement of the municipality is kept.
+            engine = db.open_engine(db_url)
+            plan = planning.plan_with_decisions(engine, dataset_dir, policy, date=date,
+                                                window=win, time_limit_s=time_limit_s,
+                                                mip_gap=mip_gap)
+        else:
+            plan = planning.make_plan(dataset_dir, policy, date=date, window=win,
+                                      time_limit_s=time_limit_s, mip_gap=mip_gap)
+        paths = planning.write_plan(plan, out)
+        run_id = None if engine is None else planning.store_plan(engine, plan)
     except PlacementError as err:
         raise _fail(err) from None
     s = plan.proposal.summary
@@ -229,6 +235,8 @@ def propose_cmd(
     for info in (s.get("unknown") or {}).values():
         if info.get("dwellings_no_data"):
             typer.echo(f"  no data: {info['words']}")
+    for note in plan.decision_notes:
+        typer.echo(f"  {note}")
     typer.echo(f"Proposals written to {paths['assignments']}, summary {paths['summary']}.")
     if run_id is not None:
         typer.echo(f"Stored as run {run_id}.")
@@ -440,7 +448,8 @@ def app_cmd(
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT),
            "--server.port", str(port), "--server.address", address,
            "--server.headless", "true", "--server.enableStaticServing", "true",
-           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer"]
+           "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+           "--client.showErrorDetails", "none"]
     raise typer.Exit(code=subprocess.call(cmd, env=env))
 
 
@@ -468,6 +477,40 @@ def user_add_cmd(
     except PlacementError as err:
         raise _fail(err) from None
     typer.echo(f"User {username} ({role}) saved in {path}.")
+
+
+@user_app.command("passwd")
+def user_passwd_cmd(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    users: Annotated[Path, typer.Option(help="Users file.")] = Path("users.toml"),
+    password: Annotated[
+        str, typer.Option(prompt="New password", hide_input=True, confirmation_prompt=True,
+                          help="New password (asked for when not given).")
+    ] = "",
+) -> None:
+    """Give a user a new password; the app ends the user's open sessions at the next click."""
+    from placement.auth import set_password
+
+    try:
+        path = set_password(users, username, password)
+    except PlacementError as err:
+        raise _fail(err) from None
+    typer.echo(f"New password of {username} saved in {path}.")
+
+
+@user_app.command("remove")
+def user_remove_cmd(
+    username: Annotated[str, typer.Argument(help="Login name.")],
+    users: Annotated[Path, typer.Option(help="Users file.")] = Path("users.toml"),
+) -> None:
+    """Remove a user; the app signs the user out at the next click (no restart needed)."""
+    from placement.auth import remove_user
+
+    try:
+        path = remove_user(users, username)
+    except PlacementError as err:
+        raise _fail(err) from None
+    typer.echo(f"User {username} removed from {path}.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,7 @@ from sqlalchemy import (
     make_url,
     text,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import URL, Connection
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -124,6 +124,20 @@ class Dataset(Base):
     content_sha256: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(ID_LEN))
+    #: The municipality the data is of (the manifest's ``[municipality] code``, else its name):
+    #: decisions and allocations hold across every dataset version of one municipality.
+    municipality: Mapped[str | None] = mapped_column(String(ID_LEN), index=True)
+
+
+class DatasetDwelling(Base):
+    """A dwelling id of a registered dataset: decisions may name only these."""
+
+    __tablename__ = "dataset_dwellings"
+    __table_args__ = (UniqueConstraint("dataset_id", "dwelling_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    dwelling_id: Mapped[str] = mapped_column(String(ID_LEN))
 
 
 class DatasetFile(Base):
@@ -193,7 +207,11 @@ class Proposal(Base):
 
 
 class Decision(Base):
-    """A person's decision on a proposal: approve, reject, lock or undo; never changed."""
+    """A person's decision on a proposal: approve, reject, lock or undo; never changed.
+
+    Triggers created by the migrations refuse UPDATE and DELETE on this table: a change of mind
+    is a new decision (an ``undo`` releases what an approve or lock held).
+    """
 
     __tablename__ = "decisions"
     __table_args__ = (
@@ -214,24 +232,26 @@ class Decision(Base):
 class Allocation(Base):
     """A dwelling held for a household by an approve/lock decision.
 
-    At most one *active* allocation per (dataset, dwelling) and per (dataset, household): partial
-    unique indexes enforce it in the database, so two connections cannot double-book.
+    At most one *active* allocation per (municipality, dwelling) and per (municipality,
+    household), across every dataset version of the municipality: partial unique indexes
+    enforce it in the database, so two connections (or two versions of the data) cannot
+    double-book. ``dataset_id`` is the dataset the decision was made on.
     """
 
     __tablename__ = "allocations"
     __table_args__ = (
         CheckConstraint("action IN ('approve', 'lock')", name="action"),
         Index(
-            "uq_allocations_active_dwelling",
-            "dataset_id",
+            "uq_allocations_active_municipality_dwelling",
+            "municipality",
             "dwelling_id",
             unique=True,
             sqlite_where=text("active = 1"),
             postgresql_where=text("active"),
         ),
         Index(
-            "uq_allocations_active_household",
-            "dataset_id",
+            "uq_allocations_active_municipality_household",
+            "municipality",
             "household_id",
             unique=True,
             sqlite_where=text("active = 1"),
@@ -241,6 +261,7 @@ class Allocation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"))
+    municipality: Mapped[str] = mapped_column(String(ID_LEN))
     household_id: Mapped[str] = mapped_column(String(ID_LEN))
     dwelling_id: Mapped[str] = mapped_column(String(ID_LEN))
     action: Mapped[str] = mapped_column(String(10))
@@ -257,7 +278,10 @@ class AuditLog(Base):
     """
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),)
+    __table_args__ = (
+        Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),
+        Index("ix_audit_log_action_at", "action", "at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -358,6 +382,74 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+#: The one PostgreSQL driver placement is tested with (``pip install "placement[postgres]"``).
+POSTGRES_DRIVER = "psycopg"
+_POSTGRES_INSTALL = (
+    'pip install "placement[postgres]" (in a checkout: pip install -e ".[postgres]"), which '
+    "installs psycopg[binary]"
+)
+
+
+def supported_url(db_url: str) -> URL:
+    """Return ``db_url`` parsed, refusing a database or driver placement does not support.
+
+    ``postgresql://`` means ``postgresql+psycopg://`` (psycopg 3).
+
+    Parameters
+    ----------
+    db_url
+        SQLAlchemy URL.
+
+    Returns
+    -------
+    sqlalchemy.engine.URL
+
+    Raises
+    ------
+    DatabaseError
+        Not a URL; a database other than SQLite or PostgreSQL; a PostgreSQL driver other than
+        psycopg; or psycopg not installed (the message says how to install it).
+    """
+    try:
+        url = make_url(db_url)
+    except ArgumentError as err:
+        msg = (
+            f"not a database URL: {_safe_display(db_url)} ({err}); use sqlite:///path/placement.db "
+            "or postgresql+psycopg://user@host/dbname"
+        )
+        raise DatabaseError(msg) from None
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    shown = url.render_as_string(hide_password=True)
+    if backend == "sqlite":
+        if driver != "pysqlite":
+            msg = f"{shown}: the SQLite driver {driver!r} is not supported; use sqlite:///path.db"
+            raise DatabaseError(msg)
+        return url
+    if backend == "postgresql":
+        if "+" not in url.drivername:
+            url = url.set(drivername=f"postgresql+{POSTGRES_DRIVER}")
+        elif driver != POSTGRES_DRIVER:
+            msg = (
+                f"{shown}: the PostgreSQL driver {driver!r} is not supported; use "
+                f"postgresql+{POSTGRES_DRIVER}://user@host/dbname ({_POSTGRES_INSTALL})"
+            )
+            raise DatabaseError(msg)
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            msg = (
+                f"{shown} is a PostgreSQL database, but its driver (psycopg) is not installed: "
+                f"{_POSTGRES_INSTALL}"
+            )
+            raise DatabaseError(msg) from None
+        return url
+    msg = (
+        f"{shown}: the database {backend!r} is not supported; placement works with SQLite "
+        "(sqlite:///path/placement.db) and PostgreSQL (postgresql+psycopg://user@host/dbname)"
+    )
+    raise DatabaseError(msg)
+
+
 def make_engine(db_url: str | None = None, **kwargs: Any) -> Engine:
     """Create an engine for ``db_url`` with placement's per-connection settings.
 
@@ -375,7 +467,7 @@ def make_engine(db_url: str | None = None, **kwargs: Any) -> Engine:
     sqlalchemy.Engine
         On SQLite: foreign keys on, WAL, busy timeout, and real transactions.
     """
-    url = make_url(db_url or default_db_url())
+    url = supported_url(db_url or default_db_url())
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)

@@ -60,6 +60,8 @@ class Plan:
     measures: dict[str, float]
     area_table: pd.DataFrame
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: Why an approved or locked placement could not be kept in this plan, in words.
+    decision_notes: list[str] = field(default_factory=list)
 
     @property
     def assignments(self) -> pd.DataFrame:
@@ -204,16 +206,24 @@ def store_plan(engine: Engine, plan: Plan, *, scenario_id: int | None = None,
     from placement import store
     from placement.score import PAIR_TERMS
 
-    dataset_id = store.register_dataset(engine, plan.dataset_dir, user=user)
+    dataset_id = store.register_dataset(engine, plan.dataset_dir, user=user,
+                                        dwelling_ids=plan.dataset.dwellings["dwelling_id"])
     summary = dict(plan.proposal.summary)
     summary["measures"] = plan.measures
+    if plan.decision_notes:
+        summary["decision_notes"] = list(plan.decision_notes)
     return store.save_run(engine, dataset_id, scenario_id, summary=summary,
                           proposals=plan.assignments, policy=plan.policy,
                           parameters=plan.parameters, terms=list(PAIR_TERMS), user=user)
 
 
-def decisions_for_run(engine: Engine, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return the approved/locked placements and the rejected pairs of a run's dataset.
+def decisions_for_run(engine: Engine, run_id: int, *, dataset_dir: str | Path | None = None,
+                      dataset: Dataset | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return the approved/locked placements and the rejected pairs of a run's municipality.
+
+    Decisions hold per municipality, across every version of its data. With ``dataset_dir``
+    (or ``dataset``), only placements and pairs whose household and dwelling are in that data
+    are returned (see :func:`held_placements` for the words on the others).
 
     Parameters
     ----------
@@ -221,6 +231,10 @@ def decisions_for_run(engine: Engine, run_id: int) -> tuple[pd.DataFrame, pd.Dat
         Open database.
     run_id : int
         A stored run.
+    dataset_dir : str or Path, optional
+        The data the next plan is made on.
+    dataset : Dataset, optional
+        The same data, already loaded.
 
     Returns
     -------
@@ -231,11 +245,115 @@ def decisions_for_run(engine: Engine, run_id: int) -> tuple[pd.DataFrame, pd.Dat
     from placement import store
 
     run, _ = store.load_run(engine, run_id)
-    held = store.active_allocations(engine, run["dataset_id"])
+    if dataset is None and dataset_dir is not None:
+        dataset = load_dataset(dataset_dir)
+    locks, rejected, _ = _decided(engine, run["dataset_id"], dataset)
+    return locks, rejected
+
+
+def _decided(engine: Engine, dataset_id: int, dataset: Dataset | None
+             ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    from placement import store
+
+    held = store.active_allocations(engine, dataset_id)
+    decisions = store.decisions_for(engine, dataset_id)
+    latest = decisions.drop_duplicates(["household_id", "dwelling_id"], keep="last")
+    rejected = latest[latest["action"] == "reject"][["household_id", "dwelling_id"]]
+    rejected = rejected.dropna().reset_index(drop=True)
     locks = held[["household_id", "dwelling_id"]].reset_index(drop=True)
-    decisions = store.decisions_for(engine, run["dataset_id"])
-    rejected = decisions[decisions["action"] == "reject"][["household_id", "dwelling_id"]]
-    return locks, rejected.drop_duplicates().reset_index(drop=True)
+    notes: list[str] = []
+    if dataset is None:
+        return locks, rejected, notes
+    households = set(dataset.households["household_id"].astype(str))
+    dwellings = set(dataset.dwellings["dwelling_id"].astype(str))
+    keep = []
+    for row in held.itertuples(index=False):
+        gone = []
+        if str(row.household_id) not in households:
+            gone.append(f"household {row.household_id} is no longer in households.csv")
+        if str(row.dwelling_id) not in dwellings:
+            gone.append(f"dwelling {row.dwelling_id} is no longer in dwellings.csv")
+        keep.append(not gone)
+        if gone:
+            verb = "approved" if row.action == "approve" else "locked"
+            when = pd.Timestamp(row.decided_at).strftime("%Y-%m-%d %H:%M UTC")
+            notes.append(
+                f"Dwelling {row.dwelling_id} {verb} for household {row.household_id} by "
+                f"{row.decided_by} at {when} (decision {row.decision_id}) cannot be kept in "
+                f"this plan: {' and '.join(gone)}. It stays held until it is released "
+                "(an undo decision)."
+            )
+    locks = locks[pd.Series(keep, dtype=bool).to_numpy()] if len(locks) else locks
+    present = (rejected["household_id"].astype(str).isin(households)
+               & rejected["dwelling_id"].astype(str).isin(dwellings))
+    return locks.reset_index(drop=True), rejected[present].reset_index(drop=True), notes
+
+
+def held_placements(engine: Engine, dataset_dir: str | Path, *, dataset: Dataset | None = None,
+                    user: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Return what the decisions of the dataset's municipality fix for a new plan on it.
+
+    The dataset is registered (by content hash, with its dwelling ids) so that its municipality
+    is known; every approved or locked placement of that municipality, made on any version of
+    its data, is returned as a lock when its household and dwelling are still in the data, and
+    described in words otherwise.
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database.
+    dataset_dir : str or Path
+        The data the plan is made on.
+    dataset : Dataset, optional
+        The same data, already loaded.
+    user : str, optional
+        Who registers the dataset.
+
+    Returns
+    -------
+    tuple
+        ``locks`` and ``rejected`` (household_id, dwelling_id) for
+        :func:`make_plan`, and the notes (list of str) on placements that cannot be kept.
+    """
+    from placement import store
+
+    ds = dataset if dataset is not None else load_dataset(dataset_dir)
+    dataset_id = store.register_dataset(engine, dataset_dir, user=user,
+                                        dwelling_ids=ds.dwellings["dwelling_id"])
+    return _decided(engine, dataset_id, ds)
+
+
+def plan_with_decisions(engine: Engine, dataset_dir: str | Path,
+                        policy: str | Path | Policy = "default", *, user: str | None = None,
+                        **kwargs: Any) -> Plan:
+    """Make a plan that keeps every approved and locked placement of the municipality.
+
+    A new run on updated data (a new households.csv, say) keeps earlier approvals and locks
+    as they are; one whose household or dwelling is gone from the data is listed in words in
+    ``plan.decision_notes`` (and in the stored run's summary).
+
+    Parameters
+    ----------
+    engine : Engine
+        Open database.
+    dataset_dir : str or Path
+        The data.
+    policy : str, Path or Policy
+        Policy to solve under.
+    user : str, optional
+        Who makes the plan.
+    **kwargs
+        Passed to :func:`make_plan` (not ``locks`` or ``rejected``).
+
+    Returns
+    -------
+    Plan
+    """
+    ds = kwargs.pop("dataset", None) or load_dataset(dataset_dir)
+    locks, rejected, notes = held_placements(engine, dataset_dir, dataset=ds, user=user)
+    plan = make_plan(dataset_dir, policy, locks=locks, rejected=rejected, dataset=ds, **kwargs)
+    plan.decision_notes = notes
+    return plan
 
 
 def reoptimise(engine: Engine, run_id: int, dataset_dir: str | Path,
@@ -269,7 +387,8 @@ def reoptimise(engine: Engine, run_id: int, dataset_dir: str | Path,
     from placement import store
 
     _, previous = store.load_run(engine, run_id)
-    locks, rejected = decisions_for_run(engine, run_id)
+    locks, rejected = decisions_for_run(engine, run_id, dataset_dir=dataset_dir,
+                                        dataset=kwargs.get("dataset"))
     pol = policy_for(policy)
     # Keeping the previous plan must be worth more than the solver's stopping tolerance, or a
     # plan within the gap that moves many households could come back instead. The objective is
@@ -355,7 +474,8 @@ def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | N
     if engine is not None:
         from placement import store
 
-        dataset_id = store.register_dataset(engine, scenario.dataset_dir, user=user)
+        dataset_id = store.register_dataset(engine, scenario.dataset_dir, user=user,
+                                            dwelling_ids=base.dwellings["dwelling_id"])
         scenario_id = store.save_scenario(engine, name=scenario.name, definition=scenario.raw,
                                           dataset_id=dataset_id, user=user)
         run_id = store_plan(engine, plan, scenario_id=scenario_id, user=user)
@@ -579,9 +699,10 @@ def run_area_table(engine: Engine, run_id: int, dataset: Dataset) -> pd.DataFram
     pandas.DataFrame
         As :func:`placement.measures.area_table`.
     """
-    from placement import store
+    from placement import auth, store
 
-    run, proposals = store.load_run(engine, run_id)
+    with auth.aggregating():  # reads the proposals only to count persons per area
+        run, proposals = store.load_run(engine, run_id)
     pol = policy_of_run(run)
     caps = ms.area_caps(dataset.areas, pol.rules.max_area_share, pol.rules.area_max_share)
     return ms.area_table(proposals, dataset.households, dataset.dwellings, dataset.areas, caps)

@@ -1,4 +1,4 @@
-"""Repository functions: register datasets, save scenarios and runs, record decisions.
+"""Repository functions: register datasets, save scenarios, runs and residence history.
 
 Every function that writes does so in one transaction (:func:`placement.db.write_session`) and
 appends a row to the audit log in the same transaction: a write that fails leaves nothing
@@ -6,62 +6,113 @@ behind, and every row that is written has its audit entry. Each function takes a
 (opened with :func:`placement.db.open_engine`) and commits, or an open ``Session``, in which case
 the caller's transaction decides.
 
-Decisions: a dwelling can be held (approved or locked) for at most one household per dataset,
-and a household holds at most one dwelling. Partial unique indexes on ``allocations`` enforce
-this in the database, so two people deciding at the same moment on two connections cannot
-double-book: the second gets :class:`DecisionConflictError` naming who holds the dwelling.
+Runs live in :mod:`placement.runs`, decisions and the dwellings they hold in
+:mod:`placement.decisions`, the audit log in :mod:`placement.audit`; their public functions are
+also available here (``store.save_run``, ``store.decide``, ``store.audit_entries``...), so callers
+need one import.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import getpass
 import hashlib
 import logging
-import math
-import os
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from placement._errors import DataError, PlacementError
+from placement._errors import DataError
+from placement._store_common import (
+    USER_ENV_VAR,
+    CprInTextError,
+    StoreError,
+    _audit,
+    _missing,
+    _reading,
+    _str_or_none,
+    _transaction,
+    check_texts,
+    default_user,
+    to_jsonable,
+)
+from placement.audit import audit_entries, events_since, record_event
 from placement.db import (
-    ACTIONS,
-    HOLDING_ACTIONS,
-    Allocation,
-    AuditLog,
     Dataset,
+    DatasetDwelling,
     DatasetFile,
-    Decision,
-    Proposal,
     ResidenceHistory,
-    Run,
     Scenario,
     as_utc,
     utcnow,
-    write_session,
 )
+from placement.decisions import (
+    STATUS_BY_ACTION,
+    STATUSES,
+    Action,
+    DecisionConflictError,
+    DecisionError,
+    active_allocations,
+    decide,
+    decisions_for,
+    municipality_of,
+    proposal_status,
+    release,
+)
+from placement.runs import (
+    list_runs,
+    load_run,
+    proposal_terms,
+    run_summary,
+    save_run,
+)
+
+__all__ = [
+    "STATUSES",
+    "STATUS_BY_ACTION",
+    "USER_ENV_VAR",
+    "Action",
+    "CprInTextError",
+    "DataError",
+    "DecisionConflictError",
+    "DecisionError",
+    "StoreError",
+    "active_allocations",
+    "audit_entries",
+    "check_texts",
+    "dataset_dwellings",
+    "dataset_files",
+    "decide",
+    "decisions_for",
+    "default_user",
+    "events_since",
+    "hash_dataset",
+    "list_runs",
+    "load_history",
+    "load_run",
+    "load_scenario",
+    "manifest_municipality",
+    "municipality_of",
+    "proposal_status",
+    "proposal_terms",
+    "record_event",
+    "register_dataset",
+    "release",
+    "run_summary",
+    "save_history",
+    "save_run",
+    "save_scenario",
+    "to_jsonable",
+]
 
 logger = logging.getLogger(__name__)
 
 MANIFEST = "dataset.toml"
-#: Environment variable naming the person recorded in the audit log (default: login name).
-USER_ENV_VAR = "PLACEMENT_USER"
-#: Columns of a proposals frame that are stored in their own column, not as score terms.
-PROPOSAL_FIXED = ("household_id", "dwelling_id", "score", "unplaced_reason")
-#: Numeric columns of the optimiser's assignments that are not score terms (not stored).
-NOT_TERMS = ("area_id", "persons", "locked", "kept", "run_id")
-#: Keys of a run summary.
-SUMMARY_KEYS = ("status", "objective", "bound", "gap", "build_s", "solve_s")
 HISTORY_COLUMNS = (
     "person_id",
     "household_id",
@@ -76,159 +127,6 @@ HISTORY_COLUMNS = (
 )
 HISTORY_DATES = ("placement_date", "integration_end", "moved_out_date")
 _HASH_CHUNK = 1 << 20
-
-Action = Literal["approve", "reject", "lock", "undo"]
-
-
-class StoreError(PlacementError):
-    """A write was refused or failed; nothing was written."""
-
-
-class DecisionError(StoreError):
-    """A decision cannot be recorded (unknown run or household, nothing to undo...)."""
-
-
-class DecisionConflictError(DecisionError):
-    """The dwelling (or the household) is already held by another decision.
-
-    Attributes
-    ----------
-    dwelling_id : str
-        Dwelling that was asked for.
-    household_id : str
-        Household the decision was for.
-    holder_household_id, holder_dwelling_id : str
-        The allocation that is in the way.
-    decided_by : str
-        Who made the decision that holds it.
-    decided_at : datetime
-        When (UTC).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        dwelling_id: str,
-        household_id: str,
-        holder_household_id: str,
-        holder_dwelling_id: str,
-        decided_by: str,
-        decided_at: datetime,
-    ) -> None:
-        super().__init__(message)
-        self.dwelling_id = dwelling_id
-        self.household_id = household_id
-        self.holder_household_id = holder_household_id
-        self.holder_dwelling_id = holder_dwelling_id
-        self.decided_by = decided_by
-        self.decided_at = decided_at
-
-
-# --- Helpers ---------------------------------------------------------------------------------
-
-
-def default_user() -> str:
-    """Return the person to record: ``$PLACEMENT_USER``, else the login name, else "unknown"."""
-    user = os.environ.get(USER_ENV_VAR)
-    if user:
-        return user
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):  # no login name (e.g. a container without a passwd entry)
-        return "unknown"
-
-
-@contextmanager
-def _transaction(bind: Engine | Session) -> Iterator[Session]:
-    if isinstance(bind, Session):
-        yield bind
-        return
-    with write_session(bind) as session:
-        yield session
-
-
-@contextmanager
-def _reading(bind: Engine | Session) -> Iterator[Session]:
-    if isinstance(bind, Session):
-        yield bind
-        return
-    with Session(bind) as session:
-        yield session
-
-
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert ``value`` to plain JSON types (NaN becomes ``None``; Paths and dates strings).
-
-    Parameters
-    ----------
-    value
-        Dicts, lists, tuples, sets, dataclasses, numpy scalars and arrays, paths, dates.
-
-    Returns
-    -------
-    Any
-        ``None``, bool, int, float (finite), str, list or dict with str keys.
-    """
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, set | frozenset):
-        return [to_jsonable(v) for v in sorted(value, key=str)]
-    if isinstance(value, list | tuple | np.ndarray):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if _missing(value):
-        return None
-    if isinstance(value, float) and math.isinf(value):
-        return None
-    if isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, datetime | date | pd.Timestamp):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return str(value)
-
-
-def _float_or_none(value: Any) -> float | None:
-    if _missing(value):
-        return None
-    number = float(value)
-    return None if math.isnan(number) else number
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
-
-
-def _audit(
-    session: Session,
-    *,
-    user: str,
-    action: str,
-    entity: str,
-    entity_id: object,
-    details: Mapping[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditLog(
-            at=utcnow(),
-            user=user,
-            action=action,
-            entity=entity,
-            entity_id=str(entity_id),
-            details=to_jsonable(dict(details or {})),
-        )
-    )
 
 
 # --- Datasets --------------------------------------------------------------------------------
@@ -320,12 +218,56 @@ def hash_dataset(dataset_dir: str | Path) -> tuple[str, str, pd.DataFrame]:
     return name, hashlib.sha256(listing.encode("utf-8")).hexdigest(), files
 
 
+def manifest_municipality(dataset_dir: str | Path) -> str:
+    """Return the municipality a dataset folder is of: its manifest's code, else its name.
+
+    Decisions and allocations hold per municipality, across every version of its data.
+
+    Parameters
+    ----------
+    dataset_dir
+        Dataset folder.
+
+    Returns
+    -------
+    str
+        ``[municipality] code`` of ``dataset.toml``; else ``[municipality] name``; else the
+        folder name.
+    """
+    folder = Path(dataset_dir)
+    try:
+        content = tomllib.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return folder.resolve().name
+    table = content.get("municipality", {})
+    if not isinstance(table, dict):
+        return folder.resolve().name
+    return str(table.get("code") or table.get("name") or folder.resolve().name).strip()
+
+
+def _add_dwellings(session: Session, dataset_id: int, dwelling_ids: Iterable[Any]) -> int:
+    ids = sorted({str(d) for d in dwelling_ids if not _missing(d)})
+    if not ids:
+        return 0
+    known = session.scalars(
+        select(DatasetDwelling.id).where(DatasetDwelling.dataset_id == dataset_id).limit(1)
+    ).first()
+    if known is not None:
+        return 0
+    session.execute(
+        insert(DatasetDwelling), [{"dataset_id": dataset_id, "dwelling_id": d} for d in ids]
+    )
+    return len(ids)
+
+
 def register_dataset(
     bind: Engine | Session,
     dataset_dir: str | Path,
     *,
     name: str | None = None,
     user: str | None = None,
+    dwelling_ids: Iterable[Any] | None = None,
+    municipality: str | None = None,
 ) -> int:
     """Record a dataset folder with the SHA-256 of its files; reuse the row if unchanged.
 
@@ -339,30 +281,56 @@ def register_dataset(
         Display name; default the manifest's municipality name or the folder name.
     user
         Who registers it; default :func:`default_user`.
+    dwelling_ids
+        The dataset's dwelling ids (``dataset.dwellings["dwelling_id"]``), recorded once, so
+        that a decision naming another dwelling is refused.
+    municipality
+        Municipality key; default :func:`manifest_municipality`.
 
     Returns
     -------
     int
         ``dataset_id``: the same id for the same file contents.
+
+    Raises
+    ------
+    CprInTextError
+        The name, folder or a file name holds a CPR-shaped value; nothing is written.
     """
     found_name, content_sha256, files = hash_dataset(dataset_dir)
     user = user or default_user()
+    municipality = municipality or manifest_municipality(dataset_dir)
+    shown_name = name or found_name
+    check_texts(
+        [
+            ("dataset name", shown_name),
+            ("municipality", municipality),
+            ("dataset folder", str(Path(dataset_dir).resolve())),
+            ("file", files["path"].tolist()),
+        ]
+    )
     with _transaction(bind) as session:
         existing = session.scalars(
             select(Dataset.id).where(Dataset.content_sha256 == content_sha256).order_by(Dataset.id)
         ).first()
         if existing is not None:
             logger.info("dataset %s already registered as %d", dataset_dir, existing)
+            if dwelling_ids is not None:
+                _add_dwellings(session, existing, dwelling_ids)
             return existing
         dataset = Dataset(
-            name=name or found_name,
+            name=shown_name,
             source_path=str(Path(dataset_dir).resolve()),
             content_sha256=content_sha256,
             created_at=utcnow(),
             created_by=user,
+            municipality=municipality,
         )
         session.add(dataset)
         session.flush()
+        n_dwellings = _add_dwellings(
+            session, dataset.id, [] if dwelling_ids is None else dwelling_ids
+        )
         session.add_all(
             DatasetFile(
                 dataset_id=dataset.id,
@@ -380,13 +348,27 @@ def register_dataset(
             entity_id=dataset.id,
             details={
                 "name": dataset.name,
+                "municipality": municipality,
                 "source_path": dataset.source_path,
                 "content_sha256": content_sha256,
                 "files": files.to_dict(orient="records"),
+                "dwellings": n_dwellings,
             },
         )
         logger.info("registered dataset %s as %d (%d files)", dataset_dir, dataset.id, len(files))
         return dataset.id
+
+
+def dataset_dwellings(bind: Engine | Session, dataset_id: int) -> list[str]:
+    """Return the recorded dwelling ids of a dataset, sorted (empty when none were given)."""
+    with _reading(bind) as session:
+        return list(
+            session.scalars(
+                select(DatasetDwelling.dwelling_id)
+                .where(DatasetDwelling.dataset_id == dataset_id)
+                .order_by(DatasetDwelling.dwelling_id)
+            )
+        )
 
 
 def dataset_files(bind: Engine | Session, dataset_id: int) -> pd.DataFrame:
@@ -432,6 +414,7 @@ def save_scenario(
         ``scenario_id``.
     """
     user = user or default_user()
+    check_texts([("scenario name", name), ("scenario", to_jsonable(dict(definition)))])
     with _transaction(bind) as session:
         scenario = Scenario(
             name=name,
@@ -468,741 +451,6 @@ def load_scenario(bind: Engine | Session, scenario_id: int) -> dict[str, Any]:
             "created_at": as_utc(scenario.created_at),
             "created_by": scenario.created_by,
         }
-
-
-# --- Runs ------------------------------------------------------------------------------------
-
-
-def _proposal_rows(run_id: int, proposals: pd.DataFrame, terms: list[str]) -> list[dict[str, Any]]:
-    n = len(proposals)
-    household = proposals["household_id"].tolist()
-    dwelling = proposals["dwelling_id"].tolist()
-    score = proposals["score"].tolist() if "score" in proposals else [None] * n
-    reason = proposals["unplaced_reason"].tolist() if "unplaced_reason" in proposals else [None] * n
-    term_values = {t: proposals[t].tolist() for t in terms}
-    return [
-        {
-            "run_id": run_id,
-            "household_id": _str_or_none(household[i]),
-            "dwelling_id": _str_or_none(dwelling[i]),
-            "score": _float_or_none(score[i]),
-            "terms": {t: to_jsonable(term_values[t][i]) for t in terms},
-            "unplaced_reason": _str_or_none(reason[i]),
-        }
-        for i in range(n)
-    ]
-
-
-def proposal_terms(proposals: pd.DataFrame, terms: Sequence[str] | None = None) -> list[str]:
-    """Return the score-term columns of a proposals frame.
-
-    Parameters
-    ----------
-    proposals
-        Frame from the optimiser (see :func:`save_run`).
-    terms
-        Term columns to use, in this order (e.g. ``placement.score.PAIR_TERMS``); ``None`` for
-        every numeric, non-boolean column not in :data:`PROPOSAL_FIXED` or :data:`NOT_TERMS`,
-        in frame order.
-
-    Returns
-    -------
-    list of str
-        Column names.
-
-    Raises
-    ------
-    StoreError
-        A named term is not a column, or is one of the fixed columns.
-    """
-    if terms is None:
-        return [
-            str(c)
-            for c in proposals.columns
-            if c not in PROPOSAL_FIXED
-            and c not in NOT_TERMS
-            and pd.api.types.is_numeric_dtype(proposals[c])
-            and not pd.api.types.is_bool_dtype(proposals[c])
-        ]
-    chosen = [str(t) for t in terms]
-    bad = [t for t in chosen if t not in proposals.columns or t in PROPOSAL_FIXED]
-    if bad:
-        msg = (
-            f"term column(s) {', '.join(bad)} are not score terms of the proposals frame "
-            f"(columns: {', '.join(map(str, proposals.columns))}): nothing was written"
-        )
-        raise StoreError(msg)
-    return chosen
-
-
-def _check_proposals(proposals: pd.DataFrame) -> None:
-    missing = [c for c in ("household_id", "dwelling_id") if c not in proposals.columns]
-    if missing:
-        msg = f"proposals frame lacks column(s) {', '.join(missing)}: nothing was written"
-        raise StoreError(msg)
-    households = proposals["household_id"]
-    if households.isna().any():
-        rows = ", ".join(str(int(i) + 2) for i in np.flatnonzero(households.isna().to_numpy())[:10])
-        msg = f"proposals row(s) {rows} (header is row 1) have no household_id: nothing was written"
-        raise StoreError(msg)
-    duplicated = sorted(set(households[households.astype(str).duplicated()].astype(str)))
-    if duplicated:
-        msg = (
-            f"household(s) {', '.join(duplicated[:10])} appear more than once in the proposals: "
-            "nothing was written"
-        )
-        raise StoreError(msg)
-
-
-def save_run(
-    bind: Engine | Session,
-    dataset_id: int,
-    scenario_id: int | None = None,
-    *,
-    summary: Mapping[str, Any],
-    proposals: pd.DataFrame,
-    policy: Mapping[str, Any] | Any,
-    parameters: Mapping[str, Any] | None = None,
-    terms: Sequence[str] | None = None,
-    user: str | None = None,
-) -> int:
-    """Store a run and its proposals in ONE transaction; on any error nothing is written.
-
-    Parameters
-    ----------
-    bind
-        Engine (commits) or open session (the caller's transaction decides).
-    dataset_id
-        Dataset from :func:`register_dataset`.
-    scenario_id
-        Scenario from :func:`save_scenario`, or ``None`` for the base policy.
-    summary
-        Solver outcome: ``status`` (str, required, e.g. ``"optimal"``), and optionally
-        ``objective``, ``bound``, ``gap`` (relative), ``build_s`` and ``solve_s`` (seconds);
-        missing or NaN values are stored empty. The whole summary is also kept as JSON.
-    proposals
-        One row per household as the optimiser returns it: ``household_id``, ``dwelling_id``
-        (NA when unplaced), ``score``, one column per score term and ``unplaced_reason``.
-    policy
-        Policy as a dict or a dataclass, stored as JSON.
-    parameters
-        Solver and run options (time limit, gap, seed...), stored as JSON.
-    terms
-        Score-term columns; ``None`` for every other numeric column (see
-        :func:`proposal_terms`). Other extra columns are not stored.
-    user
-        Who ran it; default :func:`default_user`.
-
-    Returns
-    -------
-    int
-        ``run_id``.
-
-    Raises
-    ------
-    StoreError
-        Missing columns, a household without id or listed twice, no status, or the database
-        refused a row; the transaction is rolled back and nothing is written.
-    """
-    _check_proposals(proposals)
-    if not summary.get("status"):
-        msg = "summary needs a 'status' (e.g. 'optimal'): nothing was written"
-        raise StoreError(msg)
-    from placement import __version__
-
-    term_columns = proposal_terms(proposals, terms)
-    user = user or default_user()
-    n_placed = int(proposals["dwelling_id"].notna().sum())
-    try:
-        with _transaction(bind) as session:
-            run = Run(
-                dataset_id=dataset_id,
-                scenario_id=scenario_id,
-                policy=to_jsonable(policy),
-                parameters=to_jsonable(dict(parameters or {})),
-                status=str(summary["status"]),
-                objective=_float_or_none(summary.get("objective")),
-                bound=_float_or_none(summary.get("bound")),
-                gap=_float_or_none(summary.get("gap")),
-                build_s=_float_or_none(summary.get("build_s")),
-                solve_s=_float_or_none(summary.get("solve_s")),
-                term_columns=term_columns,
-                summary=to_jsonable(dict(summary)),
-                n_households=len(proposals),
-                n_placed=n_placed,
-                package_version=__version__,
-                created_at=utcnow(),
-                created_by=user,
-            )
-            session.add(run)
-            session.flush()
-            rows = _proposal_rows(run.id, proposals, term_columns)
-            if rows:
-                session.execute(insert(Proposal), rows)
-            _audit(
-                session,
-                user=user,
-                action="run.save",
-                entity="run",
-                entity_id=run.id,
-                details={
-                    "dataset_id": dataset_id,
-                    "scenario_id": scenario_id,
-                    "status": run.status,
-                    "objective": run.objective,
-                    "n_households": run.n_households,
-                    "n_placed": n_placed,
-                },
-            )
-            run_id = run.id
-    except IntegrityError as err:
-        msg = f"run not saved, nothing was written: the database refused a row ({err.orig})"
-        raise StoreError(msg) from err
-    logger.info("saved run %d: %d proposals, %d placed", run_id, len(proposals), n_placed)
-    return run_id
-
-
-def load_run(bind: Engine | Session, run_id: int) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Load a stored run.
-
-    Parameters
-    ----------
-    bind
-        Engine or session.
-    run_id
-        Id from :func:`save_run`.
-
-    Returns
-    -------
-    summary : dict
-        ``run_id``, ``dataset_id``, ``scenario_id``, ``policy``, ``parameters``, ``status``,
-        ``objective``, ``bound``, ``gap``, ``build_s``, ``solve_s``, ``terms`` (list),
-        ``summary`` (the whole solver summary), ``n_households``, ``n_placed``,
-        ``package_version``, ``created_at`` (UTC), ``created_by``.
-    proposals : pandas.DataFrame
-        ``household_id``, ``dwelling_id`` (None when unplaced), ``score``, the term columns in
-        their saved order, ``unplaced_reason``; rows in saved order.
-    """
-    with _reading(bind) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            msg = f"no run with id {run_id} in the database"
-            raise StoreError(msg)
-        summary: dict[str, Any] = {
-            "run_id": run.id,
-            "dataset_id": run.dataset_id,
-            "scenario_id": run.scenario_id,
-            "policy": run.policy,
-            "parameters": run.parameters,
-            "status": run.status,
-            "objective": run.objective,
-            "bound": run.bound,
-            "gap": run.gap,
-            "build_s": run.build_s,
-            "solve_s": run.solve_s,
-            "terms": list(run.term_columns),
-            "summary": run.summary,
-            "n_households": run.n_households,
-            "n_placed": run.n_placed,
-            "package_version": run.package_version,
-            "created_at": as_utc(run.created_at),
-            "created_by": run.created_by,
-        }
-        terms = list(run.term_columns)
-        rows = session.execute(
-            select(
-                Proposal.household_id,
-                Proposal.dwelling_id,
-                Proposal.score,
-                Proposal.terms,
-                Proposal.unplaced_reason,
-            )
-            .where(Proposal.run_id == run_id)
-            .order_by(Proposal.id)
-        ).all()
-    columns = ["household_id", "dwelling_id", "score", *terms, "unplaced_reason"]
-    data: dict[str, list[Any]] = {c: [] for c in columns}
-    for household_id, dwelling_id, score, term_values, reason in rows:
-        data["household_id"].append(household_id)
-        data["dwelling_id"].append(dwelling_id)
-        data["score"].append(np.nan if score is None else score)
-        for t in terms:
-            value = term_values.get(t)
-            data[t].append(np.nan if value is None else value)
-        data["unplaced_reason"].append(reason)
-    frame = pd.DataFrame(data, columns=columns)
-    frame["score"] = frame["score"].astype("float64")
-    frame["dwelling_id"] = frame["dwelling_id"].astype(object)
-    return summary, frame
-
-
-def list_runs(bind: Engine | Session, dataset_id: int | None = None) -> pd.DataFrame:
-    """Return one row per stored run (newest last): ids, status, objective, gap, who, when."""
-    query = select(
-        Run.id.label("run_id"),
-        Run.dataset_id,
-        Run.scenario_id,
-        Run.status,
-        Run.objective,
-        Run.bound,
-        Run.gap,
-        Run.n_households,
-        Run.n_placed,
-        Run.created_by,
-        Run.created_at,
-    ).order_by(Run.id)
-    if dataset_id is not None:
-        query = query.where(Run.dataset_id == dataset_id)
-    with _reading(bind) as session:
-        rows = [r._asdict() for r in session.execute(query).all()]
-    for row in rows:
-        row["created_at"] = as_utc(row["created_at"])
-    columns = [c.name for c in query.selected_columns]
-    return pd.DataFrame(rows, columns=columns)
-
-
-# --- Decisions -------------------------------------------------------------------------------
-
-
-def _active_for(
-    session: Session,
-    dataset_id: int,
-    *,
-    dwelling_id: str | None = None,
-    household_id: str | None = None,
-) -> tuple[Allocation, Decision] | None:
-    query = (
-        select(Allocation, Decision)
-        .join(Decision, Allocation.decision_id == Decision.id)
-        .where(Allocation.dataset_id == dataset_id, Allocation.active.is_(True))
-    )
-    if dwelling_id is not None:
-        query = query.where(Allocation.dwelling_id == dwelling_id)
-    if household_id is not None:
-        query = query.where(Allocation.household_id == household_id)
-    row = session.execute(query).first()
-    return None if row is None else (row[0], row[1])
-
-
-def _conflict(
-    allocation: Allocation, decision: Decision, *, household_id: str, dwelling_id: str
-) -> DecisionConflictError:
-    when = as_utc(decision.decided_at)
-    stamp = when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else "an unknown time"
-    verb = "approved" if allocation.action == "approve" else "locked"
-    if allocation.dwelling_id == dwelling_id:
-        msg = (
-            f"Dwelling {dwelling_id} is already {verb} for household {allocation.household_id} "
-            f"by {decision.decided_by} at {stamp} (decision {decision.id}); it was not booked "
-            f"for household {household_id}. Undo that decision first if it should change."
-        )
-    else:
-        msg = (
-            f"Household {household_id} already holds dwelling {allocation.dwelling_id}, "
-            f"{verb} by {decision.decided_by} at {stamp} (decision {decision.id}); "
-            f"dwelling {dwelling_id} was not booked. Undo that decision first."
-        )
-    return DecisionConflictError(
-        msg,
-        dwelling_id=dwelling_id,
-        household_id=household_id,
-        holder_household_id=allocation.household_id,
-        holder_dwelling_id=allocation.dwelling_id,
-        decided_by=decision.decided_by,
-        decided_at=when or utcnow(),
-    )
-
-
-def _release(session: Session, allocation: Allocation, decision: Decision) -> None:
-    allocation.active = False
-    allocation.released_by_decision_id = decision.id
-    allocation.released_at = decision.decided_at
-    session.flush()
-
-
-def _decide_in(
-    session: Session,
-    *,
-    run_id: int,
-    household_id: str,
-    dwelling_id: str | None,
-    action: str,
-    user: str,
-    reason: str,
-) -> int:
-    run = session.get(Run, run_id)
-    if run is None:
-        msg = f"no run with id {run_id} in the database"
-        raise DecisionError(msg)
-    dataset_id = run.dataset_id
-    proposed = session.scalars(
-        select(Proposal).where(Proposal.run_id == run_id, Proposal.household_id == household_id)
-    ).first()
-    if proposed is None:
-        msg = f"household {household_id} is not in run {run_id}"
-        raise DecisionError(msg)
-    if dwelling_id is None and action != "undo":
-        dwelling_id = proposed.dwelling_id
-        if dwelling_id is None:
-            msg = (
-                f"run {run_id} proposes no dwelling for household {household_id}: "
-                "name the dwelling to decide on"
-            )
-            raise DecisionError(msg)
-
-    held_by_household = _active_for(session, dataset_id, household_id=household_id)
-    if action in HOLDING_ACTIONS and dwelling_id is not None:
-        held_dwelling = _active_for(session, dataset_id, dwelling_id=dwelling_id)
-        if held_dwelling is not None and held_dwelling[0].household_id != household_id:
-            raise _conflict(*held_dwelling, household_id=household_id, dwelling_id=dwelling_id)
-        if held_by_household is not None and held_by_household[0].dwelling_id != dwelling_id:
-            raise _conflict(*held_by_household, household_id=household_id, dwelling_id=dwelling_id)
-    elif action == "undo":
-        if held_by_household is None or (
-            dwelling_id is not None and held_by_household[0].dwelling_id != dwelling_id
-        ):
-            what = f"dwelling {dwelling_id}" if dwelling_id else "any dwelling"
-            msg = f"nothing to undo: household {household_id} holds {what} in no decision"
-            raise DecisionError(msg)
-        dwelling_id = held_by_household[0].dwelling_id
-
-    decision = Decision(
-        dataset_id=dataset_id,
-        run_id=run_id,
-        household_id=household_id,
-        dwelling_id=dwelling_id,
-        action=action,
-        decided_by=user,
-        decided_at=utcnow(),
-        reason=reason,
-    )
-    session.add(decision)
-    session.flush()
-    released = None
-    if held_by_household is not None and (
-        action in HOLDING_ACTIONS
-        or action == "undo"
-        or (action == "reject" and held_by_household[0].dwelling_id == dwelling_id)
-    ):
-        released = held_by_household[0].id
-        _release(session, held_by_household[0], decision)
-    if action in HOLDING_ACTIONS and dwelling_id is not None:
-        session.add(
-            Allocation(
-                dataset_id=dataset_id,
-                household_id=household_id,
-                dwelling_id=dwelling_id,
-                action=action,
-                decision_id=decision.id,
-                active=True,
-            )
-        )
-        session.flush()
-    _audit(
-        session,
-        user=user,
-        action=f"decision.{action}",
-        entity="decision",
-        entity_id=decision.id,
-        details={
-            "dataset_id": dataset_id,
-            "run_id": run_id,
-            "household_id": household_id,
-            "dwelling_id": dwelling_id,
-            "reason": reason,
-            "released_allocation_id": released,
-        },
-    )
-    return decision.id
-
-
-def decide(
-    bind: Engine | Session,
-    *,
-    run_id: int,
-    household_id: str,
-    dwelling_id: str | None,
-    action: Action,
-    user: str,
-    reason: str = "",
-) -> int:
-    """Record a decision on a run's proposal, refusing any double booking.
-
-    ``approve`` and ``lock`` hold the dwelling for the household (lock: later runs must keep
-    it); ``reject`` records that the proposal is turned down (and releases it if this household
-    held that dwelling); ``undo`` releases the household's dwelling.
-
-    On SQLite the transaction starts with ``BEGIN IMMEDIATE`` so concurrent deciders queue;
-    on every database a partial unique index makes a second active allocation of the same
-    dwelling (or household) impossible, whichever connection gets there second.
-
-    Parameters
-    ----------
-    bind
-        Engine (commits) or open session.
-    run_id
-        Run whose proposal is decided on.
-    household_id
-        Household of the proposal (must be in the run).
-    dwelling_id
-        Dwelling decided on; ``None`` for the dwelling the run proposes (for ``undo``: whatever
-        the household holds).
-    action : {"approve", "reject", "lock", "undo"}
-        What is decided.
-    user
-        Who decides (recorded with the time).
-    reason
-        Why; shown in the decision history.
-
-    Returns
-    -------
-    int
-        ``decision_id``.
-
-    Raises
-    ------
-    DecisionConflictError
-        The dwelling is held for another household, or the household holds another dwelling;
-        the message names the holder, who decided it and when. Nothing is written.
-    DecisionError
-        Unknown run or household, no dwelling to decide on, nothing to undo, or no user.
-    """
-    if action not in ACTIONS:
-        msg = f"action must be one of {', '.join(ACTIONS)}, got {action!r}"
-        raise DecisionError(msg)
-    if not user or not user.strip():
-        msg = "a decision needs the name of the person who makes it (user)"
-        raise DecisionError(msg)
-    kwargs = {
-        "run_id": run_id,
-        "household_id": str(household_id),
-        "dwelling_id": None if dwelling_id is None else str(dwelling_id),
-        "action": action,
-        "user": user.strip(),
-        "reason": reason or "",
-    }
-    if isinstance(bind, Session):
-        return _decide_in(bind, **kwargs)
-    try:
-        with write_session(bind) as session:
-            decision_id = _decide_in(session, **kwargs)
-    except IntegrityError as err:
-        # Another connection committed an allocation between our check and our insert (seen
-        # on databases where writers do not queue): report who holds it.
-        conflict = _conflict_after_race(bind, run_id=run_id, **_pick(kwargs))
-        if conflict is None:
-            raise
-        raise conflict from err
-    logger.info(
-        "decision %d: %s household %s dwelling %s by %s",
-        decision_id,
-        action,
-        household_id,
-        kwargs["dwelling_id"],
-        kwargs["user"],
-    )
-    return decision_id
-
-
-def _pick(kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {"household_id": kwargs["household_id"], "dwelling_id": kwargs["dwelling_id"]}
-
-
-def _conflict_after_race(
-    engine: Engine, *, run_id: int, household_id: str, dwelling_id: str | None
-) -> DecisionConflictError | None:
-    with Session(engine) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            return None
-        if dwelling_id is None:
-            proposed = session.scalars(
-                select(Proposal.dwelling_id).where(
-                    Proposal.run_id == run_id, Proposal.household_id == household_id
-                )
-            ).first()
-            dwelling_id = proposed
-        if dwelling_id is None:
-            return None
-        for holder in (
-            _active_for(session, run.dataset_id, dwelling_id=dwelling_id),
-            _active_for(session, run.dataset_id, household_id=household_id),
-        ):
-            if holder is not None:
-                return _conflict(*holder, household_id=household_id, dwelling_id=dwelling_id)
-    return None
-
-
-def decisions_for(bind: Engine | Session, dataset_id: int) -> pd.DataFrame:
-    """Return every decision on a dataset, oldest first.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``decision_id``, ``run_id``, ``household_id``, ``dwelling_id``, ``action``,
-        ``decided_by``, ``decided_at`` (UTC), ``reason``, ``holds`` (True while this decision's
-        allocation is active).
-    """
-    query = (
-        select(
-            Decision.id.label("decision_id"),
-            Decision.run_id,
-            Decision.household_id,
-            Decision.dwelling_id,
-            Decision.action,
-            Decision.decided_by,
-            Decision.decided_at,
-            Decision.reason,
-            Allocation.active,
-        )
-        .outerjoin(Allocation, Allocation.decision_id == Decision.id)
-        .where(Decision.dataset_id == dataset_id)
-        .order_by(Decision.id)
-    )
-    with _reading(bind) as session:
-        rows = session.execute(query).all()
-    columns = [
-        "decision_id",
-        "run_id",
-        "household_id",
-        "dwelling_id",
-        "action",
-        "decided_by",
-        "decided_at",
-        "reason",
-        "holds",
-    ]
-    records = [(*r[:6], as_utc(r[6]), r[7], bool(r[8])) for r in rows]
-    frame = pd.DataFrame(records, columns=columns)
-    frame["holds"] = frame["holds"].astype(bool)
-    return frame
-
-
-#: Status of a proposal in the export, by the action of the household's latest decision.
-STATUS_BY_ACTION = {"approve": "approved", "lock": "locked", "reject": "rejected"}
-#: Every value of the ``status`` column of :func:`proposal_status`.
-STATUSES = ("proposed", "unplaced", "approved", "locked", "rejected")
-
-
-def proposal_status(bind: Engine | Session, run_id: int) -> pd.DataFrame:
-    """Return the decision status of every proposal of a run, for case handling.
-
-    The status follows the household's latest decision on the proposed dwelling, on this run
-    or an earlier run of the same dataset (a re-optimised run keeps the decisions it was built
-    on): ``approved`` or ``locked`` while that decision still holds the dwelling, ``rejected``
-    after a reject of that dwelling, otherwise ``proposed`` (nothing decided, or undone) or
-    ``unplaced`` (the run found no dwelling).
-
-    Parameters
-    ----------
-    bind
-        Engine or session.
-    run_id
-        Id from :func:`save_run`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per household of the run, in saved order: ``household_id``, ``status`` (one of
-        :data:`STATUSES`), ``decided_by`` (None unless approved, locked or rejected),
-        ``decided_at`` (UTC, NaT likewise), ``decision_reason``.
-    """
-    with _reading(bind) as session:
-        run = session.get(Run, run_id)
-        if run is None:
-            msg = f"no run with id {run_id} in the database"
-            raise StoreError(msg)
-        dataset_id = run.dataset_id
-        proposals = session.execute(
-            select(Proposal.household_id, Proposal.dwelling_id)
-            .where(Proposal.run_id == run_id)
-            .order_by(Proposal.id)
-        ).all()
-        decisions = session.execute(
-            select(
-                Decision.household_id,
-                Decision.dwelling_id,
-                Decision.action,
-                Decision.decided_by,
-                Decision.decided_at,
-                Decision.reason,
-                Allocation.active,
-            )
-            .join(Run, Run.id == Decision.run_id)
-            .outerjoin(Allocation, Allocation.decision_id == Decision.id)
-            .where(Run.dataset_id == dataset_id, Run.id <= run_id)
-            .order_by(Decision.id)
-        ).all()
-    latest = {(row.household_id, row.dwelling_id): row for row in decisions}
-    records = []
-    for household_id, dwelling_id in proposals:
-        status = "unplaced" if dwelling_id is None else "proposed"
-        by = at = why = None
-        last = latest.get((household_id, dwelling_id))
-        if last is not None and last.action in STATUS_BY_ACTION:
-            holds = last.action == "reject" or bool(last.active)
-            if holds:
-                status = STATUS_BY_ACTION[last.action]
-                by, at, why = last.decided_by, as_utc(last.decided_at), last.reason
-        records.append((household_id, status, by, at, why))
-    frame = pd.DataFrame(
-        records, columns=["household_id", "status", "decided_by", "decided_at", "decision_reason"]
-    )
-    frame["decided_at"] = pd.to_datetime(frame["decided_at"], utc=True)
-    return frame
-
-
-def active_allocations(bind: Engine | Session, dataset_id: int) -> pd.DataFrame:
-    """Return the dwellings currently held on a dataset (approved or locked).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``household_id``, ``dwelling_id``, ``action`` ("approve" or "lock"), ``decision_id``,
-        ``decided_by``, ``decided_at`` (UTC), sorted by household.
-    """
-    query = (
-        select(
-            Allocation.household_id,
-            Allocation.dwelling_id,
-            Allocation.action,
-            Allocation.decision_id,
-            Decision.decided_by,
-            Decision.decided_at,
-        )
-        .join(Decision, Allocation.decision_id == Decision.id)
-        .where(Allocation.dataset_id == dataset_id, Allocation.active.is_(True))
-        .order_by(Allocation.household_id)
-    )
-    with _reading(bind) as session:
-        rows = session.execute(query).all()
-    columns = ["household_id", "dwelling_id", "action", "decision_id", "decided_by", "decided_at"]
-    return pd.DataFrame([(*r[:5], as_utc(r[5])) for r in rows], columns=columns)
-
-
-def audit_entries(
-    bind: Engine | Session, *, entity: str | None = None, entity_id: object | None = None
-) -> pd.DataFrame:
-    """Return audit log rows, oldest first, optionally only those of one entity.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``id``, ``at`` (UTC), ``user``, ``action``, ``entity``, ``entity_id``, ``details`` (dict).
-    """
-    query = select(AuditLog).order_by(AuditLog.id)
-    if entity is not None:
-        query = query.where(AuditLog.entity == entity)
-    if entity_id is not None:
-        query = query.where(AuditLog.entity_id == str(entity_id))
-    with _reading(bind) as session:
-        rows = [
-            (a.id, as_utc(a.at), a.user, a.action, a.entity, a.entity_id, a.details)
-            for a in session.scalars(query)
-        ]
-    return pd.DataFrame(
-        rows, columns=["id", "at", "user", "action", "entity", "entity_id", "details"]
-    )
 
 
 # --- Residence history -----------------------------------------------------------------------

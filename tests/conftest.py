@@ -44,3 +44,11 @@ def demo_plan(demo_dir: Path):
     from placement import planning
 
     return planning.make_plan(demo_dir, "default")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashes() -> None:
+    """Hash test passwords at a cheap scrypt cost (an explicit test setting, never a default)."""
+    from placement import settings
+
+    settings.cheap_password_hashes_for_tests = True

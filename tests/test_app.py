@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from placement import auth, db, planning, store
 
 APP = Path(__file__).resolve().parents[1] / "app" / "Home.py"
-PASSWORDS = {"mette": "coordinator-pw", "per": "planner-pw", "vera": "viewer-pw"}
+PASSWORDS = {"mette": "coordinator-password", "per": "planner-password", "vera": "viewer-password"}
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +142,60 @@ def test_export_page_for_coordinator_offers_csv_gpkg_and_summary(app):
     go(app, "export")
     assert len(app.get("download_button")) == 3
     assert app.radio(key="export_sep").options == [";", ","]
+
+
+def test_tracebacks_are_never_shown_to_a_user(app):
+    import streamlit as st
+
+    assert st.get_option("client.showErrorDetails") == "none"
+
+
+def test_household_files_are_made_on_click_only(app):
+    sign_in(app, "mette")
+    go(app, "export")
+    buttons = {b.proto.label: b.proto for b in app.get("download_button")}
+    for label in ("Forslag til sagsbehandling (CSV)", "GeoPackage til GIS"):
+        assert buttons[label].url == ""  # nothing waits at a /media/ address
+        assert buttons[label].HasField("deferred_file_id")
+
+
+def test_sign_ins_are_logged_and_repeated_failures_lock_out(app, app_env):
+    from placement import signin
+
+    engine = db.open_engine(app_env["url"])
+    auth.add_user(app_env["users"], "lena", "lena-long-password", "viewer")
+    for _ in range(signin.MAX_FAILURES_PER_USER):
+        app.text_input(key="username").input("lena")
+        app.text_input(key="password").input("wrong")
+        app.button[0].click().run()
+    sign_in(app, "lena", "lena-long-password")
+    assert [e.value for e in app.error][-1].startswith("For mange forkerte forsøg")
+    assert len(app.sidebar.radio) == 0
+    log = store.audit_entries(engine)
+    lena = log[log["entity_id"] == "lena"]["action"].tolist()
+    assert lena == ["signin.failed"] * 5 + ["signin.locked"]
+    assert "signin.ok" in log["action"].tolist()  # earlier sign-ins of this module
+
+
+def test_a_removed_user_is_signed_out_without_a_restart(app, app_env, tmp_path, monkeypatch):
+    users = tmp_path / "users.toml"
+    auth.add_user(users, "tove", "tove-long-password", "coordinator")
+    monkeypatch.setenv("PLACEMENT_USERS", str(users))
+    sign_in(app, "tove", "tove-long-password")
+    assert "Eksport" in app.sidebar.radio(key="page").options
+    import tomllib
+
+    import tomli_w
+
+    content = tomllib.loads(users.read_text(encoding="utf-8"))
+    content["users"]["tove"]["role"] = "viewer"  # the role changes, the password does not
+    users.write_text(tomli_w.dumps(content), encoding="utf-8")
+    app.run()
+    assert app.sidebar.radio(key="page").options == ["Gennemgang", "Fastholdelse", "Eksport"]
+    assert all("household_id" not in cols for cols in table_columns(app))
+    auth.remove_user(users, "tove")
+    app.run()
+    assert not app.exception, app.exception
+    assert len(app.sidebar.radio) == 0
+    assert [w.value for w in app.warning] == [
+        "Du er logget ud, fordi din bruger er ændret eller fjernet."]

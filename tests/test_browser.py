@@ -46,7 +46,7 @@ def server(tmp_path_factory, demo_plan, demo_dir):
     db.upgrade(url)
     run_id = planning.store_plan(db.open_engine(url), demo_plan, user="setup")
     users = folder / "users.toml"
-    auth.add_user(users, "mette", "coordinator-pw", "coordinator")
+    auth.add_user(users, "mette", "coordinator-password", "coordinator")
     port = _free_port()
     env = dict(os.environ, PLACEMENT_DB=url, PLACEMENT_USERS=str(users),
                PLACEMENT_DATASET=str(demo_dir), PLACEMENT_TILES="none",
@@ -90,7 +90,7 @@ def test_sign_in_review_approve_download_and_map(server, demo_plan, tmp_path):
         page.set_default_timeout(120_000)
         page.goto(server["base"])
         page.get_by_label("Brugernavn").fill("mette")
-        page.get_by_label("Adgangskode").fill("coordinator-pw")
+        page.get_by_label("Adgangskode").fill("coordinator-password")
         page.get_by_role("button", name="Log ind").click()
         expect(page.get_by_text("Placerede husstande", exact=True)).to_be_visible(timeout=T)
 

@@ -146,6 +146,40 @@ def test_not_a_database_and_bad_urls_give_database_error(tmp_path: Path) -> None
         db.open_engine("not a url")
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u@h/db", "'mysql' is not supported; placement works with SQLite"),
+        ("postgresql+psycopg2://u@h/db", "driver 'psycopg2' is not supported"),
+        ("mssql+pyodbc://u:secret@h/db", "'mssql' is not supported"),
+    ],
+)
+def test_unsupported_databases_get_a_message_not_a_traceback(url: str, message: str) -> None:
+    for call in (db.open_engine, db.upgrade, db.current_revision):
+        with pytest.raises(db.DatabaseError, match=message) as info:
+            call(url)
+        assert "secret" not in str(info.value)
+
+
+def test_postgresql_without_its_driver_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    for url in ("postgresql+psycopg://u:secret@127.0.0.1/placement", "postgresql://u@h/db"):
+        with pytest.raises(db.DatabaseError, match=r"driver \(psycopg\) is not installed: pip "
+                           r"install \"placement\[postgres\]\"") as info:
+            db.open_engine(url)
+        assert "secret" not in str(info.value)
+    from placement.cli import main
+
+    assert main(["db", "upgrade", "--db", "postgresql+psycopg://u@127.0.0.1/placement"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: postgresql+psycopg://u@127.0.0.1/placement is a PostgreSQL")
+    assert "Traceback" not in err
+
+
 def test_upgrade_to_an_unknown_revision_is_a_database_error(url: str) -> None:
     with pytest.raises(db.DatabaseError, match="'0042'"):
         db.upgrade(url, revision="0042")
@@ -189,10 +223,10 @@ def test_write_session_takes_the_write_lock_at_begin(url: str) -> None:
             assert timeout == db.SQLITE_BUSY_TIMEOUT_MS
             other.execute("BEGIN")
             with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("INSERT INTO datasets VALUES (1, 'x', 'x', 'x', 'x', 'x')")
+                other.execute("INSERT INTO datasets VALUES (1, 'x', 'x', 'x', 'x', 'x', 'x')")
             other.execute("ROLLBACK")
         # once committed, the other connection can write
-        other.execute("INSERT INTO datasets VALUES (1, 'x', 'x', 'x', 'x', 'x')")
+        other.execute("INSERT INTO datasets VALUES (1, 'x', 'x', 'x', 'x', 'x', 'x')")
     finally:
         other.close()
         engine.dispose()
@@ -237,6 +271,11 @@ def test_postgresql_migration_has_no_sqlite_sql() -> None:
     )
     assert '"user" VARCHAR(200) NOT NULL' in sql
     assert "ck_decisions_action CHECK" in sql
+    assert (
+        "CREATE UNIQUE INDEX uq_allocations_active_municipality_dwelling ON allocations "
+        "(municipality, dwelling_id) WHERE active" in sql
+    )
+    assert "BEFORE UPDATE OR DELETE ON decisions" in sql
     for sqlite_only in ("RAISE(ABORT", "PRAGMA", "sqlite", "active = 1", "AUTOINCREMENT"):
         assert sqlite_only not in sql
     down = offline_sql("postgresql://user@localhost/placement", downgrade=True)
@@ -247,5 +286,6 @@ def test_postgresql_migration_has_no_sqlite_sql() -> None:
 def test_sqlite_migration_has_no_postgresql_sql() -> None:
     sql = offline_sql("sqlite:///offline.db")
     assert "RAISE(ABORT, 'audit_log is append-only" in sql
+    assert "RAISE(ABORT, 'decisions are append-only" in sql
     assert "WHERE active = 1" in sql
     assert "plpgsql" not in sql

@@ -172,3 +172,44 @@ def test_area_table_agrees_with_the_optimiser_own_count(demo_plan):
     theirs.index = theirs.index.astype(str)
     assert (ours["persons_placed"] == theirs.loc[ours.index, "placed_persons"]).all()
     assert (ours["cap_persons"] == theirs.loc[ours.index, "cap_persons"]).all()
+
+
+def test_a_new_run_on_updated_data_keeps_approved_and_locked(demo_plan, demo_dir, engine,
+                                                              tmp_path):
+    import shutil
+
+    run_id = planning.store_plan(engine, demo_plan, user="tester")
+    placed = demo_plan.assignments.dropna(subset=["dwelling_id"]).sort_values("household_id")
+    approved, locked, other = placed.iloc[0], placed.iloc[1], placed.iloc[2]
+    store.decide(engine, run_id=run_id, household_id=approved["household_id"], dwelling_id=None,
+                 action="approve", user="mette", reason="fits")
+    store.decide(engine, run_id=run_id, household_id=locked["household_id"], dwelling_id=None,
+                 action="lock", user="mette", reason="signed")
+    # households.csv is updated: the locked household has left the data
+    folder = tmp_path / "v2"
+    shutil.copytree(demo_dir, folder)
+    path = folder / "households.csv"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join(ln for ln in lines if not ln.startswith(f"{locked['household_id']},")),
+                    encoding="utf-8")
+    plan = planning.plan_with_decisions(engine, folder, "default", user="mette",
+                                        access=demo_plan.access)
+    new = plan.assignments.set_index("household_id")["dwelling_id"]
+    assert new[approved["household_id"]] == approved["dwelling_id"]
+    assert locked["household_id"] not in new.index
+    assert len(plan.decision_notes) == 1
+    note = plan.decision_notes[0]
+    assert f"household {locked['household_id']} is no longer in households.csv" in note
+    assert "stays held until it is released" in note
+    new_run = planning.store_plan(engine, plan, user="mette")
+    summary, _ = store.load_run(engine, new_run)
+    assert summary["summary"]["decision_notes"] == plan.decision_notes
+    status = store.proposal_status(engine, new_run).set_index("household_id")
+    assert status.loc[approved["household_id"], "status"] == "approved"
+    assert status.loc[approved["household_id"], "decided_by"] == "mette"
+    # the new version cannot book the approved dwelling for anybody else
+    with pytest.raises(store.DecisionConflictError):
+        store.decide(engine, run_id=new_run, household_id=other["household_id"],
+                     dwelling_id=approved["dwelling_id"], action="approve", user="bo")
+    held = store.active_allocations(engine, summary["dataset_id"])
+    assert set(held["household_id"]) == {approved["household_id"], locked["household_id"]}

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from placement import db, store
+from placement import db, decisions, runs, store
 from placement.db import Allocation, AuditLog, Decision, Proposal, Run
 
 TERMS = ["transit", "community", "family", "anchor", "spread"]
@@ -221,7 +221,7 @@ def test_a_failure_mid_save_leaves_no_rows(
             assert other.scalar(select(func.count()).select_from(Run)) == 0
         raise failure
 
-    monkeypatch.setattr(store, "_audit", fail)
+    monkeypatch.setattr(runs, "_audit", fail)
     with pytest.raises(type(failure)):
         store.save_run(engine, dataset_id, summary=SUMMARY, proposals=make_proposals(), policy={})
     monkeypatch.undo()
@@ -390,6 +390,7 @@ def test_the_database_itself_refuses_a_second_active_allocation(
         session.add(
             Allocation(
                 dataset_id=1,
+                municipality="0999",
                 household_id="H005",
                 dwelling_id="D000",
                 action="approve",
@@ -402,6 +403,7 @@ def test_the_database_itself_refuses_a_second_active_allocation(
         session.add(
             Allocation(
                 dataset_id=1,
+                municipality="0999",
                 household_id="H005",
                 dwelling_id="D000",
                 action="approve",
@@ -589,14 +591,14 @@ def test_a_race_past_the_check_is_still_reported_as_a_conflict(
     store.decide(
         engine, run_id=run_id, household_id="H000", dwelling_id=None, action="approve", user="anna"
     )
-    real = store._active_for
+    real = decisions._active_for
     calls = {"n": 0}
 
     def blind_check(*args: object, **kwargs: object) -> object:
         calls["n"] += 1
         return None if calls["n"] <= 2 else real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(store, "_active_for", blind_check)
+    monkeypatch.setattr(decisions, "_active_for", blind_check)
     with pytest.raises(store.DecisionConflictError, match="already approved for household H000"):
         store.decide(
             engine,
@@ -610,3 +612,33 @@ def test_a_race_past_the_check_is_still_reported_as_a_conflict(
     monkeypatch.undo()
     assert store.decisions_for(engine, 1)["decided_by"].tolist() == ["anna"]
     assert store.active_allocations(engine, 1)["household_id"].tolist() == ["H000"]
+
+
+def test_household_rows_are_refused_to_planners_and_viewers_in_the_library(
+    engine: Engine, run_id: int
+) -> None:
+    from placement import auth
+
+    store.decide(
+        engine, run_id=run_id, household_id="H000", dwelling_id=None, action="approve", user="a"
+    )
+    for role in ("planner", "viewer"):
+        with auth.acting_as(auth.User("p", "P", role)):
+            for call in (
+                lambda: store.load_run(engine, run_id),
+                lambda: store.proposal_status(engine, run_id),
+                lambda: store.decisions_for(engine, 1),
+                lambda: store.active_allocations(engine, 1),
+                lambda: store.audit_entries(engine),
+                lambda: store.decide(
+                    engine, run_id=run_id, household_id="H001", dwelling_id=None,
+                    action="approve", user="p",
+                ),
+            ):
+                with pytest.raises(auth.PermissionDeniedError, match=f"p \\({role}\\) may not"):
+                    call()
+            summary = store.run_summary(engine, run_id)
+            assert summary["n_households"] == 6
+    with auth.acting_as(auth.User("c", "C", "coordinator")):
+        assert len(store.load_run(engine, run_id)[1]) == 6
+    assert len(store.active_allocations(engine, 1)) == 1
