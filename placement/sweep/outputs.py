@@ -91,6 +91,16 @@ def _label(key: str, direction: str) -> str:
     return f"{label} ({unit}; {arrow})" if unit else f"{label} ({arrow})"
 
 
+def _short(key: str, direction: str) -> str:
+    return f"{key} ({'higher' if direction == 'max' else 'lower'} is better)"
+
+
+def _wrapped(key: str, direction: str) -> str:
+    import textwrap
+
+    return textwrap.fill(_label(key, direction), 46)
+
+
 def _pairs(objectives: Mapping[str, str]) -> list[tuple[str, str | None]]:
     keys = list(objectives)
     if len(keys) == 1:
@@ -106,7 +116,7 @@ def _png(table: pd.DataFrame, spec: SweepSpec, path: Path) -> Path:
     pairs = _pairs(spec.objectives)
     cols = min(len(pairs), 3)
     rows = math.ceil(len(pairs) / cols)
-    fig = Figure(figsize=(4.6 * cols, 3.8 * rows), dpi=100, layout="constrained")
+    fig = Figure(figsize=(5.2 * cols, 4.4 * rows), dpi=100, layout="constrained")
     shown = table[table["pareto"].isin(["yes", "no"])]
     front = shown[shown["pareto"] == ON_FRONT]
     rest = shown[shown["pareto"] != ON_FRONT]
@@ -116,15 +126,15 @@ def _png(table: pd.DataFrame, spec: SweepSpec, path: Path) -> Path:
             ax.scatter(rest["run"], rest[xk], s=18, color=_OTHER, label="dominated")
             ax.scatter(front["run"], front[xk], s=28, color=_FRONT, label="on the front")
             ax.set_xlabel("run")
-            ax.set_ylabel(_label(xk, spec.objectives[xk]), fontsize="small")
+            ax.set_ylabel(_wrapped(xk, spec.objectives[xk]), fontsize="small")
         else:
             ax.scatter(rest[xk], rest[yk], s=18, color=_OTHER, label="dominated")
             ax.scatter(front[xk], front[yk], s=28, color=_FRONT, label="on the front")
             if len(spec.objectives) == 2 and len(front):
                 line = front.sort_values(xk)
                 ax.plot(line[xk], line[yk], color=_FRONT, linewidth=1, alpha=0.6)
-            ax.set_xlabel(_label(xk, spec.objectives[xk]), fontsize="small")
-            ax.set_ylabel(_label(yk, spec.objectives[yk]), fontsize="small")
+            ax.set_xlabel(_wrapped(xk, spec.objectives[xk]), fontsize="small")
+            ax.set_ylabel(_wrapped(yk, spec.objectives[yk]), fontsize="small")
         ax.grid(alpha=0.3)
         if i == 1:
             ax.legend(fontsize="small")
@@ -178,8 +188,8 @@ def _svg_panel(table: pd.DataFrame, spec: SweepSpec, xk: str, yk: str | None,
         parts.append(f'<line x1="{left - 4}" y1="{y:.1f}" x2="{left}" y2="{y:.1f}" '
                      f'class="tick"/><text x="{left - 6}" y="{y + 4:.1f}" '
                      f'text-anchor="end">{html.escape(f"{t:.3g}")}</text>')
-    xlabel = "run" if yk is None else _label(xk, spec.objectives[xk])
-    ylabel = _label(xk if yk is None else yk, spec.objectives[xk if yk is None else yk])
+    xlabel = "run" if yk is None else _short(xk, spec.objectives[xk])
+    ylabel = _short(xk if yk is None else yk, spec.objectives[xk if yk is None else yk])
     parts.append(f'<text x="{(left + w - right) / 2:.0f}" y="{h - 10}" text-anchor="middle" '
                  f'class="axis">{html.escape(xlabel)}</text>')
     parts.append(f'<text transform="translate(14 {(top + h - bottom) / 2:.0f}) rotate(-90)" '

@@ -508,7 +508,7 @@ def check_sweep(spec: SweepSpec, dataset: Any = None) -> Any:
                 where[len(changes)] = key
     probe = {"scenario": dict(spec.base.get("scenario", {})), "change": changes}
     try:
-        scen = scenario_from_dict(probe, base=spec.folder, source=spec.source)
+        scen = scenario_from_dict(probe, base=spec.folder, source=spec.source, path=spec.path)
         check_changes(scen, ds)
     except ConfigError as err:
         def rename(match: re.Match[str]) -> str:
