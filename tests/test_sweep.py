@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import test_real_data as real
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -381,8 +382,9 @@ def test_sweep_on_two_workers_runs_fronts_stores_and_resumes(
 def test_a_killed_sweep_resumes_where_it_stopped(client, demo_sweep, tmp_path):
     out = tmp_path / "killed"
     journal = out / "runs.jsonl"
+    # the sweep runs in its own process on the test's cluster (--scheduler), and is killed
     cmd = [sys.executable, "-m", "placement.cli", "scenario", "sweep", str(demo_sweep),
-           "--out", str(out), "--workers", "1", "--no-store"]
+           "--out", str(out), "--scheduler", client.scheduler.address, "--no-store"]
     env = {**os.environ, "PLACEMENT_CACHE": str(tmp_path / "cache")}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                             start_new_session=True)
@@ -394,7 +396,7 @@ def test_a_killed_sweep_resumes_where_it_stopped(client, demo_sweep, tmp_path):
             time.sleep(0.2)
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)  # the sweep, its scheduler and its worker
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
     done_before = Journal(journal).records()
     assert 1 <= len(done_before) < 4, "the sweep was not interrupted in the middle"
@@ -403,3 +405,36 @@ def test_a_killed_sweep_resumes_where_it_stopped(client, demo_sweep, tmp_path):
     assert result.new == 4 - len(done_before)
     table = pd.read_csv(out / "runs.csv", keep_default_na=False, na_values=[""])
     assert table["status"].tolist() == ["ok", "failed", "ok", "failed"]
+
+
+# --- real data: Samsø (OpenStreetMap 2020, DAGI parishes) -----------------------------------
+
+case_files = real.case_files  # the real-data fixture: boundary, parishes, population per case
+
+
+@pytest.mark.shared_data
+def test_sweep_on_real_samsoe_data(client, case_files, shared_data, tmp_path):
+    case = case_files["0741"]
+    osm_file = (shared_data / real.SAMSOE_OSM).resolve()  # absolute path, not copied
+    folder = real._write_dataset(tmp_path / "samsoe", case, osm_file,
+                                 real._dwelling_rows(case["sogne"]))
+    sweep = write(tmp_path / "samsoe.toml", head(folder, "Samsø caps") + """
+[[axis]]
+kind = "cap"
+values = [0.02, 0.06]
+
+[pareto]
+households_placed = "max"
+largest_area_share_of_cap = "min"
+median_pt_jobcenter_min = "min"
+""")
+    result = run_sweep(sweep, tmp_path / "out", client=client)
+    table = result.table
+    assert table["status"].tolist() == ["ok", "ok"]
+    tight, loose = table.iloc[0], table.iloc[1]
+    # a cap of 2 % of about 100 residents (2 persons) leaves the larger households unplaced
+    assert tight["households_placed"] < loose["households_placed"]
+    assert tight["households_placed"] + tight["households_unplaced"] == 3
+    # no GTFS feed: public-transport times are unknown, so no run is compared on the front
+    assert table["median_pt_jobcenter_min"].isna().all()
+    assert table["pareto"].tolist() == ["unknown", "unknown"]
