@@ -438,3 +438,11 @@ median_pt_jobcenter_min = "min"
     # no GTFS feed: public-transport times are unknown, so no run is compared on the front
     assert table["median_pt_jobcenter_min"].isna().all()
     assert table["pareto"].tolist() == ["unknown", "unknown"]
+
+
+def test_the_example_sweep_file_is_valid(repo_root):
+    spec = read_sweep(repo_root / "scenarios" / "sweep_transit_caps.toml")
+    runs = sample_runs(spec)
+    assert len(runs) == 24
+    assert {r.params["cut_route"] for r in runs} == {"", "L201"}
+    assert all(0.04 <= r.params["cap"] <= 0.08 for r in runs)
