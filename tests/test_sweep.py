@@ -446,3 +446,49 @@ def test_the_example_sweep_file_is_valid(repo_root):
     assert len(runs) == 24
     assert {r.params["cut_route"] for r in runs} == {"", "L201"}
     assert all(0.04 <= r.params["cap"] <= 0.08 for r in runs)
+
+
+# --- the app's What-if page: a small sweep, its front, a run opened --------------------------
+
+
+def test_app_starts_a_small_sweep_and_opens_a_run(client, tmp_path, monkeypatch, demo_dir):
+    from streamlit.testing.v1 import AppTest
+    from test_app import APP, go, sign_in
+
+    from placement import auth, db
+
+    url = f"sqlite:///{(tmp_path / 'app.db').as_posix()}"
+    db.upgrade(url)
+    users = tmp_path / "users.toml"
+    auth.add_user(users, "per", "planner-pw", "planner")
+    monkeypatch.setenv("PLACEMENT_DB", url)
+    monkeypatch.setenv("PLACEMENT_USERS", str(users))
+    monkeypatch.setenv("PLACEMENT_DATASET", str(demo_dir))
+    monkeypatch.setenv("PLACEMENT_TILES", "none")
+    monkeypatch.setenv("PLACEMENT_SWEEP_SCHEDULER", client.scheduler.address)
+    at = AppTest.from_file(str(APP), default_timeout=600)
+    at.run()
+    sign_in(at, "per", "planner-pw")
+    go(at, "whatif")
+    at.slider(key="sw_runs").set_value(2)
+    at.slider(key="sw_range").set_value((0.3, 0.5))
+    at.multiselect(key="sw_measures").set_value(["share_near_served_stop",
+                                                 "largest_area_share_of_cap"])
+    start = next(b for b in at.button if b.label == "Start sweep")
+    start.click().run()
+    assert not at.exception, at.exception
+    sweep = next(df.value for df in at.dataframe if "pareto" in df.value.columns)
+    assert sweep["status"].tolist() == ["ok", "ok"]
+    assert set(sweep["pareto"]) <= {"yes", "no"}
+    assert (sweep["pareto"] == "yes").any()
+    # the runs are stored as scenarios: opening one shows its measures and its change
+    engine = db.open_engine(url)
+    runs = store.list_runs(engine)
+    assert len(runs) == 2
+    assert runs["scenario_id"].notna().all()
+    at.selectbox(key="sweep_open").set_value(2).run()
+    assert not at.exception, at.exception
+    changes = next(df.value for df in at.dataframe if "kind" in df.value.columns)
+    assert changes["kind"].tolist() == ["weights"]
+    assert any(m.value == "**sweep by per #2**" for m in at.markdown)
+    engine.dispose()

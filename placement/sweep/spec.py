@@ -74,6 +74,18 @@ DEFAULT_OBJECTIVES: dict[str, str] = {
     "families_daycare_school_15min": "max",
     "households_placed": "max",
 }
+#: The direction in which each measure is better, for fronts chosen from a list.
+MEASURE_DIRECTIONS: dict[str, str] = {
+    "households_placed": "max",
+    "households_unplaced": "min",
+    "persons_placed": "max",
+    "share_near_served_stop": "max",
+    "median_pt_jobcenter_min": "min",
+    "median_pt_language_school_min": "min",
+    "families_daycare_school_15min": "max",
+    "mean_associations_15min": "max",
+    "largest_area_share_of_cap": "min",
+}
 #: Decimals kept of a value drawn from a range (so files and hashes stay readable).
 DRAW_DECIMALS = 6
 _COMMON_KEYS = frozenset({"kind", "values", "min", "max", "steps", "name"})
