@@ -285,7 +285,7 @@ def scenario_sweep_cmd(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from placement.sweep import run_sweep
+    from placement.sweep import read_sweep, run_sweep
 
     if workers is not None and scheduler is not None:
         typer.echo("error: give either --workers or --scheduler, not both", err=True)
@@ -294,6 +294,7 @@ def scenario_sweep_cmd(
     if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Dask's own logs only with -v
         logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
+        spec = read_sweep(file)  # every problem of the file, before anything is written
         engine = None
         if store_runs:
             from placement import db
@@ -313,7 +314,7 @@ def scenario_sweep_cmd(
                 if record["status"] != "ok":
                     bar.console.print(f"run {record['run']} failed: {record['error']}")
 
-            result = run_sweep(file, out, workers=workers, scheduler=scheduler, engine=engine,
+            result = run_sweep(spec, out, workers=workers, scheduler=scheduler, engine=engine,
                                retry_failed=retry_failed, progress=progress)
     except PlacementError as err:
         raise _fail(err) from None
