@@ -19,7 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 #: Change kinds after which the accessibility table must be computed again.
 ACCESS_KINDS = frozenset(k for k, t in TOUCHES.items() if t & {"gtfs", "accessibility"})
+#: Change kinds after which the run's tables (households, dwellings, designated areas, areas)
+#: are the base's own files, so the base's loaded tables serve the run.
+SAME_TABLES_KINDS = frozenset({"cut_route", "thin_route", "date", "weights", "area_cap",
+                               "preset"})
 #: Seconds to wait for an existing scheduler.
 CONNECT_TIMEOUT_S = 15
 
@@ -143,6 +147,22 @@ def _warm_up() -> None:
     import placement.planning  # noqa: F401
 
 
+_BASE: dict[tuple[str, str], Any] = {}
+
+
+def _base_dataset(folder: Path, key: str) -> Any:
+    """Load the base dataset once per worker process and content hash."""
+    from placement.dataset import load_dataset
+
+    if not key:
+        return load_dataset(folder)
+    wanted = (str(folder), key)
+    if wanted not in _BASE:
+        _BASE.clear()  # one sweep's base at a time
+        _BASE[wanted] = load_dataset(folder)
+    return _BASE[wanted]
+
+
 def _worker_name() -> str | None:
     try:
         from distributed import get_worker
@@ -153,7 +173,7 @@ def _worker_name() -> str | None:
 
 
 def solve_run(definition: dict[str, Any], folder: str, work_dir: str,
-              access: pd.DataFrame) -> dict[str, Any]:
+              access: pd.DataFrame, base_key: str = "") -> dict[str, Any]:
     """Run one sweep run (on a worker): materialise its dataset, solve once, measure.
 
     The steps are those of :func:`placement.planning.run_scenario`, with the accessibility
@@ -170,6 +190,9 @@ def solve_run(definition: dict[str, Any], folder: str, work_dir: str,
         Folder to write the run's dataset into (replaced).
     access : pandas.DataFrame
         Accessibility table of the run's network, timetable and dwellings.
+    base_key : str
+        Content hash of the base dataset: the worker loads the base once per key (it does not
+        change during a sweep). Empty: loaded for this run.
 
     Returns
     -------
@@ -178,16 +201,22 @@ def solve_run(definition: dict[str, Any], folder: str, work_dir: str,
         ``assignments``, ``summary``, ``measures``, ``policy``, ``parameters``, ``folder``.
     """
     from placement import planning
-    from placement.dataset import load_dataset
+    from placement.dataset import load_dataset, read_manifest
     from placement.scenario import materialise, scenario_from_dict
 
     start = time.perf_counter()
     try:
         scen = scenario_from_dict(definition, base=Path(folder),
                                   source=str(definition["scenario"]["name"]))
-        base = load_dataset(scen.dataset_dir)
+        base = _base_dataset(scen.dataset_dir, base_key)
         out = materialise(scen, Path(work_dir), dataset=base)
-        ds = load_dataset(out)
+        if {c.kind for c in scen.changes} <= SAME_TABLES_KINDS:
+            # the run's folder names the base's tables: load only its manifest
+            manifest = read_manifest(out)
+            ds = replace(base, root=manifest.root, manifest=manifest,
+                         gtfs_path=manifest.gtfs_file)
+        else:
+            ds = load_dataset(out)
         keep = access.index.astype(str).isin(ds.dwellings["dwelling_id"].astype(str))
         plan = planning.make_plan(out, scen.effective_policy(), date=scen.effective_date(),
                                   window=planning.DEFAULT_WINDOW,
@@ -347,12 +376,12 @@ def run_sweep(sweep: SweepSpec | str | Path, out_dir: str | Path, *, client: Any
         area_ids = sorted(base.areas["area_id"].astype(str))
         keeper = _Store(engine, spec, user) if engine is not None else None
         if client is not None:
-            _submit_all(client, spec, todo, area_ids, base, out, journal, result, keeper,
-                        progress)
+            _submit_all(client, spec, todo, area_ids, base, dataset_sha, out, journal, result,
+                        keeper, progress)
         else:
             with dask_client(workers, scheduler) as own:
-                _submit_all(own, spec, todo, area_ids, base, out, journal, result, keeper,
-                            progress)
+                _submit_all(own, spec, todo, area_ids, base, dataset_sha, out, journal,
+                            result, keeper, progress)
     result.paths = write_outputs(spec, runs, result.records, out)
     result.paths["journal"] = journal.path
     from placement.sweep.outputs import runs_table
@@ -362,7 +391,7 @@ def run_sweep(sweep: SweepSpec | str | Path, out_dir: str | Path, *, client: Any
 
 
 def _submit_all(client: Any, spec: SweepSpec, todo: list[RunSpec], area_ids: list[str],
-                base: Any, out: Path, journal: Journal, result: SweepRun,
+                base: Any, base_key: str, out: Path, journal: Journal, result: SweepRun,
                 keeper: _Store | None, progress: ProgressFn | None) -> None:
     """Compute each network variant's accessibility, scatter it, submit its runs, collect."""
     from distributed import as_completed
@@ -417,7 +446,7 @@ def _submit_all(client: Any, spec: SweepSpec, todo: list[RunSpec], area_ids: lis
             shared = client.scatter(table, broadcast=True)
             for run in runs:
                 fut = client.submit(solve_run, definitions[run.run_hash], str(spec.folder),
-                                    str(work / run.run_hash), shared, pure=False)
+                                    str(work / run.run_hash), shared, base_key, pure=False)
                 pending[fut] = run
             for fut in [f for f in pending if f.done()]:
                 collect(fut)
