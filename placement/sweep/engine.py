@@ -85,6 +85,26 @@ class SweepRun:
 
 
 @contextlib.contextmanager
+def _bare_main() -> Iterator[None]:
+    """Hide the ``__main__`` module while worker processes are spawned.
+
+    A spawned process runs the parent's main script again unless it is guarded; in Streamlit
+    the main module is the app's page, which must not run in a worker. The tasks need nothing
+    from ``__main__`` (they are functions of this module).
+    """
+    import sys
+    import types
+
+    saved = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if saved is not None:
+            sys.modules["__main__"] = saved
+
+
+@contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
     """Yield a Dask client: of an existing cluster, or of a LocalCluster closed afterwards.
 
@@ -119,9 +139,10 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if n < 1:
         msg = f"--workers must be at least 1, got {n}"
         raise ClusterError(msg)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=":0",
-                           silence_logs=logging.ERROR)
+    with _bare_main():
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=":0",
+                               silence_logs=logging.ERROR)
     try:
         client = Client(cluster)
         try:
