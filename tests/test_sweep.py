@@ -451,6 +451,17 @@ def test_the_example_sweep_file_is_valid(repo_root):
 # --- the app's What-if page: a small sweep, its front, a run opened --------------------------
 
 
+@pytest.fixture
+def fresh_app_cache():
+    """The app caches its database engine per process: use this test's database."""
+    import streamlit as st
+
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.mark.usefixtures("fresh_app_cache")
 def test_app_starts_a_small_sweep_and_opens_a_run(client, tmp_path, monkeypatch, demo_dir):
     from streamlit.testing.v1 import AppTest
     from test_app import APP, go, sign_in
