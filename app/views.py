@@ -420,6 +420,7 @@ def whatif_page(user: auth.User, lang: str) -> None:
         if user.can("households"):
             st.subheader(t("whatif.changed", lang))
             st.dataframe(state["changed"], hide_index=True, key="whatif_changed")
+    sweep_section(user, lang)
 
 
 @st.cache_resource(show_spinner=False)
@@ -514,3 +515,155 @@ def export_page(user: auth.User, lang: str) -> None:
                        json.dumps(summary, default=str, indent=2, ensure_ascii=False),
                        file_name=f"run{run_id}_summary.json", mime="application/json",
                        key="dl_summary")
+
+
+# --- sweeps on the What-if page ------------------------------------------------------------------
+SWEEP_TEXT: dict[str, dict[str, str]] = {
+    "title": {"da": "Mange scenarier på én gang (sweep)", "en": "Many scenarios at once (sweep)"},
+    "term": {"da": "Vægt der varieres", "en": "Weight to vary"},
+    "range": {"da": "Vægt fra–til", "en": "Weight from–to"},
+    "vary_cap": {"da": "Varier loftet for alle lokalområder",
+                 "en": "Vary the cap on every local area"},
+    "caps": {"da": "Loft fra–til (andel af befolkningen)",
+             "en": "Cap from–to (share of population)"},
+    "routes": {"da": "Buslinjer der også prøves nedlagt", "en": "Bus lines also tried cut"},
+    "runs": {"da": "Antal kørsler", "en": "Runs"},
+    "measures": {"da": "Mål for Pareto-fronten", "en": "Measures of the Pareto front"},
+    "start": {"da": "Start sweep", "en": "Start sweep"},
+    "running": {"da": "Kører scenarier: {done} af {total}",
+                "en": "Running scenarios: {done} of {total}"},
+    "front": {"da": "Pareto-front: {front} af {ok} kørsler (røde punkter)",
+              "en": "Pareto front: {front} of {ok} runs (red points)"},
+    "failed": {"da": "{n} kørsel(er) fejlede; se tabellen.",
+               "en": "{n} run(s) failed; see the table."},
+    "unknown": {"da": "{n} kørsel(er) har et ukendt mål og sammenlignes ikke.",
+                "en": "{n} run(s) have an unknown measure and are not compared."},
+    "open": {"da": "Åbn scenarie (klik et punkt eller vælg)",
+             "en": "Open a scenario (click a point or choose)"},
+    "changes": {"da": "Ændringer", "en": "Changes"},
+    "run": {"da": "Kørsel {run}", "en": "Run {run}"},
+}
+#: At most this many runs from the app (larger sweeps: ``placement scenario sweep``).
+APP_SWEEP_MAX_RUNS = 16
+
+
+def _sw(key: str, lang: str, **values: object) -> str:
+    text = SWEEP_TEXT[key].get(lang) or SWEEP_TEXT[key]["en"]
+    return text.format(**values) if values else text
+
+
+def sweep_section(user: auth.User, lang: str) -> None:
+    """Start a small sweep, show its Pareto front and open a run of it as a scenario."""
+    from placement.measures import MEASURES
+    from placement.sweep import run_sweep, sweep_from_dict
+    from placement.sweep.spec import DEFAULT_OBJECTIVES, MEASURE_DIRECTIONS, WEIGHT_TERMS
+
+    st.divider()
+    st.subheader(_sw("title", lang))
+    folder = str(dataset_dir())
+    fd = feed(folder)
+    routes = [] if fd is None else sorted(fd.routes["route_id"].astype(str))
+    with st.form("sweep"):
+        c1, c2 = st.columns(2)
+        term = c1.selectbox(_sw("term", lang), WEIGHT_TERMS, key="sw_term",
+                            format_func=lambda name: t(f"term.{name}", lang))
+        low, high = c2.slider(_sw("range", lang), 0.0, 1.0, (0.2, 0.6), 0.05, key="sw_range")
+        vary_cap = c1.checkbox(_sw("vary_cap", lang), key="sw_vary_cap")
+        cap_low, cap_high = c2.slider(_sw("caps", lang), 0.0, 0.1, (0.03, 0.06), 0.005,
+                                      key="sw_caps")
+        cut = c1.multiselect(_sw("routes", lang), routes, key="sw_routes")
+        runs = c2.slider(_sw("runs", lang), 2, APP_SWEEP_MAX_RUNS, 8, key="sw_runs")
+        chosen = st.multiselect(_sw("measures", lang), list(MEASURE_DIRECTIONS),
+                                default=list(DEFAULT_OBJECTIVES), key="sw_measures",
+                                format_func=lambda k: MEASURES[k][0])
+        started = st.form_submit_button(_sw("start", lang))
+    if started:
+        axes: list[dict[str, Any]] = [{"kind": "weight", "term": term, "min": low, "max": high}]
+        if vary_cap:
+            axes.append({"kind": "cap", "min": cap_low, "max": cap_high})
+        if cut:
+            axes.append({"kind": "cut_route", "values": ["", *cut]})
+        data = {"scenario": {"name": f"sweep by {user.username}", "dataset": folder,
+                             "policy": policy_name()},
+                "sweep": {"sample": "lhs", "runs": int(runs), "seed": 0}, "axis": axes,
+                "pareto": {k: MEASURE_DIRECTIONS[k] for k in chosen}}
+        bar = st.progress(0.0)
+
+        def progress(done: int, total: int, record: dict[str, Any]) -> None:
+            bar.progress(done / total, text=_sw("running", lang, done=done, total=total))
+
+        try:
+            spec = sweep_from_dict(data, folder=Path(folder), source="sweep")
+            out = Path(tempfile.mkdtemp(prefix="placement-sweep-"))
+            workers = setting("sweep_workers", "")
+            result = run_sweep(spec, out, engine=engine(), user=user.username,
+                               scheduler=setting("sweep_scheduler", "") or None,
+                               workers=int(workers) if workers else None, progress=progress)
+        except PlacementError as err:
+            st.error(str(err))
+            return
+        st.session_state["sweep_result"] = {"table": result.table,
+                                            "objectives": dict(spec.objectives),
+                                            "params": [a.name for a in spec.axes]}
+    state = st.session_state.get("sweep_result")
+    if state:
+        _sweep_front(state, lang)
+
+
+def _sweep_front(state: dict[str, Any], lang: str) -> None:
+    import altair as alt
+
+    from placement import store
+
+    table: pd.DataFrame = state["table"]
+    objectives: dict[str, str] = state["objectives"]
+    params: list[str] = state["params"]
+    keys = list(objectives)
+    ok = int((table["status"] == "ok").sum())
+    front = table[table["pareto"] == "yes"]
+    st.caption(_sw("front", lang, front=len(front), ok=ok))
+    failed = int((table["status"] != "ok").sum())
+    if failed:
+        st.warning(_sw("failed", lang, n=failed))
+    unknown = int((table["pareto"] == "unknown").sum())
+    if unknown:
+        st.info(_sw("unknown", lang, n=unknown))
+    shown = table[table["pareto"].isin(["yes", "no"])]
+    picked_run = None
+    if len(shown) and keys:
+        x = keys[0]
+        y = keys[1] if len(keys) > 1 else "run"
+        pick = alt.selection_point(fields=["run"], name="pick")
+        chart = (alt.Chart(shown[["run", *params, *keys, "pareto"]])
+                 .mark_circle(size=90)
+                 .encode(x=alt.X(x, scale=alt.Scale(zero=False)),
+                         y=alt.Y(y, scale=alt.Scale(zero=False)),
+                         color=alt.Color("pareto", scale=alt.Scale(
+                             domain=["yes", "no"], range=["#d62728", "#9e9e9e"])),
+                         tooltip=["run", *params, *keys])
+                 .add_params(pick))
+        event = st.altair_chart(chart, on_select="rerun", selection_mode="pick",
+                                key="sweep_chart", use_container_width=True)
+        points = (event.get("selection", {}) or {}).get("pick", []) if event else []
+        if points:
+            picked_run = points[0].get("run")
+    st.dataframe(table[["run", *params, "status", "pareto", *keys, "gap", "error"]],
+                 hide_index=True, key="sweep_table")
+    stored = table.dropna(subset=["run_id"])
+    if not len(stored):
+        return
+    choices = stored["run"].astype(int).tolist()
+    index = choices.index(int(picked_run)) if picked_run in choices else 0
+    run_no = st.selectbox(_sw("open", lang), choices, index=index, key="sweep_open",
+                          format_func=lambda r: _sw("run", lang, run=r))
+    row = stored[stored["run"] == run_no].iloc[0]
+    run, _ = store.load_run(engine(), int(row["run_id"]))
+    scenario = store.load_scenario(engine(), int(row["scenario_id"]))
+    st.markdown(f"**{scenario['name']}**")
+    _metrics(run, lang)
+    definition = scenario["definition"]
+    st.caption(_sw("changes", lang))
+    st.dataframe(pd.DataFrame(definition.get("change", [])), hide_index=True,
+                 key="sweep_changes")
+    areas = _area_table(run)
+    st.dataframe(areas, hide_index=True, key="sweep_areas")

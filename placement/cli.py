@@ -323,6 +323,91 @@ def scenario_compare_cmd(
     _print_compare(table, changed, out)
 
 
+@scenario_app.command("sweep")
+def scenario_sweep_cmd(
+    file: Annotated[Path, typer.Argument(help="Sweep TOML file.", show_default=False)],
+    out: Annotated[Path, typer.Option(help="Folder for outputs.")] = Path("sweep-output"),
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes on this machine (default: one per "
+                                 "core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="An existing Dask scheduler, tcp://HOST:PORT.")
+    ] = None,
+    db_url: Annotated[
+        str | None,
+        typer.Option("--db", help="Database to store the runs in as scenarios (default: "
+                     "$PLACEMENT_DB, else OUT/placement.db)."),
+    ] = None,
+    store_runs: Annotated[
+        bool, typer.Option("--store/--no-store", help="Store the runs in the database.")
+    ] = True,
+    retry_failed: Annotated[
+        bool, typer.Option(help="Run again the runs recorded as failed.")
+    ] = False,
+) -> None:
+    """Run many what-ifs (a grid or a sample) on Dask; write runs.csv, pareto.csv and charts."""
+    import os
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from placement.sweep import read_sweep, run_sweep
+
+    if workers is not None and scheduler is not None:
+        typer.echo("error: give either --workers or --scheduler, not both", err=True)
+        raise typer.Exit(code=2)
+    console = Console(stderr=True)
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:  # Dask's own logs only with -v
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+    try:
+        spec = read_sweep(file)  # every problem of the file, before anything is written
+        engine = None
+        if store_runs:
+            from placement import db
+
+            url = db_url or os.environ.get("PLACEMENT_DB")
+            if url is None:
+                out.mkdir(parents=True, exist_ok=True)
+                url = f"sqlite:///{(out.resolve() / 'placement.db').as_posix()}"
+                db.upgrade(url)
+            engine = db.open_engine(url)
+        with Progress("{task.description}", BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=False) as bar:
+            task = bar.add_task("runs", total=None)
+
+            def progress(done: int, total: int, record: dict[str, Any]) -> None:
+                bar.update(task, completed=done, total=total)
+                if record["status"] != "ok":
+                    bar.console.print(f"run {record['run']} failed: {record['error']}")
+
+            result = run_sweep(spec, out, workers=workers, scheduler=scheduler, engine=engine,
+                               retry_failed=retry_failed, progress=progress)
+    except PlacementError as err:
+        raise _fail(err) from None
+    except KeyboardInterrupt:
+        typer.echo(f"Interrupted: finished runs are recorded in {out / 'runs.jsonl'}; run the "
+                   "same command again to go on.", err=True)
+        raise typer.Exit(code=130) from None
+    table = result.table
+    assert table is not None
+    front = int((table["pareto"] == "yes").sum())
+    ok = int((table["status"] == "ok").sum())
+    typer.echo(f"{len(result.runs)} runs: {ok} worked, {result.failed} failed "
+               f"({result.new} run now, {result.resumed} recorded before); {front} on the "
+               "Pareto front.")
+    unknown = int((table["pareto"] == "unknown").sum())
+    if unknown:
+        typer.echo(f"{unknown} run(s) have an unknown front measure and are not compared.")
+    for name in ("runs", "pareto", "png", "html"):
+        typer.echo(f"  {result.paths[name]}")
+    if engine is not None:
+        stored = table["run_id"].dropna()
+        if len(stored):
+            typer.echo(f"Stored as runs {int(stored.min())}–{int(stored.max())} in the "
+                       "database (one scenario each).")
+
+
 report_app = typer.Typer(help="Reports for planners.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
