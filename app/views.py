@@ -657,7 +657,7 @@ def _sweep_front(state: dict[str, Any], lang: str) -> None:
     run_no = st.selectbox(_sw("open", lang), choices, index=index, key="sweep_open",
                           format_func=lambda r: _sw("run", lang, run=r))
     row = stored[stored["run"] == run_no].iloc[0]
-    run, _ = store.load_run(engine(), int(row["run_id"]))
+    run = _run_summary(int(row["run_id"]))  # aggregates only: open to every role
     scenario = store.load_scenario(engine(), int(row["scenario_id"]))
     st.markdown(f"**{scenario['name']}**")
     _metrics(run, lang)

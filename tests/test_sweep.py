@@ -471,7 +471,7 @@ def test_app_starts_a_small_sweep_and_opens_a_run(client, tmp_path, monkeypatch,
     url = f"sqlite:///{(tmp_path / 'app.db').as_posix()}"
     db.upgrade(url)
     users = tmp_path / "users.toml"
-    auth.add_user(users, "per", "planner-pw", "planner")
+    auth.add_user(users, "per", "planner-password", "planner")
     monkeypatch.setenv("PLACEMENT_DB", url)
     monkeypatch.setenv("PLACEMENT_USERS", str(users))
     monkeypatch.setenv("PLACEMENT_DATASET", str(demo_dir))
@@ -479,7 +479,7 @@ def test_app_starts_a_small_sweep_and_opens_a_run(client, tmp_path, monkeypatch,
     monkeypatch.setenv("PLACEMENT_SWEEP_SCHEDULER", client.scheduler.address)
     at = AppTest.from_file(str(APP), default_timeout=600)
     at.run()
-    sign_in(at, "per", "planner-pw")
+    sign_in(at, "per", "planner-password")
     go(at, "whatif")
     at.slider(key="sw_runs").set_value(2)
     at.slider(key="sw_range").set_value((0.3, 0.5))
