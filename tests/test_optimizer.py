@@ -411,10 +411,10 @@ def test_candidate_limit_keeps_everyone_placeable(medium):
 
 @pytest.fixture
 def force_pricing(monkeypatch):
-    from placement.optimizer import model
+    from placement.optimizer import pricing
 
-    monkeypatch.setattr(model, "PRICING_MIN_PAIRS", 0)
-    return model
+    monkeypatch.setattr(pricing, "PRICING_MIN_PAIRS", 0)
+    return pricing
 
 
 @pytest.fixture(scope="module")
@@ -512,9 +512,9 @@ def test_pricing_equals_the_direct_model(force_pricing, inst, share):
 
 
 def test_loose_gap_is_priced_and_honest(medium, monkeypatch):
-    from placement.optimizer import model
+    from placement.optimizer import pricing
 
-    monkeypatch.setattr(model, "PRICING_LOOSE_MIN_PAIRS", 0)
+    monkeypatch.setattr(pricing, "PRICING_LOOSE_MIN_PAIRS", 0)
     hh, dw, ar, acc = medium
     loose = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"mip_gap": 1e-3}))
     exact = propose(hh, dw, ar, acc, Policy().with_overrides(solver=EXACT))
@@ -552,10 +552,10 @@ def test_plan_with_lp_pairs_fixed_is_honest(force_pricing, inst, share, gap):
 
 @pytest.fixture
 def force_lazy(monkeypatch):
-    from placement.optimizer import model
+    from placement.optimizer import lazy
 
-    monkeypatch.setattr(model, "LAZY_MIN_PAIRS", 0)
-    return model
+    monkeypatch.setattr(lazy, "LAZY_MIN_PAIRS", 0)
+    return lazy
 
 
 def test_lazy_path_reaches_the_full_optimum(force_lazy, priced_instance):
@@ -599,8 +599,10 @@ def test_lazy_path_equals_the_direct_model(force_lazy, inst, share):
 def test_lazy_bound_stays_honest_when_cut_short(force_lazy, priced_instance, monkeypatch):
     hh, dw, ar, acc = priced_instance
     policy = Policy().with_overrides(solver=EXACT)
-    monkeypatch.setattr(force_lazy, "MIP_PER_HOUSEHOLD", 1)
-    monkeypatch.setattr(force_lazy, "MAX_MODEL_PAIRS", 1)
+    from placement.optimizer import pricing
+
+    monkeypatch.setattr(pricing, "MIP_PER_HOUSEHOLD", 1)
+    monkeypatch.setattr(pricing, "MAX_MODEL_PAIRS", 1)
     cut = propose(hh, dw, ar, acc, policy)
     force_lazy.LAZY_MIN_PAIRS = 10**12
     full = propose(hh, dw, ar, acc, policy)
@@ -649,12 +651,12 @@ def test_lazy_greedy_matches_the_listed_greedy(medium, pick):
 
 
 def test_greedy_assign_on_the_large_path_equals_the_listed_one(medium, monkeypatch):
-    from placement.optimizer import model
+    from placement.optimizer import lazy as lazy_mod
 
     hh, dw, ar, acc = medium
     policy = Policy()
     listed = greedy_assign(hh, dw, ar, acc, policy)
-    monkeypatch.setattr(model, "LAZY_MIN_PAIRS", 0)
+    monkeypatch.setattr(lazy_mod, "LAZY_MIN_PAIRS", 0)
     lazy = greedy_assign(hh, dw, ar, acc, policy)
     pd.testing.assert_series_equal(lazy["dwelling_id"], listed["dwelling_id"])
     np.testing.assert_allclose(lazy["score"].to_numpy(dtype=float),

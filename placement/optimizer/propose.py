@@ -183,9 +183,9 @@ def propose(
 
 
 def _lazy_min() -> int:
-    from placement.optimizer import model
+    from placement.optimizer import lazy
 
-    return int(model.LAZY_MIN_PAIRS)
+    return int(lazy.LAZY_MIN_PAIRS)
 
 
 def explain_keys(pairs: Any, inst: Instance, what: str) -> list[tuple[int, int]]:
