@@ -1,7 +1,7 @@
 """Placement policy: hard rules, score weights, scoring thresholds and solver options.
 
 A policy is a TOML file with the tables ``[policy]``, ``[rules]`` (with
-``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]`` and ``[solver]``. Every key is
+``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[objective]`` and ``[solver]``. Every key is
 optional (defaults below); unknown keys and bad values are errors. :func:`load_policy` accepts
 a path or the name of a bundled preset (``default``, ``stevns``, ``kalundborg``, ``vordingborg``,
 ``norddjurs``).
@@ -28,6 +28,7 @@ from placement.schema import DESIGNATED_KINDS
 __all__ = [
     "PRESETS",
     "HardRules",
+    "Objective",
     "Policy",
     "RentCeiling",
     "Scoring",
@@ -148,8 +149,10 @@ class Weights:
                        goal="families: daycare and school within reach", ge=0)
     anchor: float = _f(0.1, "Closeness to the household's anchor place (work, education).",
                        goal="keep existing jobs and studies", ge=0)
-    spread: float = _f(0.1, "Penalty on deviation from a population-proportional distribution "
-                       "over local areas.", goal="geographic spread", ge=0)
+    spread: float = _f(0.1, "Penalty on the persons placed off a population-proportional "
+                       "distribution over local areas: each such person costs spread / (sum of "
+                       "the other weights) score points (0.1 with the defaults: 0.11 points).",
+                       goal="geographic spread", ge=0)
 
     @property
     def total(self) -> float:
@@ -193,6 +196,39 @@ class Scoring:
 
 
 @dataclass(frozen=True, slots=True)
+class Objective:
+    """What the optimiser maximises, stage by stage (lexicographic: an earlier stage always wins).
+
+    1. House as many as possible (``first``); 2. the best plan quality (scores less the spread
+    penalty) among the plans that do; 3. when re-optimising, keep as many previous placements as
+    possible among the plans within ``keep_tolerance`` of that quality.
+    """
+
+    mode: str = _f("lexicographic", "lexicographic: the stages in order, each solved with the "
+                   "earlier stages' optimum as a constraint; weighted: one solve with "
+                   "solver.unplaced_penalty per unplaced household and solver.stability_bonus "
+                   "per kept placement (the objective before stages existed).",
+                   goal="house people first", choices=("lexicographic", "weighted"))
+    first: str = _f("persons", "Stage 1 maximises: persons (persons housed), households "
+                    "(households housed) or waiting (households housed, each counting 1 + days "
+                    "since arrival / 365, so who waited longest goes first).",
+                    goal="house people first, no size left behind",
+                    choices=("persons", "households", "waiting"))
+    keep_tolerance: float = _f(5e-4, "Share of the stage-2 quality a re-optimised plan may give "
+                               "up to keep more previous placements (0: keep only among plans "
+                               "of equal quality).", unit="share", goal="fewer moves", ge=0,
+                               le=1)
+    fairness_guard: bool = _f(False, "No household-size class (1, 2, 3, 4, 5, 6+ persons) or "
+                              "arrival month may be left unplaced at a rate above "
+                              "fairness_max_unplaced_share while smaller or later households "
+                              "are placed.", goal="no size left behind")
+    fairness_max_unplaced_share: float = _f(0.25, "Largest share of a household-size class or "
+                                            "arrival month left unplaced under the fairness "
+                                            "guard.", unit="share", goal="no size left behind",
+                                            ge=0, le=1)
+
+
+@dataclass(frozen=True, slots=True)
 class SolverOptions:
     """Options of the MILP solve (HiGHS)."""
 
@@ -225,6 +261,8 @@ class Policy:
     rules: HardRules = field(default_factory=HardRules, metadata=_meta("Hard rules."))
     weights: Weights = field(default_factory=Weights, metadata=_meta("Objective weights."))
     scoring: Scoring = field(default_factory=Scoring, metadata=_meta("Score thresholds."))
+    objective: Objective = field(default_factory=Objective,
+                                 metadata=_meta("Objective stages."))
     solver: SolverOptions = field(default_factory=SolverOptions, metadata=_meta("Solver options."))
 
     def __post_init__(self) -> None:
@@ -420,6 +458,8 @@ def _check(obj: Any, prefix: str) -> list[tuple[str, str]]:
             problems.append((key, f"must be >= {m['ge']:g}, got {value:g}"))
         if m.get("le") is not None and not value <= m["le"]:
             problems.append((key, f"must be <= {m['le']:g}, got {value:g}"))
+        if m.get("choices") and isinstance(value, str) and value not in m["choices"]:
+            problems.append((key, f"must be one of {', '.join(m['choices'])}, got {value!r}"))
         if m.get("choices") and isinstance(value, tuple):
             bad = [v for v in value if v not in m["choices"]]
             if bad:

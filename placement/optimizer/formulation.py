@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +50,81 @@ class Solution:
 
 
 def spread_weight(policy: Policy) -> float:
-    """Share ``omega`` of the spread term in the objective."""
+    """Share ``omega`` of the spread term among the weights (for reports)."""
     w = policy.weights
     return w.spread / w.total
 
 
+def spread_points(policy: Policy) -> float:
+    """Score points one person placed off the population-proportional distribution costs.
+
+    ``weights.spread / (sum of the other weights)``: with the defaults 0.1 / 0.9 = 0.11, so a
+    household of 4 placed in an area already at its share costs 0.44 points, more than most
+    score differences between two dwellings. Only the spread weight set: 1 point per person.
+    """
+    w = policy.weights
+    rest = w.total - w.spread
+    return w.spread / rest if rest > 0 else 1.0
+
+
+@dataclass
+class GroupRow:
+    """A row whose coefficient on pair ``(h, d)`` is ``hh_coef[h] + score_coef * score[h, d]``.
+
+    Earlier stages of the lexicographic objective (and the fairness guard) enter later stages
+    as such rows; ``extra`` holds the coefficients on the area columns (dev) and on extra
+    columns, as ``(column offset, value)`` pairs.
+    """
+
+    hh_coef: np.ndarray
+    score_coef: float
+    lo: float
+    hi: float
+    extra: list[tuple[int, float]] = field(default_factory=list)
+    name: str = ""
+
+
+@dataclass
+class Stage:
+    """One objective of the lexicographic sequence (maximised).
+
+    The value of a plan is ``sum_p x[p] (hh_value[h] + score_mult score[p] + bonus[p]) -
+    spread_cost sum_a dev[a]``; ``bonus`` (per pair) is passed beside it because it follows the
+    pairs (the kept stage gives 1 to each previous pair). ``rows`` are the constraints earlier
+    stages leave. ``abs_gap`` is the absolute gap at which the stage counts as optimal (just
+    below 1 when its values are whole numbers).
+    """
+
+    name: str
+    hh_value: np.ndarray
+    score_mult: float
+    spread_cost: float
+    spread: bool
+    rows: list[GroupRow] = field(default_factory=list)
+    abs_gap: float = 1e-9
+    #: persons placed in areas when an earlier stage fixes it: the proportional targets are
+    #: then constants (a stronger model); None: they follow the persons placed (a variable)
+    spread_total: float | None = None
+    #: binary extra columns (fairness guard): count; their entries are in ``rows``' extra
+    n_binary: int = 0
+
+
+def stage_value(inst: Instance, stage: Stage, bonus: np.ndarray) -> np.ndarray:
+    """Objective coefficient of each pair (maximise): ``hh_value + score_mult score + bonus``."""
+    return stage.hh_value[inst.pair_h] + stage.score_mult * inst.pair_score + bonus
+
+
+def weighted_stage(inst: Instance, policy: Policy) -> Stage:
+    """Return the single-solve objective: ``unplaced_penalty`` per household, plus quality."""
+    H = inst.n_households
+    return Stage(name="weighted", hh_value=np.full(H, float(policy.solver.unplaced_penalty)),
+                 score_mult=1.0, spread_cost=spread_points(policy),
+                 spread=spread_points(policy) > 0 and len(inst.area_ids) > 1)
+
+
 def pair_objective(inst: Instance, policy: Policy, bonus: np.ndarray) -> np.ndarray:
-    """Objective coefficient of each pair (maximise): ``M + (1 - omega) score + bonus``."""
-    omega = spread_weight(policy)
-    return policy.solver.unplaced_penalty + (1.0 - omega) * inst.pair_score + bonus
+    """Objective coefficient of each pair in the weighted objective (see :func:`weighted_stage`)."""
+    return stage_value(inst, weighted_stage(inst, policy), bonus)
 
 
 _BANNER_SHOWN = False
@@ -131,7 +197,7 @@ class _Rows:
     d_row: np.ndarray  # row of dwelling d
     b_row: np.ndarray  # row of building b, -1 when the building has no limit row
     a_row: np.ndarray  # load row of area a (sum persons x - L[a] = 0), -1 without load rows
-    # extra columns: L[a] (integer persons placed in area a) and dev[a]
+    # extra columns: L[a] (integer persons placed in area a), dev[a], then binaries
     extra_cost: np.ndarray
     extra_lo: np.ndarray
     extra_hi: np.ndarray
@@ -140,16 +206,22 @@ class _Rows:
     extra_col: np.ndarray
     extra_val: np.ndarray
     offset: float
-    spread_t: np.ndarray  # share[a] * persons_total + tol (spread), empty without spread
+    spread_share: np.ndarray  # share[a] of the population (spread), empty without spread
+    spread_tol: float
     dev_cost: float
+    spread_total: float | None = None  # see Stage.spread_total
+    #: (row index, GroupRow) of the stage and fairness rows
+    g_rows: list[tuple[int, GroupRow]] = field(default_factory=list)
+    n_binary: int = 0
 
 
-def _rows(inst: Instance, policy: Policy, *, caps: bool, buildings: bool) -> _Rows:
-    """Rows (1)-(4), (6) and the area columns ``L``/``dev`` of the module docstring."""
+def _rows(inst: Instance, policy: Policy, *, caps: bool, buildings: bool,
+          stage: Stage | None = None) -> _Rows:
+    """Rows (1)-(4), (6), the stage rows and the area columns ``L``/``dev``."""
     r = policy.rules
+    stage = weighted_stage(inst, policy) if stage is None else stage
     H, D, A = inst.n_households, inst.n_dwellings, len(inst.area_ids)
-    omega = spread_weight(policy)
-    use_spread = omega > 0 and A > 1
+    use_spread = stage.spread and A > 1
     use_caps = caps and r.area_cap and A > 0
     use_buildings = buildings and r.building_limit and D > 0
     rlo = [np.full(H + D, -np.inf)]
@@ -170,8 +242,10 @@ def _rows(inst: Instance, policy: Policy, *, caps: bool, buildings: bool) -> _Ro
     a_row = np.full(A, -1, dtype=np.int64)
     e_cost, e_lo, e_hi, e_int = [], [], [], []
     eR, eC, eV = [], [], []
-    spread_t = np.zeros(0)
+    share = np.zeros(0)
+    tol = float(policy.scoring.spread_tolerance_persons)
     dev_cost = 0.0
+    n_extra = 0
     if use_caps or use_spread:
         # (5') L[a] = sum_{p in a} persons x[p]: integer, at most the cap
         a_row = n + np.arange(A)
@@ -193,24 +267,52 @@ def _rows(inst: Instance, policy: Policy, *, caps: bool, buildings: bool) -> _Ro
         eR.append(a_row)
         eC.append(np.arange(A))
         eV.append(-np.ones(A))
+        n_extra = A
     if use_spread:
         share = inst.area_population / max(inst.area_population.sum(), 1.0)
-        tol = float(policy.scoring.spread_tolerance_persons)
-        persons_total = max(float(inst.persons.sum()), 1.0)
-        spread_t = share * persons_total + tol
-        dev_cost = omega * H / persons_total
-        # (6) L[a] - dev[a] <= share[a] * persons_total + tol
+        dev_cost = float(stage.spread_cost)
+        # (6) L[a] - share[a] sum_b L[b] - dev[a] <= tol: persons above the proportional
+        # share of the persons placed
         s_row = n + np.arange(A)
         n += A
         rlo.append(np.full(A, -np.inf))
-        rhi.append(spread_t)
+        rhi.append(np.full(A, tol))
         e_cost.append(np.full(A, dev_cost))
         e_lo.append(np.zeros(A))
         e_hi.append(np.full(A, np.inf))
         e_int.append(np.zeros(A, dtype=np.int32))
-        eR += [s_row, s_row]
-        eC += [np.arange(A), A + np.arange(A)]
-        eV += [np.ones(A), -np.ones(A)]
+        if stage.spread_total is not None:
+            # (6') L[a] - dev[a] <= share[a] total + tol
+            rhi[-1] = share * float(stage.spread_total) + tol
+            eR += [s_row, s_row]
+            eC += [np.arange(A), A + np.arange(A)]
+            eV += [np.ones(A), -np.ones(A)]
+        else:
+            ra, cb = np.meshgrid(np.arange(A), np.arange(A), indexing="ij")
+            eR += [s_row[ra.ravel()], s_row]
+            eC += [cb.ravel(), A + np.arange(A)]
+            eV += [(ra == cb).astype(float).ravel() - share[ra.ravel()], -np.ones(A)]
+        n_extra = 2 * A
+    g_rows: list[tuple[int, GroupRow]] = []
+    base_binary = n_extra
+    if stage.n_binary:
+        e_cost.append(np.zeros(stage.n_binary))
+        e_lo.append(np.zeros(stage.n_binary))
+        e_hi.append(np.ones(stage.n_binary))
+        e_int.append(np.ones(stage.n_binary, dtype=np.int32))
+    for g in stage.rows:
+        g_rows.append((n, g))
+        rlo.append(np.array([g.lo]))
+        rhi.append(np.array([g.hi]))
+        for off, val in g.extra:
+            # offsets: >= 0 the dev column of area off (A + off); < 0 binary -off - 1
+            col = (A + off) if off >= 0 else base_binary - off - 1
+            if off >= 0 and not use_spread:
+                continue
+            eR.append(np.array([n]))
+            eC.append(np.array([col]))
+            eV.append(np.array([val]))
+        n += 1
 
     def cat(x: list[np.ndarray], dtype: Any = float) -> np.ndarray:
         return np.concatenate(x).astype(dtype) if x else np.zeros(0, dtype=dtype)
@@ -218,9 +320,28 @@ def _rows(inst: Instance, policy: Policy, *, caps: bool, buildings: bool) -> _Ro
     return _Rows(n_rows=n, rlo=cat(rlo), rhi=cat(rhi), h_row=h_row, d_row=d_row, b_row=b_row,
                  a_row=a_row, extra_cost=cat(e_cost), extra_lo=cat(e_lo), extra_hi=cat(e_hi),
                  extra_int=cat(e_int, np.int32), extra_row=cat(eR, np.int64),
-                 extra_col=cat(eC, np.int64), extra_val=cat(eV),
-                 offset=policy.solver.unplaced_penalty * H, spread_t=spread_t,
-                 dev_cost=dev_cost)
+                 extra_col=cat(eC, np.int64), extra_val=cat(eV), offset=0.0,
+                 spread_share=share, spread_tol=tol, dev_cost=dev_cost, g_rows=g_rows,
+                 spread_total=stage.spread_total if use_spread else None,
+                 n_binary=stage.n_binary)
+
+
+def area_extra_values(inst: Instance, rows: _Rows, load: np.ndarray) -> np.ndarray:
+    """Values of the area columns (``L``, ``dev``) for the persons ``load`` per area."""
+    A = len(inst.area_ids)
+    n_e = len(rows.extra_cost) - rows.n_binary
+    out = np.zeros(n_e)
+    if n_e:
+        out[:A] = load
+        if len(rows.spread_share):
+            out[A:2 * A] = spread_excess(rows, load)
+    return out
+
+
+def spread_excess(rows: _Rows, load: np.ndarray) -> np.ndarray:
+    """Persons per area above the proportional share of ``load`` beyond the tolerance."""
+    total = load.sum() if rows.spread_total is None else rows.spread_total
+    return np.maximum(load - rows.spread_share * total - rows.spread_tol, 0.0)
 
 
 def _pair_entries(inst: Instance, rows: _Rows, sel: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -242,6 +363,13 @@ def _pair_entries(inst: Instance, rows: _Rows, sel: np.ndarray) -> tuple[np.ndar
     parts_r.append(ar[ok])
     parts_v.append(inst.persons[ph[ok]].astype(float))
     parts_c.append(np.flatnonzero(ok))
+    for row, g in rows.g_rows:
+        v = g.hh_coef[ph] + (g.score_coef * inst.pair_score[sel] if g.score_coef else 0.0)
+        v = np.broadcast_to(v, (n,))
+        ok = v != 0
+        parts_r.append(np.full(int(ok.sum()), row))
+        parts_v.append(v[ok])
+        parts_c.append(np.flatnonzero(ok))
     R = np.concatenate(parts_r)
     C = np.concatenate(parts_c)
     V = np.concatenate(parts_v)
@@ -294,7 +422,22 @@ def _row_price(inst: Instance, rows: _Rows, pi: np.ndarray, sel: np.ndarray | No
         area = inst.dw_area[pd_]
         ar = np.where(area >= 0, rows.a_row[np.maximum(area, 0)], -1)
         out += np.where(ar >= 0, pi[np.maximum(ar, 0)] * inst.persons[ph], 0.0)
+    for row, g in rows.g_rows:
+        if pi[row] != 0:
+            sc = inst.pair_score if sel is None else inst.pair_score[sel]
+            out += pi[row] * (g.hh_coef[ph] + g.score_coef * sc)
     return out
+
+
+def group_prices(rows: _Rows, pi: np.ndarray, n_households: int) -> tuple[np.ndarray, float]:
+    """Return what the stage rows add to a pair's row price: per household, per score point."""
+    hh = np.zeros(n_households)
+    per_score = 0.0
+    for row, g in rows.g_rows:
+        if pi[row] != 0:
+            hh += pi[row] * g.hh_coef
+            per_score += pi[row] * g.score_coef
+    return hh, per_score
 
 
 def _safe_duals(rows: _Rows, pi: np.ndarray) -> np.ndarray:

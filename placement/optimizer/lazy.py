@@ -16,6 +16,7 @@ from placement.config import Policy
 from placement.optimizer import pricing as _pr
 from placement.optimizer.formulation import (
     Solution,
+    Stage,
     _highs,
     _lagrange_bound,
     _pair_entries,
@@ -24,8 +25,10 @@ from placement.optimizer.formulation import (
     _Rows,
     _rows,
     _safe_duals,
-    pair_objective,
-    spread_weight,
+    group_prices,
+    spread_excess,
+    stage_value,
+    weighted_stage,
 )
 from placement.optimizer.instance import Instance
 from placement.optimizer.pricing import _mip_pairs, _solve_mip
@@ -141,7 +144,7 @@ class _Scan:
 
 def _scan(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: np.ndarray,
           thr: float, per_h: int | None, inside: np.ndarray, *, limit: int | None = None,
-          ) -> _Scan:
+          stage: Stage | None = None) -> _Scan:
     """Price every eligible pair with the row prices ``pi`` (minimisation), group by group.
 
     Returns pairs outside ``inside`` (sorted codes) with reduced cost ``<= thr``: the
@@ -149,9 +152,14 @@ def _scan(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: np.nda
     are more than ``limit``), and the sum of the negative reduced costs over all eligible pairs.
     """
     D = inst.n_dwellings
-    omega = spread_weight(policy)
-    M = policy.solver.unplaced_penalty
-    u_all = pi[rows.h_row]
+    stage = weighted_stage(inst, policy) if stage is None else stage
+    # rc of pair (h, d) = c[d] - u_all[h] with c = -(dwelling-side prices) - sm * score: the
+    # stage's value per household and the stage rows' prices go into u_all
+    hv_g, sm_g = group_prices(rows, pi, inst.n_households)
+    sm = stage.score_mult + sm_g
+    hv = stage.hh_value + hv_g
+    pi_h = pi[rows.h_row]
+    u_all = pi_h + hv
     vd0 = pi[rows.d_row].copy()
     if len(rows.b_row):
         br = rows.b_row[inst.dw_building]
@@ -171,11 +179,11 @@ def _scan(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: np.nda
         if not len(g.elig):
             continue
         vd = vd0[g.elig] + g.persons * wa[g.elig]
-        base = -M - vd
+        base = -vd
         for k, members in g.classes:
-            c = base - (1.0 - omega) * lz.class_score[k, g.elig]
+            c = base - sm * lz.class_score[k, g.elig]
             u = u_all[members]
-            hmin[members] = min(float(c.min()), 0.0)
+            hmin[members] = np.minimum(float(c.min()) - hv[members], 0.0)
             min_rc = min(min_rc, float(c.min() - u.max()))
             cidx = np.flatnonzero(c < u.max() + T) if math.isfinite(T) else np.arange(len(c))
             order = np.argsort(c[cidx], kind="stable")
@@ -199,9 +207,9 @@ def _scan(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: np.nda
                 ds.append(g.elig[cidx[pos]])
                 rcs.append(cs[pos] - np.repeat(u, m))
         for i, h in enumerate(g.anchors):
-            rc = base - (1.0 - omega) * g.anchor_score[i] - u_all[h]
+            rc = base - sm * g.anchor_score[i] - u_all[h]
             min_rc = min(min_rc, float(rc.min()))
-            hmin[h] = min(float(rc.min()) + u_all[h], 0.0)
+            hmin[h] = min(float(rc.min()) + pi_h[h], 0.0)
             neg_sum += float(np.minimum(rc, 0.0).sum())
             sel = np.flatnonzero(rc <= thr)
             count += len(sel)
@@ -238,6 +246,11 @@ class _Pool:
         self.codes = np.sort(inst.pair_h * self.nd + inst.pair_d)
         self.bonus = np.zeros(len(inst.pair_h))
         self.elig = np.ones(len(inst.pair_h), dtype=bool)
+        self.prev = np.zeros(len(inst.pair_h), dtype=bool)  # pairs of the previous plan
+
+    def reorder(self, order: np.ndarray) -> None:
+        """Follow a reordering of ``inst.pair_*``."""
+        self.bonus, self.elig, self.prev = self.bonus[order], self.elig[order], self.prev[order]
 
     def add(self, h: np.ndarray, d: np.ndarray, *, locked: bool = False, bonus: float = 0.0,
             eligible: bool = True) -> np.ndarray:
@@ -258,6 +271,7 @@ class _Pool:
             self.bonus = np.concatenate([self.bonus, np.full(len(nh), bonus)])
             el = eligible if isinstance(eligible, bool) else np.asarray(eligible)[first][new]
             self.elig = np.concatenate([self.elig, np.broadcast_to(el, len(nh))])
+            self.prev = np.concatenate([self.prev, np.zeros(len(nh), dtype=bool)])
             self.codes = np.union1d(self.codes, code[new])
         allc = inst.pair_h * self.nd + inst.pair_d
         srt = np.argsort(allc, kind="stable")
@@ -321,7 +335,8 @@ def lazy_greedy(inst: Instance, lz: LazyPairs, policy: Policy, order: np.ndarray
 
 
 def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: np.ndarray,
-               cost: np.ndarray, bonus: np.ndarray) -> np.ndarray | None:
+               cost: np.ndarray, bonus: np.ndarray, stage: Stage | None = None,
+               ) -> np.ndarray | None:
     """Best household, area-load and spread prices for the dwelling and building prices of ``pi``.
 
     The Lagrangian of the module's model with the dwelling and building rows priced at ``pi``
@@ -344,8 +359,8 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
     A = len(inst.area_ids)
     if A == 0 or not len(rows.a_row) or (rows.a_row < 0).any():
         return None
-    omega = spread_weight(policy)
-    M = policy.solver.unplaced_penalty
+    stage = weighted_stage(inst, policy) if stage is None else stage
+    sm = stage.score_mult
     vd0 = pi[rows.d_row].copy()
     if len(rows.b_row):
         br = rows.b_row[inst.dw_building]
@@ -371,9 +386,11 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
         ga = dw_a[g.elig]
         order = np.argsort(ga, kind="stable")
         a_sorted = ga[order]
-        base = -M - vd0[g.elig]
+        base = -vd0[g.elig]
         for k, members in g.classes:
-            m = per_area(base - (1.0 - omega) * lz.class_score[k, g.elig], a_sorted, order)
+            # the stage's value of a household is the same for every member of a group
+            m = per_area(base - sm * lz.class_score[k, g.elig], a_sorted, order) \
+                - stage.hh_value[members[0]]
             plain = members[~special[members]]
             for sub in ([plain] if len(plain) else []) + [np.array([h]) for h in
                                                           members[special[members]]]:
@@ -383,7 +400,8 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
                 keys_p.append(g.persons)
         for i, h in enumerate(g.anchors):
             key_of[h] = len(keys_m)
-            keys_m.append(per_area(base - (1.0 - omega) * g.anchor_score[i], a_sorted, order))
+            keys_m.append(per_area(base - sm * g.anchor_score[i], a_sorted, order)
+                          - stage.hh_value[h])
             keys_n.append(1)
             keys_p.append(g.persons)
     if not keys_m:
@@ -403,13 +421,13 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
     K = len(m_all)
     n_k = np.asarray(keys_n, dtype=float)
     p_k = np.asarray(keys_p, dtype=float)
-    use_spread = len(rows.spread_t) > 0
+    use_spread = len(rows.spread_share) > 0
     cap = rows.extra_hi[:A]
     # columns: t (K), w (A), s (A), z (A)
     inf = highspy.kHighsInf
     nc = K + 3 * A
     c_obj = np.concatenate([-n_k, np.zeros(A),
-                            -rows.spread_t if use_spread else np.zeros(A),
+                            -rows.rhi[rows.a_row + A] if use_spread else np.zeros(A),
                             -np.where(np.isinf(cap), 0.0, cap)])
     lo = np.concatenate([np.full(K, -inf), np.full(A, -inf),
                          np.full(A, -rows.dev_cost if use_spread else 0.0),
@@ -425,11 +443,14 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
     V = [np.ones(n1), p_k[kk]]
     rhi = [m_all[kk, aa]]
     rlo = [np.full(n1, -inf)]
-    # z[a] - w[a] + s[a] <= 0 (with an unlimited area: w[a] - s[a] >= 0, z[a] = 0)
+    # z[b] - w[b] + s[b] - sum_a share[a] s[a] <= 0 (the reduced cost of L[b]; with an
+    # unlimited area it must be >= 0 and z[b] = 0)
+    share = (rows.spread_share if use_spread and rows.spread_total is None else np.zeros(A))
     ar = n1 + np.arange(A)
-    R += [ar, ar, ar]
-    C += [K + 2 * A + np.arange(A), K + np.arange(A), K + A + np.arange(A)]
-    V += [np.ones(A), -np.ones(A), np.ones(A)]
+    rb, ca = np.meshgrid(np.arange(A), np.arange(A), indexing="ij")
+    R += [ar, ar, n1 + rb.ravel()]
+    C += [K + 2 * A + np.arange(A), K + np.arange(A), K + A + ca.ravel()]
+    V += [np.ones(A), -np.ones(A), (rb == ca).astype(float).ravel() - share[ca.ravel()]]
     rhi.append(np.zeros(A))
     rlo.append(np.full(A, -inf))
     lo[K + 2 * A:] = np.where(np.isinf(cap), 0.0, -inf)
@@ -449,7 +470,7 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
     t, w, s = col[:K], col[K:K + A], col[K + A:K + 2 * A]
     # back inside the bounds the bound needs (the LP solution may be off by its tolerances)
     s = np.clip(s, -rows.dev_cost, 0.0) if use_spread else np.zeros(A)
-    w = np.where(np.isinf(cap), np.maximum(w, s), np.minimum(w, 0.0))
+    w = np.where(np.isinf(cap), np.maximum(w, s - float(np.dot(share, s))), np.minimum(w, 0.0))
     # the exact minima for these area prices
     t = np.minimum(t, np.min(np.where(np.isfinite(m_all[:, :A]), m_all[:, :A] - p_k[:, None] *
                                       w[None, :], np.inf), axis=1))
@@ -466,12 +487,12 @@ def _plan_cost(inst: Instance, rows: _Rows, cost: np.ndarray, plan: np.ndarray) 
     """Objective (minimisation, constant included) of ``plan``: the pair chosen per household."""
     p = plan[plan >= 0]
     out = rows.offset + float(cost[p].sum())
-    if len(rows.spread_t):
+    if len(rows.spread_share):
         a = inst.dw_area[inst.pair_d[p]]
         ok = a >= 0
         load = np.bincount(a[ok], weights=inst.persons[inst.pair_h[p[ok]]],
                            minlength=len(inst.area_ids))
-        out += rows.dev_cost * float(np.maximum(load - rows.spread_t, 0.0).sum())
+        out += rows.dev_cost * float(spread_excess(rows, load).sum())
     return out
 
 
@@ -484,6 +505,10 @@ def solve_lazy(
     previous: list[tuple[int, int]],
     time_limit_s: float,
     mip_gap: float,
+    stage: Stage | None = None,
+    pool: _Pool | None = None,
+    start_dw: np.ndarray | None = None,
+    bonus_value: float | None = None,
 ) -> tuple[Solution, np.ndarray]:
     """:func:`build_and_solve` for rounds whose eligible pairs are too many to list.
 
@@ -496,9 +521,54 @@ def solve_lazy(
     most households when the area caps bind), the better one the MILP's start, and the area
     bound of :func:`_area_dual`. The LP pricing stops early once the LP over the generated pairs
     or the start plan is within ``LAZY_STOP_GAP_SHARE * mip_gap`` of the best bound.
+
+    ``stage`` is the objective with the rows of earlier stages (default: the weighted one);
+    ``pool`` the pairs generated by an earlier stage (from :func:`new_pool`; a new one when
+    None); ``start_dw`` (dwelling per household) a plan of the earlier stage to start from;
+    ``bonus_value`` the value of each previous pair (default ``solver.stability_bonus``).
     """
     t0 = time.perf_counter()
-    bonus_v = float(policy.solver.stability_bonus)
+    stage = weighted_stage(inst, policy) if stage is None else stage
+    bonus_v = float(policy.solver.stability_bonus if bonus_value is None else bonus_value)
+    abs_gap = stage.abs_gap
+    if pool is None:
+        pool = new_pool(inst, lz, policy, locks=locks, previous=previous)
+    pool.bonus = np.where(pool.prev, bonus_v, 0.0)
+    rows = _rows(inst, policy, caps=True, buildings=True, stage=stage)
+    order = np.lexsort((np.arange(inst.n_households), inst.arrival))
+    # greedy plans: by arrival, smallest households first (when the area caps bind, the plan
+    # that places the most households is the one that fills them with small ones) and largest
+    # first (the most persons); or the plan of the earlier stage
+    plans = []
+    small_first = np.lexsort((np.arange(inst.n_households), inst.arrival, inst.persons))
+    large_first = np.lexsort((np.arange(inst.n_households), inst.arrival, -inst.persons))
+    orders = [order] + ([small_first, large_first] if LAZY_SMALL_FIRST else [])
+    dws = ([start_dw] if start_dw is not None else
+           [lazy_greedy(inst, lz, policy, o, fixed=list(locks)) for o in orders])
+    for greedy_d in dws:
+        gh = np.flatnonzero(greedy_d >= 0)
+        plan = np.full(inst.n_households, -1)
+        plan[gh] = pool.add(gh, greedy_d[gh])
+        plans.append(plan)
+    zero = np.zeros(rows.n_rows)
+    first = _scan(inst, lz, policy, rows, zero, math.inf, _pr.START_PER_HOUSEHOLD, pool.codes,
+                  stage=stage)
+    pool.add(first.h, first.d)
+
+    def cost_now() -> np.ndarray:
+        return -stage_value(inst, stage, pool.bonus)
+
+    cost = cost_now()
+    plan_costs = [_plan_cost(inst, rows, cost, p_) for p_ in plans]
+    start = plans[int(np.argmin(plan_costs))]
+    start_cost = min(plan_costs)
+    return _solve_lazy_steps(inst, lz, policy, pool, rows, stage, start, start_cost, t0,
+                             time_limit_s=time_limit_s, mip_gap=mip_gap, abs_gap=abs_gap)
+
+
+def new_pool(inst: Instance, lz: LazyPairs, policy: Policy, *, locks: list[tuple[int, int]],
+             previous: list[tuple[int, int]]) -> _Pool:
+    """Start the pairs of :func:`solve_lazy`: the approved pairs and the previous plan's."""
     inst.pair_h = np.zeros(0, dtype=np.int64)
     inst.pair_d = np.zeros(0, dtype=np.int64)
     inst.pair_locked = np.zeros(0, dtype=bool)
@@ -514,45 +584,35 @@ def solve_lazy(
             inst.notes.append(f"{int((~el).sum())} approved placement(s) break a rule of the "
                               "current policy and are kept as approved")
         pool.add(lh, ld, locked=True, eligible=el)
-    if previous and bonus_v > 0:
+    if previous:
         ph = np.array([h for h, _ in previous], dtype=np.int64)
         pd_ = np.array([d for _, d in previous], dtype=np.int64)
         ok = _is_eligible(lz, ph, pd_) & ~np.isin(ph * nd + pd_, lz.rejected)
-        idx = pool.add(ph[ok], pd_[ok], bonus=bonus_v)
-        pool.bonus[idx] = bonus_v
-    rows = _rows(inst, policy, caps=True, buildings=True)
-    order = np.lexsort((np.arange(inst.n_households), inst.arrival))
-    # two greedy plans: by arrival, and smallest households first (when the area caps bind,
-    # the plan that places the most households is the one that fills them with small ones)
-    plans = []
-    small_first = np.lexsort((np.arange(inst.n_households), inst.arrival, inst.persons))
-    for o in [order] + ([small_first] if LAZY_SMALL_FIRST else []):
-        greedy_d = lazy_greedy(inst, lz, policy, o, fixed=list(locks))
-        gh = np.flatnonzero(greedy_d >= 0)
-        plan = np.full(inst.n_households, -1)
-        plan[gh] = pool.add(gh, greedy_d[gh])
-        plans.append(plan)
-    zero = np.zeros(rows.n_rows)
-    first = _scan(inst, lz, policy, rows, zero, math.inf, _pr.START_PER_HOUSEHOLD, pool.codes)
-    pool.add(first.h, first.d)
+        idx = pool.add(ph[ok], pd_[ok])
+        pool.prev[idx] = True
+    return pool
+
+
+def _solve_lazy_steps(inst: Instance, lz: LazyPairs, policy: Policy, pool: _Pool, rows: _Rows,
+                      stage: Stage, start: np.ndarray, start_cost: float, t0: float, *,
+                      time_limit_s: float, mip_gap: float, abs_gap: float,
+                      ) -> tuple[Solution, np.ndarray]:
+    """Bound, LP pricing, MILP and proof of :func:`solve_lazy`."""
 
     def cost_now() -> np.ndarray:
-        return -pair_objective(inst, policy, pool.bonus)
+        return -stage_value(inst, stage, pool.bonus)
 
     cost = cost_now()
-    plan_costs = [_plan_cost(inst, rows, cost, p_) for p_ in plans]
-    start = plans[int(np.argmin(plan_costs))]
-    start_cost = min(plan_costs)
     # a bound before any LP: the area relaxation with free dwellings (no dwelling prices)
     zero = np.zeros(rows.n_rows)
     best_bound, best_pi = -math.inf, zero
-    pi_a = _area_dual(inst, lz, policy, rows, zero, cost, pool.bonus) if LAZY_AREA_DUAL else None
+    pi_a = (_area_dual(inst, lz, policy, rows, zero, cost, pool.bonus, stage=stage)
+            if LAZY_AREA_DUAL else None)
     if pi_a is not None:
         best_bound = _lagrange_bound(rows, pi_a, cost - _row_price(inst, rows, pi_a),
                                      inst.pair_locked.astype(float))
         best_pi = pi_a
-        logger.info("lazy: area bound %.6f, greedy plans %s", best_bound,
-                    ", ".join(f"{c:.6f}" for c in plan_costs))
+        logger.info("lazy: area bound %.6f, start plan %.6f", best_bound, start_cost)
     build_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     deadline = t1 + float(time_limit_s)
@@ -579,7 +639,8 @@ def solve_lazy(
         pi = _safe_duals(rows, np.asarray(h.getSolution().row_dual))
         cost = cost_now()
         rc = cost - _row_price(inst, rows, pi)
-        sc = _scan(inst, lz, policy, rows, pi, -1e-9, LAZY_ADD_PER_HOUSEHOLD, pool.codes)
+        sc = _scan(inst, lz, policy, rows, pi, -1e-9, LAZY_ADD_PER_HOUSEHOLD, pool.codes,
+                   stage=stage)
         # pairs in the pool: their own term; the scan counted them without bonus, at most 0
         own = np.minimum(rc + pool.bonus, 0.0)[pool.elig].sum()
         bound = _lagrange_bound(rows, pi, rc, inst.pair_locked.astype(float)) + sc.neg_sum - own
@@ -605,7 +666,7 @@ def solve_lazy(
         # the LP over the pairs so far (or the start plan) is already close to the bound over
         # all pairs: the MILP can take over
         near = min(lp_val, start_cost)
-        if near - best_bound <= LAZY_STOP_GAP_SHARE * mip_gap * abs(near):
+        if near - best_bound <= LAZY_STOP_GAP_SHARE * max(mip_gap * abs(near), abs_gap):
             break
         n0 = len(inst.pair_h)
         pool.add(sc.h, sc.d)
@@ -618,7 +679,8 @@ def solve_lazy(
     pricing_s = time.perf_counter() - t1
     lp_min = best_bound
     # step 2: MILP over the promising pairs
-    more = _scan(inst, lz, policy, rows, best_pi, math.inf, _pr.MIP_PER_HOUSEHOLD, pool.codes)
+    more = _scan(inst, lz, policy, rows, best_pi, math.inf, _pr.MIP_PER_HOUSEHOLD, pool.codes,
+                 stage=stage)
     pool.add(more.h, more.d)
     cost = cost_now()
     rc_all = cost - _row_price(inst, rows, best_pi)
@@ -632,13 +694,13 @@ def solve_lazy(
         sel = np.flatnonzero(inside)
         status, xs, obj, bound_m, nnz = _solve_mip(
             inst, policy, rows, sel, cost, incumbent,
-            time_limit_s=deadline - time.perf_counter(), mip_gap=mip_gap)
+            time_limit_s=deadline - time.perf_counter(), mip_gap=mip_gap, abs_gap=abs_gap)
         if math.isnan(obj) or status != "Optimal":
             break
-        slack = obj - lp_min - mip_gap * abs(obj)
+        slack = obj - lp_min - max(mip_gap * abs(obj), abs_gap)
         in_pool = np.flatnonzero(~inside & (rc_all <= slack + 1e-9))
         sc = _scan(inst, lz, policy, rows, best_pi, slack + 1e-9, None, pool.codes,
-                   limit=_pr.MAX_MODEL_PAIRS)
+                   limit=_pr.MAX_MODEL_PAIRS, stage=stage)
         n_more = len(in_pool) + (sc.count if sc.too_many else len(sc.h))
         if not n_more:
             proved = True
@@ -661,7 +723,8 @@ def solve_lazy(
         out_min = slack  # every pair outside has a larger reduced cost
     else:
         # cut short: any pair outside may help; the lowest reduced cost of all bounds them
-        out_min = _scan(inst, lz, policy, rows, best_pi, -math.inf, 0, pool.codes).min_rc
+        out_min = _scan(inst, lz, policy, rows, best_pi, -math.inf, 0, pool.codes,
+                        stage=stage).min_rc
         if (~inside).any():
             out_min = min(out_min, float(rc_all[~inside].min()))
     reach = lp_min + max(out_min, 0.0)
@@ -676,7 +739,9 @@ def solve_lazy(
     inst.pair_locked, inst.pair_score = inst.pair_locked[order], inst.pair_score[order]
     inst.pair_terms = {t: v[order] for t, v in inst.pair_terms.items()}
     inst.n_pairs_total = lz.n_pairs
-    x, bonus = x[order], pool.bonus[order]
+    x = x[order]
+    pool.reorder(order)
+    bonus = pool.bonus
     if math.isnan(obj):
         objective = best = gap = math.nan
     else:

@@ -15,6 +15,7 @@ import numpy as np
 from placement.config import Policy
 from placement.optimizer.formulation import (
     Solution,
+    Stage,
     _highs,
     _lagrange_bound,
     _pair_entries,
@@ -23,7 +24,9 @@ from placement.optimizer.formulation import (
     _Rows,
     _rows,
     _safe_duals,
-    pair_objective,
+    area_extra_values,
+    stage_value,
+    weighted_stage,
 )
 from placement.optimizer.instance import Instance, greedy_pass
 
@@ -112,28 +115,43 @@ def _set_start(h: Any, inst: Instance, rows: _Rows, sel: np.ndarray, start: np.n
     chosen = start[start >= 0]
     x = np.isin(sel, chosen).astype(float)
     A = len(inst.area_ids)
-    extra = np.zeros(len(rows.extra_cost))
-    if len(extra):
-        pa = inst.dw_area[inst.pair_d[chosen]]
-        ok = pa >= 0
-        load = np.bincount(pa[ok], weights=inst.persons[inst.pair_h[chosen[ok]]], minlength=A)
-        extra[:A] = load
-        if len(rows.spread_t):
-            extra[A:] = np.maximum(load - rows.spread_t, 0.0)
+    pa = inst.dw_area[inst.pair_d[chosen]]
+    ok = pa >= 0
+    load = np.bincount(pa[ok], weights=inst.persons[inst.pair_h[chosen[ok]]], minlength=A)
+    extra = np.concatenate([area_extra_values(inst, rows, load),
+                            binary_values(inst, rows, chosen)])
     s = highspy.HighsSolution()
     s.col_value = np.concatenate([x, extra]).tolist()
     s.value_valid = True
     h.setSolution(s)
 
 
+def binary_values(inst: Instance, rows: _Rows, chosen: np.ndarray) -> np.ndarray:
+    """Values of the binary columns for the plan ``chosen`` (pairs): 1 where 0 breaks a row."""
+    y = np.zeros(rows.n_binary)
+    if not rows.n_binary:
+        return y
+    placed = np.zeros(inst.n_households)
+    placed[inst.pair_h[chosen]] = 1.0
+    base = len(rows.extra_cost) - rows.n_binary
+    for row, g in rows.g_rows:
+        act = float(np.dot(g.hh_coef, placed))
+        cols = (rows.extra_row == row) & (rows.extra_col >= base)
+        if cols.any() and not (g.lo - 1e-9 <= act <= g.hi + 1e-9):
+            y[rows.extra_col[cols] - base] = 1.0
+    return y
+
+
 def _solve_mip(inst: Instance, policy: Policy, rows: _Rows, sel: np.ndarray, cost: np.ndarray,
                start: np.ndarray | None, *, time_limit_s: float, mip_gap: float,
-               lower: np.ndarray | None = None) -> tuple[str, np.ndarray, float, float, int]:
+               lower: np.ndarray | None = None, abs_gap: float = 1e-9,
+               ) -> tuple[str, np.ndarray, float, float, int]:
     """MILP over the pairs ``sel``: (status, x over sel, objective, bound (min), nonzeros).
 
     ``lower`` (per pair) fixes pairs at 1; by default only the approved ones.
     """
     h = _highs(policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    h.setOptionValue("mip_abs_gap", float(abs_gap))
     lower = inst.pair_locked.astype(float) if lower is None else lower
     nnz = _pass(h, rows, inst, sel, cost, lower, integer=True)
     if start is not None:
@@ -162,6 +180,8 @@ def build_and_solve(
     caps: bool = True,
     buildings: bool = True,
     pricing: bool | None = None,
+    stage: Stage | None = None,
+    start_plan: np.ndarray | None = None,
 ) -> Solution:
     """Build the MILP of the module docstring over the pairs of ``inst`` and solve it.
 
@@ -179,12 +199,16 @@ def build_and_solve(
        found. The result is optimal over all eligible pairs (up to ``mip_gap``), and the bound
        reported holds for all of them.
 
-    ``pricing`` forces (True) or skips (False) the pricing path.
+    ``pricing`` forces (True) or skips (False) the pricing path. ``stage`` is the objective and
+    the rows of earlier stages (default: the weighted objective); ``start_plan`` (pair per
+    household, -1: none) a plan that satisfies them, given to the MILP as its start.
     """
     t0 = time.perf_counter()
     n_p = len(inst.pair_h)
-    rows = _rows(inst, policy, caps=caps, buildings=buildings)
-    cost = -pair_objective(inst, policy, bonus)  # minimise
+    stage = weighted_stage(inst, policy) if stage is None else stage
+    abs_gap = stage.abs_gap
+    rows = _rows(inst, policy, caps=caps, buildings=buildings, stage=stage)
+    cost = -stage_value(inst, stage, bonus)  # minimise
     lower = inst.pair_locked.astype(float)
     if pricing is None:
         pricing = n_p > PRICING_MIN_PAIRS or (mip_gap >= PRICING_LOOSE_GAP
@@ -202,10 +226,11 @@ def build_and_solve(
                         solve_s=0.0, n_rows=rows.n_rows, n_cols=0, n_nonzeros=0)
     if not use_pricing:
         sel = np.arange(n_p)
-        status, xs, obj, bound, nnz = _solve_mip(inst, policy, rows, sel, cost, None,
-                                                 time_limit_s=time_limit_s, mip_gap=mip_gap)
+        status, xs, obj, bound, nnz = _solve_mip(inst, policy, rows, sel, cost, start_plan,
+                                                 time_limit_s=time_limit_s, mip_gap=mip_gap,
+                                                 abs_gap=abs_gap)
     else:
-        start = _warm_start(inst, policy, bonus)
+        start = _warm_start(inst, policy, bonus) if start_plan is None else start_plan
         support, lp_min, (rc_all, rounds, ones) = _price(inst, policy, rows, cost, lower, start,
                                                    bonus, deadline)
         pricing_s = time.perf_counter() - t1
@@ -216,7 +241,9 @@ def build_and_solve(
         inside[support] = True
         inside |= inst.pair_locked
         inside[start[start >= 0]] = True
-        incumbent = None  # the greedy plan as a start slowed HiGHS down in every test
+        # the greedy plan as a start slowed HiGHS down in every test; a plan of the earlier
+        # stage is given: it meets the rows that stage leaves, which are hard to meet
+        incumbent = start_plan
         close = False
         fixed_plan = None
         if len(ones) and FIX_LP_ONES:
@@ -226,11 +253,12 @@ def build_and_solve(
             sel = np.flatnonzero(inside)
             status, xs, obj, bound, nnz = _solve_mip(
                 inst, policy, rows, sel, cost, None, lower=fix,
-                time_limit_s=max(deadline - time.perf_counter(), 1e-3), mip_gap=mip_gap)
+                time_limit_s=max(deadline - time.perf_counter(), 1e-3), mip_gap=mip_gap,
+                abs_gap=abs_gap)
             if not math.isnan(obj):
                 # close enough: no further MILP; otherwise the MILP below starts from scratch
                 # (with this plan as its start it settled on worse plans at 1e-4)
-                close = obj - lp_min <= mip_gap * abs(obj) + 1e-9
+                close = obj - lp_min <= max(mip_gap * abs(obj), abs_gap) + 1e-9
                 # its MILP bound holds only with the pairs fixed: never report it
                 fixed_plan = (sel, xs, obj, nnz)
                 bound = math.nan
@@ -242,10 +270,10 @@ def build_and_solve(
             sel = np.flatnonzero(inside)
             status, xs, obj, bound, nnz = _solve_mip(
                 inst, policy, rows, sel, cost, incumbent,
-                time_limit_s=deadline - time.perf_counter(), mip_gap=mip_gap)
+                time_limit_s=deadline - time.perf_counter(), mip_gap=mip_gap, abs_gap=abs_gap)
             if math.isnan(obj) or status != "Optimal":
                 break
-            slack = obj - lp_min - mip_gap * abs(obj)
+            slack = obj - lp_min - max(mip_gap * abs(obj), abs_gap)
             more = np.flatnonzero(~inside & (rc_all <= slack + 1e-9))
             if not len(more):
                 break
