@@ -1,8 +1,8 @@
 """Placement policy: hard rules, score weights, scoring thresholds and solver options.
 
 A policy is a TOML file with the tables ``[policy]``, ``[rules]`` (with
-``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[objective]`` and ``[solver]``. Every key is
-optional (defaults below); unknown keys and bad values are errors. :func:`load_policy` accepts
+``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[objective]`` and ``[solver]``.
+Every key is optional (defaults below); unknown keys and bad values are errors. :func:`load_policy` accepts
 a path or the name of a bundled preset (``default``, ``stevns``, ``kalundborg``, ``vordingborg``,
 ``norddjurs``).
 
