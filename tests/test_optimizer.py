@@ -321,7 +321,9 @@ def test_adding_a_dwelling_never_lowers_the_optimum(inst):
     policy = policy_for(max_area_share=0.2)
     fewer = propose(hh, dw.iloc[:-1], ar, acc.iloc[:-1], policy)
     more = propose(hh, dw, ar, acc, policy)
-    assert more.summary["objective"] >= fewer.summary["objective"] - 1e-7
+    # the first stage's value never falls; with as many persons, neither does the quality
+    assert more.summary["persons_placed"] >= fewer.summary["persons_placed"]
+    assert lex_at_least(lex(more), lex(fewer))
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -482,7 +484,8 @@ def test_greedy_baseline_obeys_rules_and_is_not_better(medium):
             if not pd.isna(d)}
     assert plan_ok(plan, hh, dw, ar, policy)
     opt = propose(hh, dw, ar, acc, policy)
-    assert plan_objective(plan, hh, dw, ar, acc, policy) <= opt.summary["objective"] + 1e-7
+    greedy = (plan_persons(plan, hh), plan_quality(plan, hh, dw, ar, acc, policy))
+    assert lex_at_least(lex(opt), greedy)
 
 
 def test_candidate_limit_keeps_everyone_placeable(medium):
@@ -763,8 +766,9 @@ def test_area_prices_bound_every_pair(inst, share, dwelling_prices):
 
     n_h, n_d, seed = inst
     hh, dw, ar, acc = tight(n_h, n_d, seed)
-    policy = policy_for(max_area_share=share)
-    best = propose(hh, dw, ar, acc, policy).summary["objective"]
+    # the weighted objective (one stage) is what model.pair_objective and _rows describe
+    policy = policy_for(max_area_share=share).with_overrides(objective={"mode": "weighted"})
+    best = propose(hh, dw, ar, acc, policy).summary["stages"][0]["value"]
     pi_inst = model.build_instance(hh, dw, ar, acc, policy)
     groups = model.eligibility_groups(pi_inst, policy)
     lz = model.lazy_pairs(pi_inst, policy, groups, [])
