@@ -2,9 +2,9 @@
 
 A policy is a TOML file with the tables ``[policy]``, ``[rules]`` (with
 ``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[objective]`` and ``[solver]``.
-Every key is optional (defaults below); unknown keys and bad values are errors. :func:`load_policy` accepts
-a path or the name of a bundled preset (``default``, ``stevns``, ``kalundborg``, ``vordingborg``,
-``norddjurs``).
+Every key is optional (defaults below); unknown keys and bad values are errors.
+:func:`load_policy` accepts a path or the name of a bundled preset (``default``, ``stevns``,
+``kalundborg``, ``vordingborg``, ``norddjurs``).
 
 Every setting is a dataclass field whose metadata carries its unit, its documentation and the
 policy goal it serves; :func:`describe_policy` turns them into a table for the README.
