@@ -192,7 +192,7 @@ SolveFn = Callable[[Stage, float, "np.ndarray | None", float], tuple[Solution, n
 
 def _result(name: str, sol: Solution, *, abs_gap: float) -> StageResult:
     gap = sol.gap
-    if name != "quality" and math.isfinite(sol.objective) and math.isfinite(sol.bound):
+    if name in ("placed", "kept") and math.isfinite(sol.objective) and math.isfinite(sol.bound):
         gap = max(sol.bound - sol.objective, 0.0)  # whole numbers: an absolute gap
     status = sol.status
     if (status != "Optimal" and math.isfinite(sol.bound) and math.isfinite(sol.objective)
