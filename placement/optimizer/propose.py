@@ -20,6 +20,7 @@ from placement._errors import InfeasibleError
 from placement.config import Policy
 from placement.optimizer import explain
 from placement.optimizer.formulation import Stage, spread_points
+from placement.optimizer.instance import greedy_pass
 from placement.optimizer.lazy import new_pool
 from placement.optimizer.model import (
     PAIR_TERMS,
@@ -34,7 +35,13 @@ from placement.optimizer.model import (
     solve_lazy,
     spread_weight,
 )
-from placement.optimizer.stages import Stages, fairness_rows, plan_quality, solve_stages
+from placement.optimizer.stages import (
+    Stages,
+    fairness_rows,
+    plan_quality,
+    solve_stages,
+    start_order,
+)
 
 __all__ = ["Proposal", "propose", "write_proposal"]
 
@@ -199,8 +206,11 @@ def propose(
                               mip_gap=mip_gap, stage=stage, start_plan=start_plan)
         return sol, _plan_of(inst, sol.x)
 
+    greedy = greedy_pass(inst, policy, inst.pair_h, inst.pair_d, inst.pair_score,
+                         start_order(inst, policy), fixed=np.flatnonzero(inst.pair_locked))
     stages = solve_stages(inst, policy, solve_listed, has_previous=bool(prev_mask.any()),
-                          time_limit_s=time_limit_s, fair=fair)
+                          time_limit_s=time_limit_s, fair=fair,
+                          start=np.where(greedy >= 0, inst.pair_d[np.maximum(greedy, 0)], -1))
     sol = stages.solution
     if sol is None or sol.status not in OK_STATUSES or (len(sol.x) and
                                                         math.isnan(sol.objective)):

@@ -43,6 +43,7 @@ __all__ = [
     "first_values",
     "plan_quality",
     "solve_stages",
+    "start_order",
 ]
 
 #: Household-size classes of the fairness guard: 1, 2, 3, 4, 5 and 6 or more persons.
@@ -106,21 +107,39 @@ def first_values(inst: Instance, policy: Policy) -> np.ndarray:
     return 1.0 + days / 365.0
 
 
+def start_order(inst: Instance, policy: Policy) -> np.ndarray:
+    """Household order of a greedy plan for stage 1 to start from.
+
+    Largest households first for ``persons`` (and under the fairness guard: larger ones are
+    the ones left out otherwise), smallest first for ``households``, by arrival for
+    ``waiting``; ties by arrival, then position.
+    """
+    idx = np.arange(inst.n_households)
+    first = policy.objective.first
+    if policy.objective.fairness_guard or first == "persons":
+        return np.lexsort((idx, inst.arrival, -inst.persons))
+    if first == "households":
+        return np.lexsort((idx, inst.arrival, inst.persons))
+    return np.lexsort((idx, inst.arrival))
+
+
 def _size_class(persons: np.ndarray) -> np.ndarray:
     return np.minimum(persons, SIZE_CLASSES[-1])
 
 
 def fairness_rows(inst: Instance, policy: Policy) -> tuple[list[GroupRow], int]:
-    """Rows and binaries of the fairness guard (``objective.fairness_guard``).
+    """Rows of the fairness guard (``objective.fairness_guard``); no extra columns.
 
-    For each household-size class (and each arrival month) ``c`` with a binary ``y[c]``::
+    For every household-size class ``c`` and every smaller class ``k`` (and every arrival month
+    ``c`` and every later month ``k``), with ``n`` the households of a class and ``P`` those
+    placed::
 
-        placed[c] + n[c] y[c] >= n[c] - floor(share n[c])     (at most share unplaced, or y = 1)
-        placed[smaller than c] + m[c] y[c] <= m[c]             (y = 1: none smaller placed)
+        P[k] / n[k] - P[c] / n[c] <= share
 
-    ``n[c]`` counts the households of ``c`` with at least one eligible dwelling (a household no
-    dwelling suits is not the optimiser's choice); ``smaller`` is the smaller size classes (the
-    later arrival months). Approved placements are exempt from the second row.
+    i.e. a class is never left unplaced at a rate more than ``share`` above that of a smaller
+    (later) class. Households with no eligible dwelling (not the optimiser's choice) and
+    approved placements (a person's decision) are left out of the classes. Placing nobody new
+    meets every row, so the guard never makes a round infeasible.
     """
     if not policy.objective.fairness_guard or inst.n_households == 0:
         return [], 0
@@ -129,25 +148,23 @@ def fairness_rows(inst: Instance, policy: Policy) -> tuple[list[GroupRow], int]:
     has_pair[inst.pair_h] = True
     locked = np.zeros(inst.n_households, dtype=bool)
     locked[inst.pair_h[inst.pair_locked]] = True
+    free = has_pair & ~locked
     size = _size_class(inst.persons)
-    month = inst.arrival.astype("datetime64[M]").astype(np.int64)
+    month = inst.arrival.astype("datetime64[M]")
     rows: list[GroupRow] = []
-    n_bin = 0
-    for what, key, later in (("size", size, False), ("month", month, True)):
-        for c in np.unique(key[has_pair]):
-            members = has_pair & (key == c)
-            others = has_pair & ~locked & ((key > c) if later else (key < c))
-            n_c, m_c = int(members.sum()), int(others.sum())
-            if n_c == 0 or m_c == 0:
-                continue
-            need = n_c - math.floor(share * n_c + 1e-9)
-            j = -(n_bin + 1)
-            rows.append(GroupRow(hh_coef=members.astype(float), score_coef=0.0, lo=float(need),
-                                 hi=math.inf, extra=[(j, float(n_c))], name=f"{what} {c}"))
-            rows.append(GroupRow(hh_coef=others.astype(float), score_coef=0.0, lo=-math.inf,
-                                 hi=float(m_c), extra=[(j, float(m_c))], name=f"{what} {c}"))
-            n_bin += 1
-    return rows, n_bin
+    for what, key, words in (("size", size.astype(np.int64), "persons"),
+                             ("month", month.astype(np.int64), "arrival month")):
+        classes = np.unique(key[free])
+        for i, c in enumerate(classes):
+            for k in classes[:i]:
+                # size: k is smaller than c; month: c is later than k, so swap
+                lo_, hi_ = (k, c) if what == "size" else (c, k)
+                better = free & (key == lo_)
+                worse = free & (key == hi_)
+                coef = better / better.sum() - worse / worse.sum()
+                rows.append(GroupRow(hh_coef=coef.astype(float), score_coef=0.0, lo=-math.inf,
+                                     hi=share, name=f"{words} {lo_} vs {hi_}"))
+    return rows, 0
 
 
 def plan_quality(inst: Instance, policy: Policy, plan: np.ndarray,
@@ -204,10 +221,12 @@ def _result(name: str, sol: Solution, *, abs_gap: float) -> StageResult:
 
 
 def solve_stages(inst: Instance, policy: Policy, solve: SolveFn, *, has_previous: bool,
-                 time_limit_s: float, fair: tuple[list[GroupRow], int] = ([], 0)) -> Stages:
+                 time_limit_s: float, fair: tuple[list[GroupRow], int] = ([], 0),
+                 start: np.ndarray | None = None) -> Stages:
     """Run the stages of the module docstring with ``solve``; return the final plan.
 
-    A stage that finds no plan (time limit) leaves the earlier stage's plan in place.
+    ``start`` (dwelling per household) is a plan for stage 1 to start from. A stage that finds
+    no plan (time limit) leaves the earlier stage's plan in place.
     """
     t0 = time.perf_counter()
     deadline = t0 + float(time_limit_s)
@@ -225,7 +244,7 @@ def solve_stages(inst: Instance, policy: Policy, solve: SolveFn, *, has_previous
     st1 = Stage(name="placed", hh_value=v1, score_mult=0.0, spread_cost=0.0, spread=False,
                 rows=list(fair_rows), abs_gap=gap1, n_binary=n_bin)
     t1 = max(FIRST_SHARE * time_limit_s, 1e-3)
-    sol1, plan1 = solve(st1, 0.0, None, t1)
+    sol1, plan1 = solve(st1, 0.0, start, t1)
     out = Stages(plan=plan1, solution=sol1, results=[_result("placed", sol1, abs_gap=gap1)])
     if math.isnan(sol1.objective):
         return out
