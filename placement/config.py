@@ -219,13 +219,15 @@ class Objective:
                                "of equal quality).", unit="share", goal="fewer moves", ge=0,
                                le=1)
     fairness_guard: bool = _f(False, "No household-size class (1, 2, 3, 4, 5, 6+ persons) or "
-                              "arrival month may be left unplaced at a rate above "
-                              "fairness_max_unplaced_share while smaller or later households "
-                              "are placed.", goal="no size left behind")
-    fairness_max_unplaced_share: float = _f(0.25, "Largest share of a household-size class or "
-                                            "arrival month left unplaced under the fairness "
-                                            "guard.", unit="share", goal="no size left behind",
-                                            ge=0, le=1)
+                              "arrival month is left unplaced at a rate more than "
+                              "fairness_max_unplaced_share above that of a smaller size class "
+                              "or a later month (households no dwelling suits, and approved "
+                              "placements, are not counted).", goal="no size left behind")
+    fairness_max_unplaced_share: float = _f(0.25, "How much higher the unplaced rate of a "
+                                            "size class or arrival month may be than that of "
+                                            "a smaller or later one under the fairness guard.",
+                                            unit="share", goal="no size left behind", ge=0,
+                                            le=1)
 
 
 @dataclass(frozen=True, slots=True)
