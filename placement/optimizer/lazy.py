@@ -593,6 +593,27 @@ def new_pool(inst: Instance, lz: LazyPairs, policy: Policy, *, locks: list[tuple
     return pool
 
 
+def _lazy_done(inst: Instance, lz: LazyPairs, pool: _Pool, rows: _Rows, start: np.ndarray,
+               start_cost: float, bound: float, build_s: float, solve_s: float,
+               ) -> tuple[Solution, np.ndarray]:
+    """Return the start plan as the solution (proven against ``bound``), pairs sorted."""
+    x = np.zeros(len(inst.pair_h), dtype=np.int8)
+    x[start[start >= 0]] = 1
+    order = np.lexsort((inst.pair_d, inst.pair_h))
+    inst.pair_h, inst.pair_d = inst.pair_h[order], inst.pair_d[order]
+    inst.pair_locked, inst.pair_score = inst.pair_locked[order], inst.pair_score[order]
+    inst.pair_terms = {t: v[order] for t, v in inst.pair_terms.items()}
+    inst.n_pairs_total = lz.n_pairs
+    pool.reorder(order)
+    objective, best = -start_cost, -bound
+    gap = abs(start_cost - bound) / max(abs(start_cost), 1e-9)
+    return Solution(status="Optimal", x=x[order], objective=objective, bound=best, gap=gap,
+                    build_s=build_s, solve_s=solve_s, n_rows=rows.n_rows,
+                    n_cols=int(x.sum()) + len(rows.extra_cost), n_nonzeros=0,
+                    n_model_pairs=int(x.sum()), pricing_rounds=0, lp_bound=-bound,
+                    pricing_s=0.0), pool.bonus
+
+
 def _solve_lazy_steps(inst: Instance, lz: LazyPairs, policy: Policy, pool: _Pool, rows: _Rows,
                       stage: Stage, start: np.ndarray, start_cost: float, t0: float, *,
                       time_limit_s: float, mip_gap: float, abs_gap: float,
@@ -617,6 +638,11 @@ def _solve_lazy_steps(inst: Instance, lz: LazyPairs, policy: Policy, pool: _Pool
     t1 = time.perf_counter()
     deadline = t1 + float(time_limit_s)
     price_deadline = t1 + LAZY_PRICING_SHARE * float(time_limit_s)
+    if start_cost - best_bound <= max(mip_gap * abs(start_cost), abs_gap) + 1e-9:
+        # the start plan is already within the gap of a bound over all pairs
+        logger.info("lazy: the start plan is within the gap of the area bound")
+        return _lazy_done(inst, lz, pool, rows, start, start_cost, best_bound, build_s,
+                          time.perf_counter() - t1)
 
     # step 1: LP pricing
     cost = cost_now()
