@@ -9,44 +9,53 @@ Sets and symbols (the code uses the same names):
   fit, rent ceiling, step-free, availability, permanent only, excluded designated areas), minus
   rejected pairs, plus approved (locked) pairs. Only these pairs get a variable.
 - ``score[p]`` in [0, 1]: the weighted mean of the applicable pair terms (:mod:`placement.score`).
-- ``omega = w_spread / sum(w)``: the share of the spread term in the objective.
+- ``lam = w_spread / (sum(w) - w_spread)``: score points per person off the proportional share.
+- ``v[h]``: the stage-1 value of housing ``h`` (``objective.first``: persons, 1, or
+  1 + waiting days / 365).
 
 Variables: ``x[p]`` binary (household ``h`` gets dwelling ``d``); ``L[a]`` integer, the persons
 placed in area ``a``; ``dev[a] >= 0`` the persons by which area ``a`` exceeds its
-population-proportional share beyond the tolerance ``tol`` (``scoring.spread_tolerance_persons``).
+population-proportional share of the persons placed beyond the tolerance ``tol``
+(``scoring.spread_tolerance_persons``).
 
-Maximise::
-
-    sum_p x[p] * (M + (1 - omega) * score[p] + bonus[p])
-      - omega * |H| / persons_total * sum_a dev[a]
-      - M * |H|                                     (constant: M per unplaced household)
-
-subject to::
+Every stage has the rows::
 
     (1) sum_{d} x[h, d] <= 1                    for every household h (one dwelling at most)
     (2) sum_{h} x[h, d] <= 1                    for every dwelling d (one household at most)
     (3) 0 <= L[a] <= cap[a]                     for every area a       (rules.area_cap)
     (4) sum_{p in b} x[p] <= k                  for every building b   (rules.building_limit)
     (5) L[a] = sum_{p in a} persons[h] x[p]     for every area a
-    (6) dev[a] >= L[a] - share[a] persons_total - tol                  for every area a
+    (6) dev[a] >= L[a] - share[a] sum_b L[b] - tol                     for every area a
     x[p] = 1 for approved (locked) pairs
+
+and maximises, stage by stage (:mod:`placement.optimizer.stages`)::
+
+    placed:   sum_p v[h] x[p]                                  -> z1
+    quality:  sum_p score[p] x[p] - lam sum_a dev[a]           s.t. placed >= z1       -> q
+    kept:     sum_{p previous} x[p]        s.t. placed >= z1, quality >= q - keep_tolerance |q|
+
+When stage 1 fixes the persons placed (``first = persons``, every dwelling in an area), (6)
+uses the constant ``z1`` for ``sum_b L[b]``. Earlier stages enter later ones as rows whose
+coefficient on a pair is ``v[h]`` or ``score[p]`` (:class:`formulation.GroupRow`), priced in
+the column generation like every other row; the fairness guard adds such rows to every stage.
+``objective.mode = "weighted"`` solves one model instead: ``sum_p x[p] (M + score[p] +
+bonus[p]) - lam sum_a dev[a]`` with ``M = solver.unplaced_penalty`` and ``bonus`` the
+``solver.stability_bonus`` of previous pairs.
 
 Rows (5) exist when the caps or the spread term are on; (6) only with the spread term. ``L`` is
 integer anyway (whole persons); declaring it so lets HiGHS branch on area loads. An area
 already over its cap (``cap[a] < 0``) gets the bound 0: it takes nobody new. Buildings with at
-most ``k`` dwellings get no row (4).
+most ``k`` dwellings get no row (4). The persons above their share summed over the areas equal
+the persons below it, so with ``tol = 0`` ``sum_a dev[a]`` is the number of placed persons that
+would have to move for a distribution exactly proportional to population; (6) with the positive
+cost on ``dev`` makes it exact at the optimum. The tolerance (a few persons) absorbs the
+rounding that whole households force.
 
-``M`` is ``solver.unplaced_penalty`` (default 100): far larger than any household's score, so
-the optimum places as many households as the rules allow. The persons above their share summed
-over the areas equal the persons below it, so with ``tol = 0`` ``sum_a dev[a] / T`` is the share
-of placed persons that would have to move for a distribution exactly proportional to population
-(the total-variation distance). With the constant ``persons_total`` in place of ``T`` the term is
-linear, and (6) with the positive cost on ``dev`` makes it exact at the optimum. The tolerance
-(a few persons) absorbs the rounding that whole households force; without it the solver spends
-most of its time proving that no integer plan matches fractional targets. ``bonus[p]`` is
-``solver.stability_bonus`` for the pair proposed last time (ties go to the previous plan) and 0
-otherwise. Per household the objective is thus ``(1 - omega) * mean score - omega * spread
-deviation``: the weights mean what the policy says.
+The code is split by job: :mod:`~placement.optimizer.instance` (inputs, eligible pairs,
+scores, greedy plans), :mod:`~placement.optimizer.formulation` (rows, columns, HiGHS, duals,
+bounds), :mod:`~placement.optimizer.pricing` (column generation over listed pairs),
+:mod:`~placement.optimizer.lazy` (pairs generated group by group),
+:mod:`~placement.optimizer.stages` (the lexicographic driver); this module keeps the names.
 
 Large models (more than :data:`PRICING_MIN_PAIRS` eligible pairs) are solved without building
 the MILP over every pair: column generation on the LP relaxation (row duals price every eligible
