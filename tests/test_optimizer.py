@@ -469,8 +469,14 @@ def test_write_proposal(tmp_path, medium):
     paths = write_proposal(res, tmp_path / "proposals.csv")
     back = pd.read_csv(paths["assignments"], dtype={"household_id": str, "dwelling_id": str})
     assert list(back["household_id"]) == list(res.assignments["household_id"])
-    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    def no_nan(c: str) -> None:
+        msg = f"{c} in the summary JSON"
+        raise AssertionError(msg)
+
+    summary = json.loads(paths["summary"].read_text(encoding="utf-8"), parse_constant=no_nan)
     assert summary["n_placed"] == res.summary["n_placed"]
+    assert [x["stage"] for x in summary["stages"]] == ["placed", "quality"]
+    assert summary["persons_placed"] == summary["persons_placed_max"]
     assert summary["status"] == "Optimal"
     assert paths["areas"].exists()
     assert paths["alternatives"].exists()

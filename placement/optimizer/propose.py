@@ -210,7 +210,8 @@ def propose(
                          start_order(inst, policy), fixed=np.flatnonzero(inst.pair_locked))
     stages = solve_stages(inst, policy, solve_listed, has_previous=bool(prev_mask.any()),
                           time_limit_s=time_limit_s, fair=fair,
-                          start=np.where(greedy >= 0, inst.pair_d[np.maximum(greedy, 0)], -1))
+                          start=_plan_of(inst, np.isin(np.arange(len(inst.pair_h)),
+                                                       greedy[greedy >= 0])))
     sol = stages.solution
     if sol is None or sol.status not in OK_STATUSES or (len(sol.x) and
                                                         math.isnan(sol.objective)):
@@ -441,6 +442,10 @@ def write_proposal(proposal: Proposal, out_csv: str | Path) -> dict[str, Path]:
             return None
         if isinstance(v, np.generic):
             return clean(v.item())
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
         return v
 
     summary = {k: clean(v) for k, v in proposal.summary.items()}
