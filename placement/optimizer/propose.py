@@ -70,7 +70,11 @@ class Proposal:
     alternatives : pandas.DataFrame
         Per placed household the best other suitable dwellings and their score difference.
     summary : dict
-        ``status``, ``objective``, ``bound`` (over all eligible pairs), ``gap``, ``build_s``,
+        ``status`` (``Optimal`` only when every stage is), ``objective``/``bound``/``gap`` (of
+        the quality part, as ``quality``/``quality_bound``/``quality_gap``), ``stages`` (per
+        stage: status, value, bound, gap, seconds), ``persons_placed`` against
+        ``persons_placed_max`` (proven most), ``placed_value``/``placed_bound`` (stage 1 in
+        its own unit), ``kept``/``kept_bound``/``n_previous`` (re-optimising), ``build_s``,
         ``solve_s``, ``n_pairs`` (eligible pairs), ``n_model_pairs`` (pairs in the MILP),
         ``pricing_rounds``, ``pricing_s``, ``lp_bound`` (NaN when no pricing was needed),
         ``n_households``, ``n_dwellings``, ``n_placed``, ``n_unplaced``, ``persons_placed``,
@@ -128,8 +132,9 @@ def propose(
         Rejected pairs: never proposed again.
     previous
         The previous proposal (a :class:`Proposal`, a frame or a mapping household → dwelling):
-        each pair still proposed gets ``solver.stability_bonus``, so among equally good plans
-        the previous one is kept.
+        a last stage keeps as many of its pairs as possible among the plans within
+        ``objective.keep_tolerance`` of the best quality (with ``objective.mode = "weighted"``:
+        each pair still proposed gets ``solver.stability_bonus``).
     time_limit_s, mip_gap
         Override ``policy.solver.time_limit_s`` (seconds) and ``policy.solver.mip_gap`` (share).
 
