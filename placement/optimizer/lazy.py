@@ -371,6 +371,7 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
     keys_m: list[np.ndarray] = []
     keys_n: list[int] = []
     keys_p: list[int] = []
+    keys_h: list[int] = []  # a household of each key
     key_of = np.full(inst.n_households, -1)
 
     def per_area(c: np.ndarray, a_sorted: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -398,12 +399,14 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
                 keys_m.append(m)
                 keys_n.append(len(sub))
                 keys_p.append(g.persons)
+                keys_h.append(int(sub[0]))
         for i, h in enumerate(g.anchors):
             key_of[h] = len(keys_m)
             keys_m.append(per_area(base - sm * g.anchor_score[i], a_sorted, order)
                           - stage.hh_value[h])
             keys_n.append(1)
             keys_p.append(g.persons)
+            keys_h.append(int(h))
     if not keys_m:
         return None
     m_all = np.vstack(keys_m)  # (K, A + 1)
@@ -416,6 +419,7 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
             m_all = np.vstack([m_all, np.full(A + 1, np.inf)])
             keys_n.append(1)
             keys_p.append(int(inst.persons[inst.pair_h[j]]))
+            keys_h.append(int(inst.pair_h[j]))
         d = inst.pair_d[j]
         m_all[k, dw_a[d]] = min(m_all[k, dw_a[d]], cost[j] - vd0[d])
     K = len(m_all)
@@ -423,17 +427,24 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
     p_k = np.asarray(keys_p, dtype=float)
     use_spread = len(rows.spread_share) > 0
     cap = rows.extra_hi[:A]
-    # columns: t (K), w (A), s (A), z (A)
+    # the stage-1 row of later stages (placed >= z1): priced too, by rho >= 0 (column K + 3A)
+    prow = next((r_ for r_, g_ in rows.g_rows if g_.score_coef == 0 and not g_.extra
+                 and math.isfinite(g_.lo) and math.isinf(g_.hi)), None)
+    v_k = (rows.g_rows[[r_ for r_, _ in rows.g_rows].index(prow)][1].hh_coef[
+        np.asarray(keys_h, dtype=np.int64)] if prow is not None else np.zeros(K))
+    # columns: t (K), w (A), s (A), z (A), rho (1, when priced)
     inf = highspy.kHighsInf
-    nc = K + 3 * A
+    n_rho = 1 if prow is not None else 0
+    nc = K + 3 * A + n_rho
     c_obj = np.concatenate([-n_k, np.zeros(A),
                             -rows.rhi[rows.a_row + A] if use_spread else np.zeros(A),
-                            -np.where(np.isinf(cap), 0.0, cap)])
+                            -np.where(np.isinf(cap), 0.0, cap),
+                            -rows.rlo[[prow]] if n_rho else np.zeros(0)])
     lo = np.concatenate([np.full(K, -inf), np.full(A, -inf),
                          np.full(A, -rows.dev_cost if use_spread else 0.0),
-                         np.full(A, -inf)])
-    hi = np.concatenate([np.minimum(m_all[:, A], 0.0), np.zeros(A), np.zeros(A),
-                         np.zeros(A)])
+                         np.full(A, -inf), np.zeros(n_rho)])
+    hi = np.concatenate([np.minimum(m_all[:, A], 0.0) if not n_rho else np.zeros(K),
+                         np.zeros(A), np.zeros(A), np.zeros(A), np.full(n_rho, np.inf)])
     hi = np.where(np.isinf(hi), inf, hi)
     kk, aa = np.nonzero(np.isfinite(m_all[:, :A]))
     n1 = len(kk)
@@ -453,12 +464,26 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
     V += [np.ones(A), -np.ones(A), (rb == ca).astype(float).ravel() - share[ca.ravel()]]
     rhi.append(np.zeros(A))
     rlo.append(np.full(A, -inf))
-    lo[K + 2 * A:] = np.where(np.isinf(cap), 0.0, -inf)
+    lo[K + 2 * A:K + 3 * A] = np.where(np.isinf(cap), 0.0, -inf)
+    n_rows = n1 + A
+    if n_rho:
+        # rho in every (k, a) row; t[k] + v[k] rho <= m[k, outside] as rows
+        R.append(np.arange(n1))
+        C.append(np.full(n1, K + 3 * A))
+        V.append(v_k[kk])
+        ko = np.flatnonzero(np.isfinite(m_all[:, A]))
+        ro = n_rows + np.arange(len(ko))
+        R += [ro, ro]
+        C += [ko, np.full(len(ko), K + 3 * A)]
+        V += [np.ones(len(ko)), v_k[ko]]
+        rhi.append(m_all[ko, A])
+        rlo.append(np.full(len(ko), -inf))
+        n_rows += len(ko)
     R_, C_, V_ = np.concatenate(R), np.concatenate(C), np.concatenate(V)
     o = np.lexsort((R_, C_))
     starts = np.searchsorted(C_[o], np.arange(nc + 1)).astype(np.int32)
     h = _highs(policy, time_limit_s=60.0, mip_gap=0.0)
-    h.passModel(int(nc), int(n1 + A), len(V_), int(highspy.MatrixFormat.kColwise),
+    h.passModel(int(nc), int(n_rows), len(V_), int(highspy.MatrixFormat.kColwise),
                 int(highspy.ObjSense.kMinimize), 0.0, c_obj.astype(float), lo.astype(float),
                 hi.astype(float), np.concatenate(rlo).astype(float),
                 np.concatenate(rhi).astype(float), starts, R_[o].astype(np.int32),
@@ -468,16 +493,19 @@ def _area_dual(inst: Instance, lz: LazyPairs, policy: Policy, rows: _Rows, pi: n
         return None
     col = np.asarray(h.getSolution().col_value)
     t, w, s = col[:K], col[K:K + A], col[K + A:K + 2 * A]
+    rho = max(float(col[K + 3 * A]), 0.0) if n_rho else 0.0
     # back inside the bounds the bound needs (the LP solution may be off by its tolerances)
     s = np.clip(s, -rows.dev_cost, 0.0) if use_spread else np.zeros(A)
     w = np.where(np.isinf(cap), np.maximum(w, s - float(np.dot(share, s))), np.minimum(w, 0.0))
     # the exact minima for these area prices
     t = np.minimum(t, np.min(np.where(np.isfinite(m_all[:, :A]), m_all[:, :A] - p_k[:, None] *
-                                      w[None, :], np.inf), axis=1))
-    t = np.minimum(t, np.minimum(m_all[:, A], 0.0))
+                                      w[None, :], np.inf), axis=1) - v_k * rho)
+    t = np.minimum(t, np.minimum(m_all[:, A] - v_k * rho, 0.0))
     out = pi.copy()
     out[rows.h_row] = np.where(key_of >= 0, t[np.maximum(key_of, 0)], 0.0)
     out[rows.a_row] = w
+    if n_rho:
+        out[prow] = rho
     if use_spread:
         out[rows.a_row + A] = s
     return out
