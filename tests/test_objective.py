@@ -209,3 +209,17 @@ def test_reasons_tell_no_eligible_dwelling_from_given_to_others():
     words = " ".join(res.summary["reasons"])
     assert "stay unplaced, while" in words
     assert "the most persons" in words
+
+
+def test_the_plan_returned_is_the_plan_the_stage_valued():
+    # a start plan once made HiGHS return the start's values with the optimum's objective
+    hh, dw, ar, acc = make_instance(6, 8, n_areas=2, seed=727)
+    ar = ar.assign(population=(ar["population"] * 0.03).round().astype(int) + 60,
+                   integration_residents=0)
+    dw = dw.assign(building_id=[f"B{i // 3}" for i in range(8)])
+    policy = Policy().with_overrides(rules={"max_area_share": 0.25}, solver=EXACT,
+                                     scoring={"spread_tolerance_persons": 1.0})
+    s = propose(hh, dw, ar, acc, policy).summary
+    quality_stage = next(x for x in s["stages"] if x["stage"] == "quality")
+    assert s["quality"] == pytest.approx(quality_stage["value"], abs=1e-9)
+    assert s["quality_gap"] <= 1e-9

@@ -165,8 +165,18 @@ def _solve_mip(inst: Instance, policy: Policy, rows: _Rows, sel: np.ndarray, cos
                 status, time.perf_counter() - t0, -info.objective_function_value,
                 -info.mip_dual_bound)
     if sol.value_valid and len(sel) + len(rows.extra_cost):
-        x = np.round(np.asarray(sol.col_value)[: len(sel)]).astype(np.int8)
-        return status, x, float(info.objective_function_value), float(info.mip_dual_bound), nnz
+        col = np.asarray(sol.col_value)
+        x = np.round(col[: len(sel)]).astype(np.int8)
+        obj = float(info.objective_function_value)
+        own = float(np.dot(cost[sel], x) + np.dot(rows.extra_cost, col[len(sel):])) + rows.offset
+        if start is not None and abs(own - obj) > 1e-7 * max(1.0, abs(obj)):
+            # HiGHS returned the start's values with another plan's objective: solve again
+            # without the start (seen with HiGHS 1.16 when the start proves optimal at once)
+            logger.info("MILP: the solution returned does not match its objective; again "
+                        "without the start plan")
+            return _solve_mip(inst, policy, rows, sel, cost, None, time_limit_s=time_limit_s,
+                              mip_gap=mip_gap, lower=lower, abs_gap=abs_gap)
+        return status, x, obj, float(info.mip_dual_bound), nnz
     return status, np.zeros(len(sel), dtype=np.int8), math.nan, math.nan, nnz
 
 

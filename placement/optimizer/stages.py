@@ -52,6 +52,8 @@ SIZE_CLASSES = (1, 2, 3, 4, 5, 6)
 #: Share of the time limit stage 1 may use, and the share kept back for stage 3.
 FIRST_SHARE = 0.4
 KEEP_SHARE = 0.2
+#: Stage 2 and 3 use constant proportional targets when stage 1 fixes the persons placed.
+CONSTANT_TARGETS = True
 
 
 @dataclass
@@ -255,7 +257,8 @@ def solve_stages(inst: Instance, policy: Policy, solve: SolveFn, *, has_previous
     A = len(inst.area_ids)
     spread = sp > 0 and A > 1
     # persons first and every dwelling in an area: stage 2 places exactly z1 persons in areas
-    total = z1 if policy.objective.first == "persons" and (inst.dw_area >= 0).all() else None
+    total = (z1 if CONSTANT_TARGETS and policy.objective.first == "persons"
+             and (inst.dw_area >= 0).all() else None)
     st2 = Stage(name="quality", hh_value=np.zeros(H), score_mult=1.0, spread_cost=sp,
                 spread=spread, rows=[row1, *fair_rows], n_binary=n_bin, spread_total=total)
     left = deadline - time.perf_counter()
