@@ -1,7 +1,8 @@
 """Placement policy: hard rules, score weights, scoring thresholds and solver options.
 
 A policy is a TOML file with the tables ``[policy]``, ``[rules]`` (with
-``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[unknown]`` and ``[solver]``.
+``[rules.rent_ceiling_dkk]``), ``[weights]``, ``[scoring]``, ``[unknown]``, ``[objective]`` and
+``[solver]``.
 Every key is optional (defaults below); unknown keys and bad values are errors.
 :func:`load_policy` accepts a path or the name of a bundled preset (``default``, ``stevns``,
 ``kalundborg``, ``vordingborg``, ``norddjurs``).
@@ -28,6 +29,7 @@ from placement.schema import DESIGNATED_KINDS
 __all__ = [
     "PRESETS",
     "HardRules",
+    "Objective",
     "Policy",
     "RentCeiling",
     "Scoring",
@@ -152,8 +154,10 @@ class Weights:
                        goal="families: daycare and school within reach", ge=0)
     anchor: float = _f(0.1, "Closeness to the household's anchor place (work, education).",
                        goal="keep existing jobs and studies", ge=0)
-    spread: float = _f(0.1, "Penalty on deviation from a population-proportional distribution "
-                       "over local areas.", goal="geographic spread", ge=0)
+    spread: float = _f(0.1, "Penalty on the persons placed off a population-proportional "
+                       "distribution over local areas: each such person costs spread / (sum of "
+                       "the other weights) score points (0.1 with the defaults: 0.11 points).",
+                       goal="geographic spread", ge=0)
 
     @property
     def total(self) -> float:
@@ -230,24 +234,62 @@ class UnknownPolicy:
 
 
 @dataclass(frozen=True, slots=True)
+class Objective:
+    """What the optimiser maximises, stage by stage (lexicographic: an earlier stage always wins).
+
+    1. House as many as possible (``first``); 2. the best plan quality (scores less the spread
+    penalty) among the plans that do; 3. when re-optimising, keep as many previous placements as
+    possible among the plans within ``keep_tolerance`` of that quality.
+    """
+
+    mode: str = _f("lexicographic", "lexicographic: the stages in order, each solved with the "
+                   "earlier stages' optimum as a constraint; weighted: one solve with "
+                   "solver.unplaced_penalty per unplaced household and solver.stability_bonus "
+                   "per kept placement (the objective before stages existed).",
+                   goal="house people first", choices=("lexicographic", "weighted"))
+    first: str = _f("persons", "Stage 1 maximises: persons (persons housed), households "
+                    "(households housed) or waiting (households housed, each counting 1 + days "
+                    "since arrival / 365, so who waited longest goes first).",
+                    goal="house people first, no size left behind",
+                    choices=("persons", "households", "waiting"))
+    keep_tolerance: float = _f(5e-4, "Share of the stage-2 quality a re-optimised plan may give "
+                               "up to keep more previous placements (0: keep only among plans "
+                               "of equal quality).", unit="share", goal="fewer moves", ge=0,
+                               le=1)
+    fairness_guard: bool = _f(False, "No household-size class (1, 2, 3, 4, 5, 6+ persons) or "
+                              "arrival month is left unplaced at a rate more than "
+                              "fairness_max_unplaced_share above that of a smaller size class "
+                              "or a later month (households no dwelling suits, and approved "
+                              "placements, are not counted).", goal="no size left behind")
+    fairness_max_unplaced_share: float = _f(0.25, "How much higher the unplaced rate of a "
+                                            "size class or arrival month may be than that of "
+                                            "a smaller or later one under the fairness guard.",
+                                            unit="share", goal="no size left behind", ge=0,
+                                            le=1)
+
+
+@dataclass(frozen=True, slots=True)
 class SolverOptions:
     """Options of the MILP solve (HiGHS)."""
 
     time_limit_s: float = _f(60.0, "Wall-clock limit of the solve.", unit="s", gt=0)
-    mip_gap: float = _f(5e-4, "Relative gap at which the solve stops (proven against every "
-                        "eligible pair; 5e-4 is about the spread penalty of one person).",
+    mip_gap: float = _f(5e-4, "Relative gap at which each stage stops, proven against every "
+                        "eligible pair; for the quality stage measured on the quality part "
+                        "alone (5e-4 of the demo's 84 points: 0.04 points).",
                         unit="share", ge=0, le=1)
     threads: int = _f(2, "Solver threads.", unit="threads", ge=1)
     seed: int = _f(0, "Random seed of the solver (same inputs, same result).", ge=0)
-    unplaced_penalty: float = _f(100.0, "Cost of leaving a household unplaced (a household's "
-                                 "score is at most 1).", unit="score points", gt=0)
+    unplaced_penalty: float = _f(100.0, "Cost of leaving a household unplaced, only with "
+                                 "objective.mode = weighted (a household's score is at most "
+                                 "1).", unit="score points", gt=0)
     candidate_limit: int = _f(0, "Keep only the pairs among the k best dwellings of a household "
                               "or the k best households of a dwelling (0: all pairs, exact). "
                               "Not needed for speed (large rounds are priced exactly); the "
                               "result may lie below the true optimum.",
                               unit="dwellings", ge=0)
-    stability_bonus: float = _f(1e-4, "Bonus for keeping a previous proposal when re-optimising "
-                                "(breaks ties in favour of the previous plan).",
+    stability_bonus: float = _f(1e-4, "Bonus for keeping a previous proposal when re-optimising, "
+                                "only with objective.mode = weighted (the lexicographic "
+                                "objective keeps them in a stage of its own).",
                                 unit="score points", ge=0)
     alternatives: int = _f(3, "Alternative dwellings listed per proposal.", unit="dwellings",
                            ge=0)
@@ -264,6 +306,8 @@ class Policy:
     scoring: Scoring = field(default_factory=Scoring, metadata=_meta("Score thresholds."))
     unknown: UnknownPolicy = field(default_factory=UnknownPolicy,
                                    metadata=_meta("Meaning of unknown score terms."))
+    objective: Objective = field(default_factory=Objective,
+                                 metadata=_meta("Objective stages."))
     solver: SolverOptions = field(default_factory=SolverOptions, metadata=_meta("Solver options."))
 
     def __post_init__(self) -> None:

@@ -361,8 +361,9 @@ def reoptimise(engine: Engine, run_id: int, dataset_dir: str | Path,
                **kwargs: Any) -> tuple[Plan, int]:
     """Re-optimise a stored run keeping every decision; store and return the new run.
 
-    Approved and locked placements stay fixed, rejected pairs never return and every other
-    proposal of the run that is still optimal is kept.
+    Approved and locked placements stay fixed, rejected pairs never return, and among the plans
+    that house as many and whose quality is within ``objective.keep_tolerance`` of the best,
+    the one that keeps the most previous proposals is chosen (the summary's ``kept``).
 
     Parameters
     ----------
@@ -390,12 +391,12 @@ def reoptimise(engine: Engine, run_id: int, dataset_dir: str | Path,
     locks, rejected = decisions_for_run(engine, run_id, dataset_dir=dataset_dir,
                                         dataset=kwargs.get("dataset"))
     pol = policy_for(policy)
-    # Keeping the previous plan must be worth more than the solver's stopping tolerance, or a
-    # plan within the gap that moves many households could come back instead. The objective is
-    # at most one point per household, so the tolerance is at most mip_gap points per household;
-    # a bonus of twice that per kept proposal outweighs it.
-    bonus = max(pol.solver.stability_bonus, 2.0 * pol.solver.mip_gap)
-    pol = pol.with_overrides(solver={"stability_bonus": bonus})
+    if pol.objective.mode == "weighted":
+        # Keeping the previous plan must be worth more than the solver's stopping tolerance, or
+        # a plan within the gap that moves many households could come back instead. The
+        # lexicographic objective keeps them in a stage of its own (objective.keep_tolerance).
+        bonus = max(pol.solver.stability_bonus, 2.0 * pol.solver.mip_gap)
+        pol = pol.with_overrides(solver={"stability_bonus": bonus})
     plan = make_plan(dataset_dir, pol, locks=locks, rejected=rejected,
                      previous=previous[["household_id", "dwelling_id"]], **kwargs)
     return plan, store_plan(engine, plan, user=user)

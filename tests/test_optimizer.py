@@ -66,27 +66,47 @@ def pair_score(hh: pd.Series, dw: pd.Series, dt: pd.DataFrame, policy: Policy) -
     return float(combine(terms, policy)[0])
 
 
-def plan_objective(plan: dict[str, str], hh, dw, ar, acc, policy: Policy) -> float:
-    """Objective of a plan household -> dwelling, computed from the model's definition."""
+def plan_quality(plan: dict[str, str], hh, dw, ar, acc, policy: Policy) -> float:
+    """Quality of a plan household -> dwelling: scores less the spread penalty (README)."""
     dt = dwelling_terms(acc, scoring=policy.scoring)
     w = policy.weights
-    omega = w.spread / w.total
-    M = policy.solver.unplaced_penalty
-    H = len(hh)
-    persons_total = hh["persons"].sum()
+    rest = w.total - w.spread
+    points = w.spread / rest if rest > 0 else 1.0
     hhi = hh.set_index("household_id")
     dwi = dw.set_index("dwelling_id", drop=False)
     total = 0.0
     load = dict.fromkeys(ar["area_id"], 0.0)
     for h, d in plan.items():
-        total += M + (1 - omega) * pair_score(hhi.loc[h], dwi.loc[d], dt, policy)
+        total += pair_score(hhi.loc[h], dwi.loc[d], dt, policy)
         load[dwi.loc[d, "area_id"]] += hhi.loc[h, "persons"]
     share = ar.set_index("area_id")["population"] / ar["population"].sum()
     tol = policy.scoring.spread_tolerance_persons
-    if omega > 0 and len(ar) > 1:
-        dev = sum(max(0.0, load[a] - share[a] * persons_total - tol) for a in load)
-        total -= omega * H / persons_total * dev
-    return total - M * H
+    placed = sum(load.values())
+    if w.spread > 0 and len(ar) > 1:
+        total -= points * sum(max(0.0, load[a] - share[a] * placed - tol) for a in load)
+    return total
+
+
+def plan_persons(plan: dict[str, str], hh) -> int:
+    return int(hh.set_index("household_id").loc[list(plan), "persons"].sum()) if plan else 0
+
+
+def lex(res) -> tuple[float, float]:
+    """What the lexicographic objective compares: persons placed, then quality."""
+    return res.summary["persons_placed"], res.summary["objective"]
+
+
+def lex_at_least(a, b, tol: float = 1e-7) -> bool:
+    """a is lexicographically at least b (persons, then quality)."""
+    return a[0] > b[0] or (a[0] == b[0] and a[1] >= b[1] - tol)
+
+
+def bounds_hold(res, best) -> bool:
+    """Every stage bound of ``res`` holds for the (exact) optimum ``best``."""
+    s, b = res.summary, best.summary
+    if s["placed_bound"] < b["placed_value"] - 1e-7:
+        return False
+    return s["placed_value"] != b["placed_value"] or s["bound"] >= b["objective"] - 1e-7
 
 
 def plan_ok(plan: dict[str, str], hh, dw, ar, policy: Policy) -> bool:
@@ -112,15 +132,23 @@ def plan_ok(plan: dict[str, str], hh, dw, ar, policy: Policy) -> bool:
     return True
 
 
-def brute_force(hh, dw, ar, acc, policy: Policy) -> float:
+def brute_force(hh, dw, ar, acc, policy: Policy, previous: dict[str, str] | None = None,
+                ) -> tuple[int, float, int]:
+    """Every feasible plan: the most persons, then the best quality, then the most kept."""
     hids = list(hh["household_id"])
     options = [None, *dw["dwelling_id"]]
-    best = -np.inf
+    plans = []
     for combo in itertools.product(options, repeat=len(hids)):
         plan = {h: d for h, d in zip(hids, combo, strict=True) if d is not None}
         if plan_ok(plan, hh, dw, ar, policy):
-            best = max(best, plan_objective(plan, hh, dw, ar, acc, policy))
-    return best
+            kept = sum(previous.get(h) == d for h, d in plan.items()) if previous else 0
+            plans.append((plan_persons(plan, hh), plan_quality(plan, hh, dw, ar, acc, policy),
+                          kept))
+    persons = max(p for p, _, _ in plans)
+    quality = max(q for p, q, _ in plans if p == persons)
+    tol = policy.objective.keep_tolerance * abs(quality)
+    kept = max(k for p, q, k in plans if p == persons and q >= quality - tol - 1e-7)
+    return persons, quality, kept
 
 
 def plan_of(result) -> dict[str, str]:
@@ -147,46 +175,73 @@ def test_milp_equals_brute_force(seed):
     res = propose(hh, dw, ar, acc, policy)
     plan = plan_of(res)
     assert plan_ok(plan, hh, dw, ar, policy)
-    expected = brute_force(hh, dw, ar, acc, policy)
-    assert res.summary["objective"] == pytest.approx(expected, abs=1e-6)
-    assert plan_objective(plan, hh, dw, ar, acc, policy) == pytest.approx(expected, abs=1e-6)
+    persons, quality, _ = brute_force(hh, dw, ar, acc, policy)
+    # stage 1: the most persons any plan places, proven
+    assert res.summary["persons_placed"] == persons == res.summary["persons_placed_max"]
+    # stage 2: the best quality among those plans
+    assert res.summary["objective"] == pytest.approx(quality, abs=1e-6)
+    assert plan_quality(plan, hh, dw, ar, acc, policy) == pytest.approx(quality, abs=1e-6)
+    assert res.summary["status"] == "Optimal"
 
 
-def pulp_optimum(hh, dw, ar, acc, policy: Policy) -> float:
-    """The same model written independently with PuLP and solved with CBC."""
+@pytest.mark.parametrize("seed", range(4))
+def test_keep_stage_equals_brute_force(seed):
+    # stage 3: from a random feasible previous plan, the most placements kept among the plans
+    # of stage 1's value within the quality tolerance
+    hh, dw, ar, acc = tight(4, 5, seed)
+    policy = policy_for(max_area_share=0.1, max_households_per_building=1).with_overrides(
+        objective={"keep_tolerance": 0.05})
+    rng = np.random.default_rng(seed)
+    previous = dict(zip(hh["household_id"], rng.permutation(dw["dwelling_id"])[:4],
+                        strict=True))
+    res = propose(hh, dw, ar, acc, policy, previous=previous)
+    persons, quality, kept = brute_force(hh, dw, ar, acc, policy, previous)
+    plan = plan_of(res)
+    assert plan_ok(plan, hh, dw, ar, policy)
+    assert res.summary["persons_placed"] == persons
+    assert plan_quality(plan, hh, dw, ar, acc, policy) >= quality - 0.05 * abs(quality) - 1e-6
+    assert res.summary["kept"] == res.summary["n_kept"] == kept
+    assert res.summary["keep_status"] == "Optimal"
+
+
+def pulp_lexicographic(hh, dw, ar, acc, policy: Policy) -> tuple[float, float]:
+    """The same two stages written independently with PuLP and solved with CBC."""
     dt = dwelling_terms(acc, scoring=policy.scoring)
     hhi = hh.set_index("household_id")
     dwi = dw.set_index("dwelling_id", drop=False)
     pairs = [(h, d) for h in hhi.index for d in dwi.index
              if eligible(hhi.loc[h], dwi.loc[d], policy)]
     w = policy.weights
-    omega = w.spread / w.total
-    M = policy.solver.unplaced_penalty
+    points = w.spread / (w.total - w.spread)
     m = pulp.LpProblem("placement", pulp.LpMaximize)
     x = {p: pulp.LpVariable(f"x_{p[0]}_{p[1]}", cat="Binary") for p in pairs}
     dev = {a: pulp.LpVariable(f"dev_{a}", lowBound=0) for a in ar["area_id"]}
-    P = hh["persons"].sum()
-    m += (pulp.lpSum((M + (1 - omega) * pair_score(hhi.loc[h], dwi.loc[d], dt, policy)) * v
-                     for (h, d), v in x.items())
-          - omega * len(hh) / P * pulp.lpSum(dev.values()) - M * len(hh))
     for h in hhi.index:
         m += pulp.lpSum(v for (hh_, _), v in x.items() if hh_ == h) <= 1
     for d in dwi.index:
         m += pulp.lpSum(v for (_, dd), v in x.items() if dd == d) <= 1
     share = ar.set_index("area_id")["population"] / ar["population"].sum()
+    placed = pulp.lpSum(hhi.loc[h, "persons"] * v for (h, _), v in x.items())
     for _, a in ar.iterrows():
         load = pulp.lpSum(hhi.loc[h, "persons"] * v for (h, d), v in x.items()
                           if dwi.loc[d, "area_id"] == a["area_id"])
         cap = np.floor(policy.rules.max_area_share * a["population"] + 1e-9)
         m += load <= cap - a["integration_residents"]
-        m += dev[a["area_id"]] >= load - share[a["area_id"]] * P \
+        m += dev[a["area_id"]] >= load - share[a["area_id"]] * placed \
             - policy.scoring.spread_tolerance_persons
     for _, grp in dwi.groupby("building_id"):
         m += pulp.lpSum(v for (_, d), v in x.items()
                         if d in set(grp.index)) <= policy.rules.max_households_per_building
+    m.setObjective(placed)
     m.solve(pulp.PULP_CBC_CMD(msg=False, gapRel=0, timeLimit=60))
     assert pulp.LpStatus[m.status] == "Optimal"
-    return float(pulp.value(m.objective))
+    most = round(pulp.value(placed))
+    m += placed >= most
+    m.setObjective(pulp.lpSum(pair_score(hhi.loc[h], dwi.loc[d], dt, policy) * v
+                              for (h, d), v in x.items()) - points * pulp.lpSum(dev.values()))
+    m.solve(pulp.PULP_CBC_CMD(msg=False, gapRel=0, timeLimit=60))
+    assert pulp.LpStatus[m.status] == "Optimal"
+    return most, float(pulp.value(m.objective))
 
 
 def test_pulp_cbc_agrees_on_medium_instance():
@@ -194,9 +249,43 @@ def test_pulp_cbc_agrees_on_medium_instance():
     policy = policy_for(max_area_share=0.08, max_households_per_building=1)
     res = propose(hh, dw, ar, acc, policy)
     assert res.summary["status"] == "Optimal"
-    assert res.summary["objective"] == pytest.approx(pulp_optimum(hh, dw, ar, acc, policy),
-                                                     abs=1e-5)
+    persons, quality = pulp_lexicographic(hh, dw, ar, acc, policy)
+    assert res.summary["persons_placed"] == persons
+    assert res.summary["objective"] == pytest.approx(quality, abs=1e-5)
     assert plan_ok(plan_of(res), hh, dw, ar, policy)
+
+
+def large_and_small(seed: int = 0):
+    """Caps that bind: families of 6 and singles/couples compete for the same areas."""
+    hh, dw, ar, acc = make_instance(24, 40, n_areas=2, seed=seed)
+    big = np.arange(24) < 8
+    hh = hh.assign(persons=np.where(big, 6, np.where(np.arange(24) % 2, 1, 2)),
+                   adults=np.where(big, 2, np.where(np.arange(24) % 2, 1, 2)),
+                   children_0_5=np.where(big, 2, 0), children_6_16=np.where(big, 2, 0),
+                   household_type=np.where(big, "family", np.where(np.arange(24) % 2,
+                                                                   "single", "couple")),
+                   step_free_needed=False)
+    dw = dw.assign(rooms=np.where(np.arange(40) < 16, 4, 2), rent_dkk=5_000.0, permanent=True,
+                   designated_kinds="", available_from=pd.Timestamp("2025-01-01"),
+                   building_id=[f"B{i}" for i in range(40)])
+    # caps of 25 and 22 persons: 47 of the 80 persons fit
+    ar = ar.assign(population=[500, 440], integration_residents=0)
+    return hh, dw, ar, acc
+
+
+def test_pulp_cbc_agrees_when_large_families_compete_with_small():
+    hh, dw, ar, acc = large_and_small()
+    policy = Policy().with_overrides(solver=EXACT, rules={"min_persons_per_room": 0.25})
+    res = propose(hh, dw, ar, acc, policy)
+    persons, quality = pulp_lexicographic(hh, dw, ar, acc, policy)
+    assert res.summary["status"] == "Optimal"
+    assert res.summary["persons_placed"] == persons == res.summary["persons_placed_max"]
+    assert res.summary["objective"] == pytest.approx(quality, abs=1e-5)
+    assert plan_ok(plan_of(res), hh, dw, ar, policy)
+    # counting households instead would fill the caps with singles and couples
+    by_h = propose(hh, dw, ar, acc, policy.with_overrides(objective={"first": "households"}))
+    assert by_h.summary["persons_placed"] < persons
+    assert by_h.summary["n_placed"] >= res.summary["n_placed"]
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -232,7 +321,9 @@ def test_adding_a_dwelling_never_lowers_the_optimum(inst):
     policy = policy_for(max_area_share=0.2)
     fewer = propose(hh, dw.iloc[:-1], ar, acc.iloc[:-1], policy)
     more = propose(hh, dw, ar, acc, policy)
-    assert more.summary["objective"] >= fewer.summary["objective"] - 1e-7
+    # the first stage's value never falls; with as many persons, neither does the quality
+    assert more.summary["persons_placed"] >= fewer.summary["persons_placed"]
+    assert lex_at_least(lex(more), lex(fewer))
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -378,8 +469,14 @@ def test_write_proposal(tmp_path, medium):
     paths = write_proposal(res, tmp_path / "proposals.csv")
     back = pd.read_csv(paths["assignments"], dtype={"household_id": str, "dwelling_id": str})
     assert list(back["household_id"]) == list(res.assignments["household_id"])
-    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    def no_nan(c: str) -> None:
+        msg = f"{c} in the summary JSON"
+        raise AssertionError(msg)
+
+    summary = json.loads(paths["summary"].read_text(encoding="utf-8"), parse_constant=no_nan)
     assert summary["n_placed"] == res.summary["n_placed"]
+    assert [x["stage"] for x in summary["stages"]] == ["placed", "quality"]
+    assert summary["persons_placed"] == summary["persons_placed_max"]
     assert summary["status"] == "Optimal"
     assert paths["areas"].exists()
     assert paths["alternatives"].exists()
@@ -393,7 +490,8 @@ def test_greedy_baseline_obeys_rules_and_is_not_better(medium):
             if not pd.isna(d)}
     assert plan_ok(plan, hh, dw, ar, policy)
     opt = propose(hh, dw, ar, acc, policy)
-    assert plan_objective(plan, hh, dw, ar, acc, policy) <= opt.summary["objective"] + 1e-7
+    greedy = (plan_persons(plan, hh), plan_quality(plan, hh, dw, ar, acc, policy))
+    assert lex_at_least(lex(opt), greedy)
 
 
 def test_candidate_limit_keeps_everyone_placeable(medium):
@@ -411,10 +509,10 @@ def test_candidate_limit_keeps_everyone_placeable(medium):
 
 @pytest.fixture
 def force_pricing(monkeypatch):
-    from placement.optimizer import model
+    from placement.optimizer import pricing
 
-    monkeypatch.setattr(model, "PRICING_MIN_PAIRS", 0)
-    return model
+    monkeypatch.setattr(pricing, "PRICING_MIN_PAIRS", 0)
+    return pricing
 
 
 @pytest.fixture(scope="module")
@@ -512,9 +610,9 @@ def test_pricing_equals_the_direct_model(force_pricing, inst, share):
 
 
 def test_loose_gap_is_priced_and_honest(medium, monkeypatch):
-    from placement.optimizer import model
+    from placement.optimizer import pricing
 
-    monkeypatch.setattr(model, "PRICING_LOOSE_MIN_PAIRS", 0)
+    monkeypatch.setattr(pricing, "PRICING_LOOSE_MIN_PAIRS", 0)
     hh, dw, ar, acc = medium
     loose = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"mip_gap": 1e-3}))
     exact = propose(hh, dw, ar, acc, Policy().with_overrides(solver=EXACT))
@@ -552,10 +650,10 @@ def test_plan_with_lp_pairs_fixed_is_honest(force_pricing, inst, share, gap):
 
 @pytest.fixture
 def force_lazy(monkeypatch):
-    from placement.optimizer import model
+    from placement.optimizer import lazy
 
-    monkeypatch.setattr(model, "LAZY_MIN_PAIRS", 0)
-    return model
+    monkeypatch.setattr(lazy, "LAZY_MIN_PAIRS", 0)
+    return lazy
 
 
 def test_lazy_path_reaches_the_full_optimum(force_lazy, priced_instance):
@@ -599,8 +697,10 @@ def test_lazy_path_equals_the_direct_model(force_lazy, inst, share):
 def test_lazy_bound_stays_honest_when_cut_short(force_lazy, priced_instance, monkeypatch):
     hh, dw, ar, acc = priced_instance
     policy = Policy().with_overrides(solver=EXACT)
-    monkeypatch.setattr(force_lazy, "MIP_PER_HOUSEHOLD", 1)
-    monkeypatch.setattr(force_lazy, "MAX_MODEL_PAIRS", 1)
+    from placement.optimizer import pricing
+
+    monkeypatch.setattr(pricing, "MIP_PER_HOUSEHOLD", 1)
+    monkeypatch.setattr(pricing, "MAX_MODEL_PAIRS", 1)
     cut = propose(hh, dw, ar, acc, policy)
     force_lazy.LAZY_MIN_PAIRS = 10**12
     full = propose(hh, dw, ar, acc, policy)
@@ -649,12 +749,12 @@ def test_lazy_greedy_matches_the_listed_greedy(medium, pick):
 
 
 def test_greedy_assign_on_the_large_path_equals_the_listed_one(medium, monkeypatch):
-    from placement.optimizer import model
+    from placement.optimizer import lazy as lazy_mod
 
     hh, dw, ar, acc = medium
     policy = Policy()
     listed = greedy_assign(hh, dw, ar, acc, policy)
-    monkeypatch.setattr(model, "LAZY_MIN_PAIRS", 0)
+    monkeypatch.setattr(lazy_mod, "LAZY_MIN_PAIRS", 0)
     lazy = greedy_assign(hh, dw, ar, acc, policy)
     pd.testing.assert_series_equal(lazy["dwelling_id"], listed["dwelling_id"])
     np.testing.assert_allclose(lazy["score"].to_numpy(dtype=float),
@@ -672,8 +772,9 @@ def test_area_prices_bound_every_pair(inst, share, dwelling_prices):
 
     n_h, n_d, seed = inst
     hh, dw, ar, acc = tight(n_h, n_d, seed)
-    policy = policy_for(max_area_share=share)
-    best = propose(hh, dw, ar, acc, policy).summary["objective"]
+    # the weighted objective (one stage) is what model.pair_objective and _rows describe
+    policy = policy_for(max_area_share=share).with_overrides(objective={"mode": "weighted"})
+    best = propose(hh, dw, ar, acc, policy).summary["stages"][0]["value"]
     pi_inst = model.build_instance(hh, dw, ar, acc, policy)
     groups = model.eligibility_groups(pi_inst, policy)
     lz = model.lazy_pairs(pi_inst, policy, groups, [])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -12,9 +14,11 @@ from placement.score import any_measured, no_data_words
 __all__ = [
     "alternatives",
     "area_table",
+    "cap_needed",
     "lock_conflicts",
     "rule_words",
     "shortage_reasons",
+    "trade_off",
     "unknown_summary",
     "unplaced_reasons",
 ]
@@ -122,6 +126,26 @@ def _area_name(inst: Instance, a: int) -> str:
     return str(inst.area_ids[a])
 
 
+def _span(values: np.ndarray) -> str:
+    lo, hi = int(values.min()), int(values.max())
+    return f"{lo}" if lo == hi else f"{lo}–{hi}"
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.3g} %"
+
+
+def cap_needed(inst: Instance, policy: Policy, a: int, load: float, persons: int) -> str:
+    """Words for the cap area ``a`` would need to also take ``persons`` more persons."""
+    share = float(area_shares(policy.rules, inst.area_ids[[a]])[0])
+    pop = float(inst.area_population[a])
+    if pop <= 0:
+        return f"{_area_name(inst, a)} has no population, so no cap admits anyone"
+    need = (inst.area_residents[a] + load + persons) / pop
+    need = math.ceil(need * 1000 - 1e-9) / 1000  # to 0.1 % up
+    return f"a cap of {_pct(share)} on {_area_name(inst, a)} would have to rise to {_pct(need)}"
+
+
 def unplaced_reasons(
     inst: Instance,
     policy: Policy,
@@ -132,17 +156,19 @@ def unplaced_reasons(
 ) -> np.ndarray:
     """Reason in words for every unplaced household ("" for placed ones).
 
-    An unplaced household's candidate dwellings are each blocked by something: taken by another
-    household, the cap of its local area, or the building limit. Households with no candidate
-    get the rule that leaves none.
+    Either no dwelling passes the pair rules ("no eligible dwelling": the rule that leaves none),
+    or eligible dwellings exist but were given to others: who got them (their sizes, how many
+    arrived later), which are in areas whose cap is reached and the cap that would have to
+    rise, which are in full buildings.
     """
     H = inst.n_households
     reasons = np.full(H, "", dtype=object)
     chosen = x.astype(bool)
     placed_h = np.zeros(H, dtype=bool)
     placed_h[inst.pair_h[chosen]] = True
-    taken = np.zeros(inst.n_dwellings, dtype=bool)
-    taken[inst.pair_d[chosen]] = True
+    holder = np.full(inst.n_dwellings, -1)
+    holder[inst.pair_d[chosen]] = inst.pair_h[chosen]
+    taken = holder >= 0
     A = len(inst.area_ids)
     pers = inst.persons[inst.pair_h].astype(float)
     parea = inst.dw_area[inst.pair_d]
@@ -158,7 +184,7 @@ def unplaced_reasons(
         lo, hi = starts[h], starts[h + 1]
         if hi == lo:
             if inst.n_eligible[h] == 0:
-                reasons[h] = no_dwelling_reason(inst, h, policy)
+                reasons[h] = "no eligible dwelling: " + no_dwelling_reason(inst, h, policy)
             else:
                 reasons[h] = (f"all {int(inst.n_eligible[h])} dwellings that pass the rules "
                               "were rejected for this household")
@@ -168,8 +194,15 @@ def unplaced_reasons(
         free = d[~taken[d]]
         parts = []
         if n_taken:
+            who = holder[d[taken[d]]]
+            later = int((inst.arrival[who] > inst.arrival[h]).sum())
+            smaller = int((inst.persons[who] < inst.persons[h]).sum())
+            extra = [f"{later} arrived later"] if later else []
+            if smaller:
+                extra.append(f"{smaller} smaller")
             parts.append(f"{n_taken} of {len(d)} suitable dwellings are taken by other "
-                         "households")
+                         f"households (of {_span(inst.persons[who])} persons"
+                         + (f"; {', '.join(extra)}" if extra else "") + ")")
         capped: dict[int, int] = {}
         n_building = 0
         n_open = 0
@@ -181,22 +214,29 @@ def unplaced_reasons(
                 n_building += 1
             else:
                 n_open += 1
-        for a in sorted(capped, key=lambda a: (-capped[a], inst.area_ids[a])):
+        order = sorted(capped, key=lambda a: (-capped[a], inst.area_ids[a]))
+        for a in order[:3]:
             cap = inst.area_cap[a] + inst.area_residents[a]
             parts.append(f"the cap on {_area_name(inst, a)} is reached "
                          f"({int(inst.area_residents[a] + load[a])} of {int(cap)} persons; "
-                         f"{capped[a]} suitable dwelling{'s' if capped[a] > 1 else ''} there)")
+                         f"{capped[a]} suitable dwelling{'s' if capped[a] > 1 else ''} there; "
+                         f"{cap_needed(inst, policy, a, load[a], int(inst.persons[h]))})")
+        if len(order) > 3:
+            rest = sum(capped[a] for a in order[3:])
+            parts.append(f"{rest} more suitable dwellings in {len(order) - 3} other areas at "
+                         "their cap")
         if n_building:
             parts.append(f"{n_building} suitable dwelling{'s are' if n_building > 1 else ' is'} "
                          f"in buildings that already have {r.max_households_per_building} "
                          "new household(s)")
         if n_open:
             parts.append(f"{n_open} suitable dwelling{'s are' if n_open > 1 else ' is'} still "
-                         "free; " + ("placing the household there would lower the objective"
+                         "free; " + ("placing the household there would break a rule the "
+                                     "approved placements already fill"
                                      if optimal else "the solver stopped before optimality"))
         if rejected_count[h]:
             parts.append(f"{int(rejected_count[h])} rejected")
-        reasons[h] = "; ".join(parts)
+        reasons[h] = "eligible dwellings exist but went to others: " + "; ".join(parts)
     return reasons
 
 
@@ -249,6 +289,35 @@ def unknown_summary(inst: Instance, policy: Policy, d_of_h: np.ndarray,
             "dwelling_ids": [str(x) for x in inst.dw_ids[unknown_d][:limit]],
             "words": words,
         }
+    return out
+
+
+def trade_off(inst: Instance, policy: Policy, x: np.ndarray) -> list[str]:
+    """Describe the plan's trade-off: who stays unplaced while whom the plan places instead."""
+    chosen = x.astype(bool)
+    placed = np.zeros(inst.n_households, dtype=bool)
+    placed[inst.pair_h[chosen]] = True
+    has_pair = np.zeros(inst.n_households, dtype=bool)
+    has_pair[inst.pair_h] = True
+    left = ~placed & has_pair
+    if not left.any():
+        return []
+    out = []
+    n = int(left.sum())
+    sizes = _span(inst.persons[left])
+    later = placed & (inst.arrival > inst.arrival[left].min())
+    smaller = placed & (inst.persons < inst.persons[left].min())
+    first = policy.objective.first if policy.objective.mode == "lexicographic" else "weighted"
+    goal = {"persons": "the most persons", "households": "the most households",
+            "waiting": "the most households, longest waiting first",
+            "weighted": "the most households (each counts solver.unplaced_penalty)"}[first]
+    out.append(f"{n} household(s) of {sizes} persons have suitable dwellings but stay unplaced, "
+               f"while {int(smaller.sum())} households smaller than any of them and "
+               f"{int(later.sum())} arriving after the first of them are placed: the plan "
+               f"places {goal} the caps and limits allow")
+    if not policy.objective.fairness_guard and (smaller.any() or later.any()):
+        out.append("objective.fairness_guard = true limits how many of one household size or "
+                   "arrival month may be left out while smaller or later ones are placed")
     return out
 
 

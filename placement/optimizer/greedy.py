@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from placement.config import Policy
-from placement.optimizer import model
+from placement.optimizer import lazy, model
 from placement.optimizer.model import build_instance, eligible_pairs, finish_pairs, greedy_pass
 
 __all__ = ["greedy_assign"]
@@ -43,7 +43,7 @@ def greedy_assign(
     inst = build_instance(households, dwellings, areas, access, policy)
     groups = model.eligibility_groups(inst, policy)
     order = np.lexsort((np.arange(inst.n_households), inst.arrival))
-    if int(inst.n_eligible.sum()) > model.LAZY_MIN_PAIRS:
+    if int(inst.n_eligible.sum()) > lazy.LAZY_MIN_PAIRS:
         return _greedy_lazy(inst, policy, groups, order, pick)
     eligible_pairs(inst, policy)
     finish_pairs(inst, policy.with_overrides(solver={"candidate_limit": 0}), locks=[],

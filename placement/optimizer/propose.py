@@ -17,6 +17,9 @@ import pandas as pd
 from placement._errors import InfeasibleError
 from placement.config import Policy
 from placement.optimizer import explain
+from placement.optimizer.formulation import Stage, spread_points
+from placement.optimizer.instance import greedy_pass
+from placement.optimizer.lazy import new_pool
 from placement.optimizer.model import (
     PAIR_TERMS,
     Instance,
@@ -29,6 +32,13 @@ from placement.optimizer.model import (
     lazy_pairs,
     solve_lazy,
     spread_weight,
+)
+from placement.optimizer.stages import (
+    Stages,
+    fairness_rows,
+    plan_quality,
+    solve_stages,
+    start_order,
 )
 from placement.score import any_measured, no_data_words
 
@@ -62,7 +72,11 @@ class Proposal:
     alternatives : pandas.DataFrame
         Per placed household the best other suitable dwellings and their score difference.
     summary : dict
-        ``status``, ``objective``, ``bound`` (over all eligible pairs), ``gap``, ``build_s``,
+        ``status`` (``Optimal`` only when every stage is), ``objective``/``bound``/``gap`` (of
+        the quality part, as ``quality``/``quality_bound``/``quality_gap``), ``stages`` (per
+        stage: status, value, bound, gap, seconds), ``persons_placed`` against
+        ``persons_placed_max`` (proven most), ``placed_value``/``placed_bound`` (stage 1 in
+        its own unit), ``kept``/``kept_bound``/``n_previous`` (re-optimising), ``build_s``,
         ``solve_s``, ``n_pairs`` (eligible pairs), ``n_model_pairs`` (pairs in the MILP),
         ``pricing_rounds``, ``pricing_s``, ``lp_bound`` (NaN when no pricing was needed),
         ``n_households``, ``n_dwellings``, ``n_placed``, ``n_unplaced``, ``persons_placed``,
@@ -124,8 +138,9 @@ def propose(
         Rejected pairs: never proposed again.
     previous
         The previous proposal (a :class:`Proposal`, a frame or a mapping household → dwelling):
-        each pair still proposed gets ``solver.stability_bonus``, so among equally good plans
-        the previous one is kept.
+        a last stage keeps as many of its pairs as possible among the plans within
+        ``objective.keep_tolerance`` of the best quality (with ``objective.mode = "weighted"``:
+        each pair still proposed gets ``solver.stability_bonus``).
     time_limit_s, mip_gap
         Override ``policy.solver.time_limit_s`` (seconds) and ``policy.solver.mip_gap`` (share).
 
@@ -172,40 +187,89 @@ def propose(
     rej_count = np.bincount(np.array([h for h, _ in set(rej_pos)], dtype=np.int64),
                             minlength=inst.n_households)
     prev_pos = explain_keys(_previous_map(previous), inst, "previous")
+    nd = max(inst.n_dwellings, 1)
     if lazy:
         lz = lazy_pairs(inst, policy, groups, rej_pos)
         del groups
         prep_s = time.perf_counter() - t0
-        sol, bonus = solve_lazy(inst, lz, policy, locks=lock_pos, previous=prev_pos,
-                                time_limit_s=time_limit_s, mip_gap=mip_gap)
-        if sol.status not in OK_STATUSES or math.isnan(sol.objective):
+        pool = new_pool(inst, lz, policy, locks=lock_pos, previous=prev_pos)
+        has_prev = bool(pool.prev.any())
+        notes = (["the fairness guard is not applied to rounds of more than "
+                  f"{_lazy_min():,} eligible pairs"] if policy.objective.fairness_guard else [])
+
+        def solve_lz(stage: Stage, bonus_value: float, start: np.ndarray | None,
+                     tl: float) -> tuple[Solution, np.ndarray]:
+            sol, _ = solve_lazy(inst, lz, policy, locks=lock_pos, previous=prev_pos,
+                                time_limit_s=tl, mip_gap=mip_gap, stage=stage, pool=pool,
+                                start_dw=start, bonus_value=bonus_value)
+            return sol, _plan_of(inst, sol.x)
+
+        stages = solve_stages(inst, policy, solve_lz, has_previous=has_prev,
+                              time_limit_s=time_limit_s)
+        sol = stages.solution
+        if sol is None or sol.status not in OK_STATUSES or math.isnan(sol.objective):
+            status = "no solve" if sol is None else sol.status
             reason = (f"no plan found within the time limit of {time_limit_s:g} s; raise "
-                      "solver.time_limit_s" if sol.status == "Time limit reached"
-                      else f"the solver ended with status '{sol.status}'")
+                      "solver.time_limit_s" if status == "Time limit reached"
+                      else f"the solver ended with status '{status}'")
             raise InfeasibleError([reason])
-        return _result(inst, policy, sol, bonus=bonus, prev_pos=prev_pos,
-                       rej_count=rej_count, prep_s=prep_s, time_limit_s=time_limit_s,
-                       mip_gap=mip_gap)
+        stages.notes += notes
+        return _result(inst, policy, stages, prev_pos=prev_pos, rej_count=rej_count,
+                       prep_s=prep_s, time_limit_s=time_limit_s, mip_gap=mip_gap)
     del groups
     finish_pairs(inst, policy, locks=lock_pos, rejected=rej_pos)
-    bonus = np.zeros(len(inst.pair_h))
-    if prev_pos and policy.solver.stability_bonus > 0:
-        nd = max(inst.n_dwellings, 1)
-        code = inst.pair_h * nd + inst.pair_d
-        prev_codes = np.array([h * nd + d for h, d in prev_pos], dtype=np.int64)
-        bonus[np.isin(code, prev_codes)] = policy.solver.stability_bonus
+    code = inst.pair_h * nd + inst.pair_d
+    prev_codes = np.array([h * nd + d for h, d in prev_pos], dtype=np.int64)
+    prev_mask = np.isin(code, prev_codes).astype(float)
     prep_s = time.perf_counter() - t0
-    sol = build_and_solve(inst, policy, bonus=bonus, time_limit_s=time_limit_s, mip_gap=mip_gap)
-    if sol.status not in OK_STATUSES or (len(sol.x) and math.isnan(sol.objective)):
-        raise InfeasibleError(_diagnose_failure(inst, policy, bonus, sol, time_limit_s, mip_gap))
-    return _result(inst, policy, sol, bonus=bonus, prev_pos=prev_pos, rej_count=rej_count,
+    fair = fairness_rows(inst, policy)
+
+    def solve_listed(stage: Stage, bonus_value: float, start: np.ndarray | None,
+                     tl: float) -> tuple[Solution, np.ndarray]:
+        start_plan = None if start is None else _pairs_of(inst, start)
+        sol = build_and_solve(inst, policy, bonus=prev_mask * bonus_value, time_limit_s=tl,
+                              mip_gap=mip_gap, stage=stage, start_plan=start_plan)
+        return sol, _plan_of(inst, sol.x)
+
+    greedy = greedy_pass(inst, policy, inst.pair_h, inst.pair_d, inst.pair_score,
+                         start_order(inst, policy), fixed=np.flatnonzero(inst.pair_locked))
+    stages = solve_stages(inst, policy, solve_listed, has_previous=bool(prev_mask.any()),
+                          time_limit_s=time_limit_s, fair=fair,
+                          start=_plan_of(inst, np.isin(np.arange(len(inst.pair_h)),
+                                                       greedy[greedy >= 0])))
+    sol = stages.solution
+    if sol is None or sol.status not in OK_STATUSES or (len(sol.x) and
+                                                        math.isnan(sol.objective)):
+        raise InfeasibleError(_diagnose_failure(inst, policy, prev_mask * 0.0, sol,
+                                                time_limit_s, mip_gap))
+    return _result(inst, policy, stages, prev_pos=prev_pos, rej_count=rej_count,
                    prep_s=prep_s, time_limit_s=time_limit_s, mip_gap=mip_gap)
 
 
-def _lazy_min() -> int:
-    from placement.optimizer import model
+def _plan_of(inst: Instance, x: np.ndarray) -> np.ndarray:
+    """Dwelling per household (-1: none) of the 0/1 vector ``x`` over ``inst.pair_*``."""
+    plan = np.full(inst.n_households, -1)
+    chosen = np.asarray(x).astype(bool)
+    plan[inst.pair_h[chosen]] = inst.pair_d[chosen]
+    return plan
 
-    return int(model.LAZY_MIN_PAIRS)
+
+def _pairs_of(inst: Instance, plan: np.ndarray) -> np.ndarray:
+    """Pair position per household (-1: none) of a plan (dwelling per household)."""
+    nd = max(inst.n_dwellings, 1)
+    code = inst.pair_h * nd + inst.pair_d  # sorted
+    h = np.flatnonzero(plan >= 0)
+    pos = np.searchsorted(code, h * nd + plan[h])
+    out = np.full(inst.n_households, -1)
+    ok = (pos < len(code)) & (code[np.minimum(pos, max(len(code) - 1, 0))] == h * nd + plan[h])
+    out[h[ok]] = pos[ok]
+    return out
+
+
+def _lazy_min() -> int:
+    from placement.optimizer import lazy
+
+    return int(lazy.LAZY_MIN_PAIRS)
 
 
 def explain_keys(pairs: Any, inst: Instance, what: str) -> list[tuple[int, int]]:
@@ -215,10 +279,10 @@ def explain_keys(pairs: Any, inst: Instance, what: str) -> list[tuple[int, int]]
     return _pair_keys(pairs, inst, what)
 
 
-def _diagnose_failure(inst: Instance, policy: Policy, bonus: np.ndarray, sol: Solution,
+def _diagnose_failure(inst: Instance, policy: Policy, bonus: np.ndarray, sol: Solution | None,
                       time_limit_s: float, mip_gap: float) -> list[str]:
     """Relax one rule group at a time to find what makes the model fail."""
-    if sol.status == "Time limit reached":
+    if sol is not None and sol.status == "Time limit reached":
         return [f"no plan found within the time limit of {time_limit_s:g} s; raise "
                 "solver.time_limit_s or set solver.candidate_limit"]
     reasons = []
@@ -228,14 +292,20 @@ def _diagnose_failure(inst: Instance, policy: Policy, bonus: np.ndarray, sol: So
                                 mip_gap=mip_gap, **kw)
         if trial.status == "Optimal":
             reasons.append(f"the approved placements cannot all hold under {label}")
-    return reasons or [f"the solver ended with status '{sol.status}'"]
+    status = "no solve" if sol is None else sol.status
+    return reasons or [f"the solver ended with status '{status}'"]
 
 
-def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
+def _result(inst: Instance, policy: Policy, stages: Stages, *,
             prev_pos: list[tuple[int, int]], rej_count: np.ndarray, prep_s: float,
             time_limit_s: float, mip_gap: float) -> Proposal:
     H = inst.n_households
-    chosen = sol.x.astype(bool)
+    sol = stages.solution
+    assert sol is not None
+    pos = _pairs_of(inst, stages.plan)
+    x = np.zeros(len(inst.pair_h), dtype=np.int8)
+    x[pos[pos >= 0]] = 1
+    chosen = x.astype(bool)
     d_of_h = np.full(H, -1)
     d_of_h[inst.pair_h[chosen]] = inst.pair_d[chosen]
     score = np.full(H, np.nan)
@@ -243,8 +313,8 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
                      inst.pair_score[chosen], np.nan) if chosen.any() else np.zeros(0)
     score[inst.pair_h[chosen]] = shown
     placed = d_of_h >= 0
-    optimal = sol.status == "Optimal"
-    reasons = explain.unplaced_reasons(inst, policy, sol.x, rejected_count=rej_count,
+    optimal = stages.status == "Optimal"
+    reasons = explain.unplaced_reasons(inst, policy, x, rejected_count=rej_count,
                                        optimal=optimal)
     prev = dict(prev_pos)
     lock_h = np.zeros(H, dtype=bool)
@@ -270,13 +340,13 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
     a["locked"] = lock_h
     a["kept"] = np.array([prev.get(h, -2) == d_of_h[h] for h in range(H)], dtype=bool)
     a["unplaced_reason"] = pd.array(reasons.astype(str), dtype="string")
-    areas_df = explain.area_table(inst, policy, sol.x)
+    areas_df = explain.area_table(inst, policy, x)
     if any("no population per local area" in n for n in inst.notes):
         # the "population" is the number of available dwellings: no cap, no share of it
         areas_df["population"] = pd.array([pd.NA] * len(areas_df), dtype="Int64")
         areas_df["cap_persons"] = pd.array([pd.NA] * len(areas_df), dtype="Int64")
         areas_df["share_of_cap"] = np.nan
-    alts = explain.alternatives(inst, sol.x, policy.solver.alternatives, policy)
+    alts = explain.alternatives(inst, x, policy.solver.alternatives, policy)
     placed_p = areas_df["placed_persons"].sum()
     spread_dev = (float(np.abs(areas_df["deviation_persons"]).sum() / (2 * placed_p))
                   if placed_p else 0.0)
@@ -286,13 +356,44 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
     capped = areas_df.loc[(areas_df["share_of_cap"] >= 1.0 - 1e-9)
                           & (areas_df["placed_persons"] > 0), "area_id"]
     cap_words = [f"the cap on {x} is reached" for x in capped] if (~placed).any() else []
+    quality = plan_quality(inst, policy, d_of_h, score)
+    q2 = stages.get("quality")
+    q_bound = q2.bound if q2 is not None else stages.results[-1].bound
+    if policy.objective.mode == "weighted":
+        q_bound = math.nan  # the weighted objective mixes placing and quality
+    q_gap = (max(q_bound - quality, 0.0) / max(abs(quality), 1e-9)
+             if math.isfinite(q_bound) else math.nan)
+    s1 = stages.get("placed")
+    n_prev_possible = len(_prev_possible(inst, prev_pos))
+    kept_n = int(a["kept"].sum())
+    s3 = stages.get("kept")
+    persons_max = (math.floor(s1.bound + 1e-6) if s1 is not None and math.isfinite(s1.bound)
+                   and policy.objective.first == "persons" else math.nan)
     summary: dict[str, Any] = {
-        "status": sol.status,
-        "objective": sol.objective,
-        "bound": sol.bound,
-        "gap": sol.gap,
+        "status": stages.status,
+        "objective": quality,
+        "bound": q_bound,
+        "gap": q_gap,
+        "objective_mode": policy.objective.mode,
+        "first_stage": policy.objective.first,
+        "stages": [{"stage": r.name, "status": r.status, "value": r.value, "bound": r.bound,
+                    "gap": r.gap, "solve_s": round(r.solve_s, 4)} for r in stages.results],
+        "placed_value": s1.value if s1 is not None else math.nan,
+        "placed_bound": s1.bound if s1 is not None else math.nan,
+        "placed_status": s1.status if s1 is not None else stages.status,
+        "persons_placed_max": persons_max,
+        "quality": quality,
+        "quality_bound": q_bound,
+        "quality_gap": q_gap,
+        "quality_status": q2.status if q2 is not None else stages.status,
+        "keep_tolerance": policy.objective.keep_tolerance if s3 is not None else math.nan,
+        "kept": kept_n,
+        "kept_bound": (math.floor(s3.bound + 1e-6) if s3 is not None
+                       and math.isfinite(s3.bound) else math.nan),
+        "n_previous": n_prev_possible,
+        "keep_status": s3.status if s3 is not None else "",
         "build_s": round(prep_s + sol.build_s, 4),
-        "solve_s": round(sol.solve_s, 4),
+        "solve_s": round(sum(r.solve_s for r in stages.results), 4),
         "n_pairs": (inst.n_pairs_total if inst.n_pairs_total is not None
                     else len(inst.pair_h)),
         "n_model_pairs": sol.n_model_pairs,
@@ -312,8 +413,10 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
         "n_placed_no_data": int((placed & np.isnan(score)).sum()),
         "spread_deviation": spread_dev,
         "spread_weight": spread_weight(policy),
-        "reasons": unplaced_words + shortage + cap_words if (~placed).any() else [],
-        "notes": list(inst.notes),
+        "spread_points_per_person": spread_points(policy),
+        "reasons": (unplaced_words + shortage + cap_words + explain.trade_off(inst, policy, x)
+                    if (~placed).any() else []),
+        "notes": list(inst.notes) + list(stages.notes),
         "unknown": explain.unknown_summary(inst, policy, d_of_h),
         "policy": policy.name,
         "time_limit_s": time_limit_s,
@@ -325,6 +428,14 @@ def _result(inst: Instance, policy: Policy, sol: Solution, *, bonus: np.ndarray,
     logger.info("proposed %s of %s households (%s)", f"{summary['n_placed']:,}", f"{H:,}",
                 sol.status)
     return Proposal(assignments=a, areas=areas_df, alternatives=alts, summary=summary)
+
+
+def _prev_possible(inst: Instance, prev_pos: list[tuple[int, int]]) -> np.ndarray:
+    """Return the previous pairs that are still eligible pairs of this round."""
+    nd = max(inst.n_dwellings, 1)
+    code = inst.pair_h * nd + inst.pair_d
+    prev = np.array(sorted({h * nd + d for h, d in prev_pos}), dtype=np.int64)
+    return prev[np.isin(prev, code)]
 
 
 def write_proposal(proposal: Proposal, out_csv: str | Path) -> dict[str, Path]:
@@ -359,6 +470,10 @@ def write_proposal(proposal: Proposal, out_csv: str | Path) -> dict[str, Path]:
             return None
         if isinstance(v, np.generic):
             return clean(v.item())
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
         return v
 
     summary = {k: clean(v) for k, v in proposal.summary.items()}
