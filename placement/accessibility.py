@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 #: Bump when the computation changes, so cached tables are recomputed.
-ALGORITHM_VERSION = "3"
+ALGORITHM_VERSION = "4"
 #: Window in which departures per hour are counted ("service level").
 SERVICE_WINDOW = ("06:00", "20:00")
 #: Largest number of amenities (nearest the centre first) tried for one PT destination.
@@ -475,7 +475,10 @@ def compute_accessibility(
         for g, d in enumerate(dest_names):
             members = dest_node[(dest_group == g) & (dest_node >= 0)]
             if len(members) == 0:
+                # not measured (the place is not in the data): the columns are left out, so
+                # the score and the measures treat the times as unknown, never as unreachable
                 logger.warning("destination %s is missing or off the network: no PT times", d)
+                out = out.drop(columns=[schema.pt_col(d, "median"), schema.pt_col(d, "p80")])
                 continue
             times = np.full((len(on_nodes), len(departure_times)), np.inf)
             for d_node in members:

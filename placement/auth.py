@@ -309,9 +309,11 @@ class UserStore:
         encoded = entry[1] if entry is not None else _dummy_hash()
         matches = verify_password(password, encoded)
         if entry is None or not matches:
-            logger.warning("failed sign-in for user %r", username[:64])
+            from placement.signin import safe_name
+
+            logger.warning("failed sign-in for user %r", safe_name(username))
             return None
-        logger.info("user %r signed in", username)
+        logger.info("user %r signed in", username.strip())
         return entry[0]
 
     def by_email(self, email: str) -> User | None:

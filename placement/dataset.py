@@ -517,7 +517,7 @@ def estimate_population(areas: gpd.GeoDataFrame, dwellings: pd.DataFrame) -> gpd
     est = out["population_estimated"].to_numpy(dtype=bool)
     ids = out["area_id"].astype(str)
     out.loc[est, "population"] = ids[est].map(counts).fillna(0).astype("int64").to_numpy()
-    logger.warning("%s", POPULATION_FALLBACK_WORDS)
+    logger.info("%s", POPULATION_FALLBACK_WORDS)  # validate lists it once, as a warning
     return out
 
 

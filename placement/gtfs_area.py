@@ -371,12 +371,32 @@ def is_stop_list(path: str | Path) -> bool:
     return "stops.txt" in names and "stop_times.txt" not in names
 
 
+def _capped_read(zf: zipfile.ZipFile, name: str) -> bytes | None:
+    """Read a zip member; None when it unpacks to more than the loader's cap."""
+    from placement.gtfs import _max_table_bytes
+
+    limit = _max_table_bytes()
+    with zf.open(name) as member:
+        raw = member.read(limit + 1)
+    return None if len(raw) > limit else raw
+
+
+def _too_large_words() -> str:
+    from placement.gtfs import _max_table_bytes
+
+    return (f"the table unpacks to more than {_max_table_bytes() / 2**20:,.0f} MB and is not "
+            "read (PLACEMENT_GTFS_MAX_TABLE_MB sets the cap)")
+
+
 def _stop_list_text(path: Path) -> tuple[str, str]:
     """Text of the stop list and the name used in messages."""
     if path.suffix.lower() == ".zip":
         with zipfile.ZipFile(path) as zf:
             name = next(n for n in zf.namelist() if Path(n).name == "stops.txt")
-            data = zf.read(name)
+            data = _capped_read(zf, name)
+            if data is None:
+                where = f"{path.name}/stops.txt"
+                raise DataError.single(where, _too_large_words())
         where = f"{path.name}/stops.txt"
     else:
         data = path.read_bytes()
@@ -610,7 +630,10 @@ def stop_coverage(path: str | Path, boundary: gpd.GeoDataFrame) -> dict[str, int
         else:
             with zipfile.ZipFile(path) as zf:
                 name = next(n for n in zf.namelist() if Path(n).name == "stops.txt")
-                frame = pd.read_csv(zf.open(name), dtype=str, keep_default_na=False,
+                raw = _capped_read(zf, name)
+                if raw is None:
+                    return None  # too large: the loader says so
+                frame = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False,
                                     encoding="utf-8-sig", skipinitialspace=True)
             frame.columns = [c.strip() for c in frame.columns]
             lat = pd.to_numeric(frame["stop_lat"].str.strip(), errors="coerce").to_numpy(float)

@@ -207,6 +207,9 @@ def plan_measures(plan: pd.DataFrame, households: pd.DataFrame, dwellings: pd.Da
     out["persons_with_stop_data"] = float(base)
     for key, name in (("median_pt_jobcenter_min", "pt_jobcenter_median_min"),
                       ("median_pt_language_school_min", "pt_language_school_median_min")):
+        if name not in acc.columns:  # the destination is not in the data: unknown
+            out[key] = float("nan")
+            continue
         pt = col(name)
         # measured but no journey in time counts as slowest; not measured is left out
         pt = np.where(np.isnan(pt) & dep_known, np.inf, pt)

@@ -407,3 +407,39 @@ def test_validate_checks_the_kept_part_of_a_large_feed(tmp_path: Path, capsys):
     out = capsys.readouterr().out
     assert "2 of the 4 stops of gtfs.zip lie outside the municipality" in out
     assert "gtfs_service: 2024-01-01 to 2024-12-31" in out
+
+
+def test_a_destination_missing_from_the_data_is_unknown_not_unreachable(tmp_path: Path):
+    """No language school in the data: its times are unknown, never scored as unreachable."""
+    from placement.config import Scoring
+    from placement.score import dwelling_terms
+
+    feed = gtfs.load_gtfs(street_feed(tmp_path / "feed.zip"))
+    dwellings = _points(np.array([[X0, Y0]]), dwelling_id=["home"])
+    amenities = _points(np.array([[X0 + 3000, Y0]]), category=["jobcenter"])
+    table = compute_accessibility(dwellings, street_graph(), amenities, feed=feed,
+                                  date="2024-01-09", step_min=10)
+    assert "pt_language_school_median_min" not in table.columns
+    assert table.loc["home", "pt_jobcenter_median_min"] == pytest.approx(29, abs=0.01)
+    s = Scoring()
+    got = dwelling_terms(table, scoring=s).loc["home", "transit"]
+    # an independent mean over the three measured parts (departures, walk to stop, jobcenter)
+    def lin(t, full, zero):
+        return min(1.0, max(0.0, (zero - t) / (zero - full)))
+    parts = [min(1.0, table.loc["home", "departures_per_hour_500m"] / s.good_departures_per_hour),
+             lin(table.loc["home", "walk_stop_min"], s.walk_stop_full_min, s.walk_stop_zero_min),
+             lin(table.loc["home", "pt_jobcenter_median_min"], s.pt_full_min, s.pt_zero_min)]
+    assert got == pytest.approx(sum(parts) / 3)
+
+
+def test_a_stop_list_beyond_the_unpack_cap_is_not_read(tmp_path: Path, monkeypatch):
+    """A zip holding only stops.txt that unpacks past the cap is refused, not read."""
+    path = tmp_path / "stops_only.zip"
+    rows = "".join(f"S{k},Stop {k},55.{k:04d},11.5\n" for k in range(200))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("stops.txt", "stop_id,stop_name,stop_lat,stop_lon\n" + rows)
+    monkeypatch.setenv("PLACEMENT_GTFS_MAX_TABLE_MB", "0.001")  # about 1 kB
+    with pytest.raises(DataError) as exc:
+        gtfs_area.load_stop_list(path)
+    assert "PLACEMENT_GTFS_MAX_TABLE_MB" in str(exc.value)
+    assert gtfs_area.stop_coverage(path, municipality()) is None  # not read past the cap

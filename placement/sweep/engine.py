@@ -302,6 +302,7 @@ class _Store:
         self.spec = spec
         self.user = user
         self._base_id: int | None = None
+        self._dwelling_ids: list[str] = []
 
     def save(self, run: RunSpec, definition: dict[str, Any], result: dict[str, Any]
              ) -> tuple[int, int]:
@@ -309,16 +310,24 @@ class _Store:
         from placement.score import PAIR_TERMS
 
         if self._base_id is None:
+            from placement.dataset import load_dataset
+
+            # no sweep axis adds or withdraws dwellings: every run has the base's dwellings,
+            # recorded so that decisions on a sweep run can only name dwellings that exist
+            self._dwelling_ids = list(load_dataset(self.spec.base_scenario.dataset_dir)
+                                      .dwellings["dwelling_id"].astype(str))
             self._base_id = store.register_dataset(self.engine,
                                                    self.spec.base_scenario.dataset_dir,
-                                                   user=self.user)
+                                                   user=self.user,
+                                                   dwelling_ids=self._dwelling_ids)
         stored = {**definition, "sweep": {"name": self.spec.name, "run": run.index,
                                           "run_hash": run.run_hash, "params": run.params,
                                           "file": str(self.spec.path or "")}}
         scenario_id = store.save_scenario(self.engine, name=definition["scenario"]["name"],
                                           definition=stored, dataset_id=self._base_id,
                                           user=self.user)
-        dataset_id = store.register_dataset(self.engine, result["folder"], user=self.user)
+        dataset_id = store.register_dataset(self.engine, result["folder"], user=self.user,
+                                            dwelling_ids=self._dwelling_ids)
         summary = {**result["summary"], "measures": result["measures"]}
         run_id = store.save_run(self.engine, dataset_id, scenario_id, summary=summary,
                                 proposals=result["assignments"], policy=result["policy"],

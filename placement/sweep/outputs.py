@@ -78,10 +78,10 @@ def runs_table(spec: SweepSpec, runs: Sequence[RunSpec],
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    from placement.export import atomic_path
+    from placement.export import atomic_path, neutralise_formulas
 
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+        neutralise_formulas(frame).to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
     return path
 
 
