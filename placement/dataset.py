@@ -516,6 +516,7 @@ def estimate_population(areas: gpd.GeoDataFrame, dwellings: pd.DataFrame) -> gpd
     out = areas.copy()
     est = out["population_estimated"].to_numpy(dtype=bool)
     ids = out["area_id"].astype(str)
+    # a count: an area with no available dwelling has 0 of them (measured, not unknown)
     out.loc[est, "population"] = ids[est].map(counts).fillna(0).astype("int64").to_numpy()
     logger.info("%s", POPULATION_FALLBACK_WORDS)  # validate lists it once, as a warning
     return out

@@ -535,8 +535,9 @@ def service_counts(feed: gtfs_kit.Feed) -> tuple[np.ndarray, dt.date | None]:
     ok = (starts >= 0) & (ends >= starts)
     regular: dict[str, tuple[int, int, np.ndarray]] = {}
     if len(cal):
-        flags = np.column_stack([pd.to_numeric(cal[d], errors="coerce").fillna(0).to_numpy()
-                                 == 1 for d in _WEEKDAYS])
+        # a weekday flag runs the service only when it is 1 (anything else is refused on load)
+        flags = np.column_stack([pd.to_numeric(cal[d], errors="coerce").to_numpy() == 1
+                                 for d in _WEEKDAYS])
         for w in range(7):
             rows = ok & flags[:, w]
             diff = np.zeros(n + 1, dtype=np.int64)

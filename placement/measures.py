@@ -200,7 +200,7 @@ def plan_measures(plan: pd.DataFrame, households: pd.DataFrame, dwellings: pd.Da
     # of how many (the *_with_*_data measures)
     dep = col("departures_per_hour_500m")
     dep_known = ~np.isnan(dep)
-    served = dep_known & (np.nan_to_num(dep) >= SERVED_DEPARTURES_PER_HOUR)
+    served = dep_known & (dep >= SERVED_DEPARTURES_PER_HOUR)  # NaN compares False
     base = persons[dep_known].sum()
     out["share_near_served_stop"] = (float(persons[served].sum() / base) if base
                                      else float("nan"))

@@ -233,6 +233,17 @@ def test_place_mapped_as_node_and_building_counts_once_private_not(tmp_path: Pat
     assert "daycare" not in set(am["category"])  # access=private does not count
 
 
+def test_integration_residents_not_given_is_said_in_the_notes():
+    hh, dw, areas, acc = make_instance(20, 30, seed=4)
+    pol = Policy()
+    given = areas.assign(integration_residents=0)
+    assert not any("integration programme" in n
+                   for n in propose(hh, dw, given, acc, pol).summary["notes"])
+    notes = propose(hh, dw, areas.drop(columns="integration_residents", errors="ignore"), acc,
+                    pol).summary["notes"]
+    assert any(f"not given for {len(areas)} of {len(areas)} local areas" in n for n in notes)
+
+
 # --- optional building_id ----------------------------------------------------------------------
 
 

@@ -152,6 +152,7 @@ def build_instance(
     dw = dw.sort_values("dwelling_id", kind="stable").reset_index(drop=True)
     ar = pd.DataFrame({"area_id": _ids(areas, "area_id"),
                        "population": pd.to_numeric(areas["population"]).to_numpy()})
+    # not given: counted as 0 under the caps (propose() says so in the run's notes)
     ar["integration_residents"] = (
         pd.to_numeric(areas["integration_residents"]).fillna(0).to_numpy()
         if "integration_residents" in areas.columns else 0)

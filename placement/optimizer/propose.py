@@ -169,6 +169,15 @@ def propose(
         from placement.dataset import POPULATION_FALLBACK_WORDS
 
         inst.notes.append(POPULATION_FALLBACK_WORDS)
+    if policy.rules.area_cap and not estimated:
+        res = (pd.to_numeric(areas["integration_residents"], errors="coerce")
+               if "integration_residents" in areas.columns
+               else pd.Series(np.nan, index=areas.index))
+        if int(res.isna().sum()):
+            inst.notes.append(
+                f"residents already under the integration programme are not given for "
+                f"{int(res.isna().sum())} of {len(res)} local areas: the caps there count them "
+                "as 0, so those caps may let in more than the policy means")
     dep = access.get("departures_per_hour_500m")
     if dep is None or pd.to_numeric(dep, errors="coerce").isna().all():
         inst.notes.append("no timetable (GTFS): departures and public-transport times are "
