@@ -518,38 +518,12 @@ def export_page(user: auth.User, lang: str) -> None:
 
 
 # --- sweeps on the What-if page ------------------------------------------------------------------
-SWEEP_TEXT: dict[str, dict[str, str]] = {
-    "title": {"da": "Mange scenarier på én gang (sweep)", "en": "Many scenarios at once (sweep)"},
-    "term": {"da": "Vægt der varieres", "en": "Weight to vary"},
-    "range": {"da": "Vægt fra–til", "en": "Weight from–to"},
-    "vary_cap": {"da": "Varier loftet for alle lokalområder",
-                 "en": "Vary the cap on every local area"},
-    "caps": {"da": "Loft fra–til (andel af befolkningen)",
-             "en": "Cap from–to (share of population)"},
-    "routes": {"da": "Buslinjer der også prøves nedlagt", "en": "Bus lines also tried cut"},
-    "runs": {"da": "Antal kørsler", "en": "Runs"},
-    "measures": {"da": "Mål for Pareto-fronten", "en": "Measures of the Pareto front"},
-    "start": {"da": "Start sweep", "en": "Start sweep"},
-    "running": {"da": "Kører scenarier: {done} af {total}",
-                "en": "Running scenarios: {done} of {total}"},
-    "front": {"da": "Pareto-front: {front} af {ok} kørsler (røde punkter)",
-              "en": "Pareto front: {front} of {ok} runs (red points)"},
-    "failed": {"da": "{n} kørsel(er) fejlede; se tabellen.",
-               "en": "{n} run(s) failed; see the table."},
-    "unknown": {"da": "{n} kørsel(er) har et ukendt mål og sammenlignes ikke.",
-                "en": "{n} run(s) have an unknown measure and are not compared."},
-    "open": {"da": "Åbn scenarie (klik et punkt eller vælg)",
-             "en": "Open a scenario (click a point or choose)"},
-    "changes": {"da": "Ændringer", "en": "Changes"},
-    "run": {"da": "Kørsel {run}", "en": "Run {run}"},
-}
 #: At most this many runs from the app (larger sweeps: ``placement scenario sweep``).
 APP_SWEEP_MAX_RUNS = 16
 
 
 def _sw(key: str, lang: str, **values: object) -> str:
-    text = SWEEP_TEXT[key].get(lang) or SWEEP_TEXT[key]["en"]
-    return text.format(**values) if values else text
+    return t(f"sweep.{key}", lang, **values)
 
 
 def sweep_section(user: auth.User, lang: str) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from placement._errors import ConfigError, DataError, PlacementError, Problem
-from placement.schema import DESTINATIONS
+from placement.schema import DESTINATIONS, HISTORY
 
 logger = logging.getLogger(__name__)
 
@@ -517,20 +517,8 @@ def report_years(persons: pd.DataFrame, *, as_of: object = None) -> list[int]:
     return sorted({int(y) for y in ends.dt.year})
 
 
-_HISTORY_NAMES = frozenset(
-    {
-        "person_id",
-        "household_id",
-        "placement_date",
-        "dwelling_id",
-        "area_id",
-        "integration_end",
-        "moved_out_date",
-        "destination",
-        "household_type",
-        "persons",
-    }
-)
+#: The history file's own columns (:data:`placement.schema.HISTORY`).
+_HISTORY_NAMES = frozenset(c.name for c in HISTORY)
 
 
 def measure_groupings(persons: pd.DataFrame, settings: RetentionSettings) -> dict[str, str]:
