@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -297,22 +298,48 @@ def demo_sweep(tmp_path, demo_dir) -> Path:
     return write(tmp_path / "demo_sweep.toml", head(demo_dir, "Demo sweep") + DEMO_SWEEP)
 
 
+def _spy_accessibility(on: bool) -> list[str]:
+    """Count ``planning.accessibility`` calls in this process (on) and return them (off)."""
+    import placement.planning as pl
+
+    if on and not hasattr(pl, "_real_accessibility"):
+        pl._real_accessibility = pl.accessibility
+        pl._accessibility_calls = []
+
+        def counting(folder, **kwargs):
+            pl._accessibility_calls.append(str(folder))
+            return pl._real_accessibility(folder, **kwargs)
+
+        pl.accessibility = counting
+    calls = list(getattr(pl, "_accessibility_calls", []))
+    if not on and hasattr(pl, "_real_accessibility"):
+        pl.accessibility = pl._real_accessibility
+        del pl._real_accessibility, pl._accessibility_calls
+    return calls
+
+
+@contextlib.contextmanager
+def count_accessibility(client):
+    """Yield a list that holds, on exit, every accessibility computed here or on a worker."""
+    made: list[str] = []
+    client.run(_spy_accessibility, True)
+    _spy_accessibility(True)
+    try:
+        yield made
+    finally:
+        made += [c for calls in client.run(_spy_accessibility, False).values() for c in calls]
+        made += _spy_accessibility(False)
+
+
 def test_sweep_on_two_workers_runs_fronts_stores_and_resumes(
         client, engine, demo_sweep, tmp_path, monkeypatch):
-    made = []
-    real = planning.accessibility
-
-    def counting(folder, **kwargs):
-        made.append(Path(folder))
-        return real(folder, **kwargs)
-
-    monkeypatch.setattr(planning, "accessibility", counting)
     out = tmp_path / "out"
     seen = []
-    result = run_sweep(demo_sweep, out, client=client, engine=engine,
-                       progress=lambda done, total, rec: seen.append((done, total)))
+    with count_accessibility(client) as made:
+        result = run_sweep(demo_sweep, out, client=client, engine=engine,
+                           progress=lambda done, total, rec: seen.append((done, total)))
     # accessibility once per network variant (base, line L201 cut), not once per run
-    assert len(made) == 2
+    assert len(made) == 2, made
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     table = pd.read_csv(out / "runs.csv", keep_default_na=False, na_values=[""])
     assert table["run"].tolist() == [1, 2, 3, 4]
@@ -368,8 +395,8 @@ def test_sweep_on_two_workers_runs_fronts_stores_and_resumes(
     kept = [ln for ln in lines if json.loads(ln)["run"] != 1]
     journal.write_text("".join(kept) + '{"run_hash": "' + lost["run_hash"][:5],
                        encoding="utf-8")
-    made.clear()
-    again = run_sweep(demo_sweep, out, client=client)
+    with count_accessibility(client) as made:
+        again = run_sweep(demo_sweep, out, client=client)
     assert again.new == 1
     assert again.resumed == 3
     assert len(made) == 1  # only the base network was needed

@@ -1,9 +1,11 @@
 """Running a sweep on Dask: one machine (a LocalCluster) or an existing cluster, unchanged.
 
-The client (the process that runs :func:`run_sweep`) draws the runs, computes the
-accessibility table once per distinct network or timetable change and sends each table to the
-workers once (``scatter(..., broadcast=True)``); every run is one task that materialises the
-run's dataset, solves it once with the optimiser and measures the plan. Each finished run is
+The client (the process that runs :func:`run_sweep`) draws the runs and groups them by
+network or timetable variant; the accessibility table of each variant is computed once, as a
+task on a worker (the variants side by side), and each worker fetches it once for the runs of
+that variant, which are submitted as soon as their table is ready; every run is one task that
+materialises the run's dataset, solves it once with the optimiser and measures the plan. The
+client itself does no heavy work, so N workers use N cores. Each finished run is
 appended to ``DIR/runs.jsonl`` at once (see :mod:`placement.sweep.journal`), so an interrupted
 sweep resumes where it stopped. A run that fails is recorded with its error; the sweep goes on.
 
@@ -105,6 +107,29 @@ def _bare_main() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def _settings_in_environment() -> Iterator[None]:
+    """Give spawned worker processes this process's cache folder and network switch.
+
+    The workers compute the network variants' accessibility, so they must read and write the
+    same cache as a run in this process would (the settings may have been changed in code).
+    """
+    from placement import settings
+
+    wanted = {"PLACEMENT_CACHE": str(settings.cache_folder),
+              "PLACEMENT_ALLOW_NETWORK": "1" if settings.allow_network else "0"}
+    saved = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[Any]:
     """Yield a Dask client: of an existing cluster, or of a LocalCluster closed afterwards.
 
@@ -139,7 +164,7 @@ def dask_client(workers: int | None = None, scheduler: str | None = None) -> Ite
     if n < 1:
         msg = f"--workers must be at least 1, got {n}"
         raise ClusterError(msg)
-    with _bare_main():
+    with _bare_main(), _settings_in_environment():
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                                host="127.0.0.1", dashboard_address=":0",
                                silence_logs=logging.ERROR)
@@ -262,18 +287,26 @@ def _access_key(definition: dict[str, Any]) -> str:
                       default=str)
 
 
-def _group_access(spec: SweepSpec, definition: dict[str, Any], folder: Path,
-                  base: Any) -> pd.DataFrame:
-    """Compute (or read from the cache) the accessibility of one network/timetable variant."""
+def _group_access(definition: dict[str, Any], spec_folder: str, spec_source: str,
+                  spec_name: str, folder: str, base_key: str) -> pd.DataFrame:
+    """Compute (or read from the cache) the accessibility of one network/timetable variant.
+
+    Runs on a worker, so that the variants of a sweep are computed side by side and the client
+    does no heavy work; the table stays on the workers (each fetches it once) for the runs.
+    """
     from placement import planning
     from placement.scenario import materialise, scenario_from_dict
 
     changes = [c for c in definition.get("change", []) if c.get("kind") in ACCESS_KINDS]
     head = dict(definition.get("scenario", {}))
-    head["name"] = f"{spec.name} (network variant)"
-    scen = scenario_from_dict({"scenario": head, "change": changes}, base=spec.folder,
-                              source=spec.source)
-    out = materialise(scen, folder, dataset=base) if changes else scen.dataset_dir
+    head["name"] = f"{spec_name} (network variant)"
+    scen = scenario_from_dict({"scenario": head, "change": changes}, base=Path(spec_folder),
+                              source=spec_source)
+    if changes:
+        base = _base_dataset(scen.dataset_dir, base_key)
+        out = materialise(scen, Path(folder), dataset=base)
+    else:
+        out = scen.dataset_dir
     return planning.accessibility(out, date=scen.effective_date(),
                                   window=planning.DEFAULT_WINDOW)
 
@@ -462,26 +495,33 @@ def _submit_all(client: Any, spec: SweepSpec, todo: list[RunSpec], area_ids: lis
             outcome = {"status": "failed", "error": _error_text(err), "elapsed_s": None}
         finish(run, outcome)
 
+    access: dict[Any, tuple[int, str, list[RunSpec]]] = {}
+    for n, (key, runs) in enumerate(sorted(groups.items()), start=1):
+        fut = client.submit(_group_access, definitions[runs[0].run_hash], str(spec.folder),
+                            spec.source, spec.name, str(work / f"network-{n}"), base_key,
+                            pure=False, priority=10)  # before any run
+        access[fut] = (n, key, runs)
+    done = as_completed(list(access))
     try:
-        for n, (key, runs) in enumerate(sorted(groups.items()), start=1):
-            try:
-                table = _group_access(spec, definitions[runs[0].run_hash],
-                                      work / f"network-{n}", base)
-            except PlacementError as err:
-                for run in runs:
-                    finish(run, {"status": "failed", "elapsed_s": None,
-                                 "error": f"accessibility: {_error_text(err)}"})
-                continue
-            logger.info("network variant %d (%s): %d runs", n, key, len(runs))
-            shared = client.scatter(table, broadcast=True)
-            for run in runs:
-                fut = client.submit(solve_run, definitions[run.run_hash], str(spec.folder),
-                                    str(work / run.run_hash), shared, base_key, pure=False)
-                pending[fut] = run
-            for fut in [f for f in pending if f.done()]:
+        for fut in done:
+            if fut in access:
+                n, key, runs = access.pop(fut)
+                try:
+                    fut.result()
+                except Exception as err:  # every run of the variant fails with its reason
+                    for run in runs:
+                        finish(run, {"status": "failed", "elapsed_s": None,
+                                     "error": f"accessibility: {_error_text(err)}"})
+                    continue
+                logger.info("network variant %d (%s): %d runs", n, key, len(runs))
+                for run in runs:  # the table moves to each worker once, not per task
+                    task = client.submit(solve_run, definitions[run.run_hash],
+                                         str(spec.folder), str(work / run.run_hash), fut,
+                                         base_key, pure=False)
+                    pending[task] = run
+                    done.add(task)
+            else:
                 collect(fut)
-        for fut in as_completed(list(pending)):
-            collect(fut)
     finally:
-        for fut in [*pending, *warm]:
+        for fut in [*pending, *access, *warm]:
             fut.cancel()
