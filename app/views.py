@@ -639,5 +639,9 @@ def _sweep_front(state: dict[str, Any], lang: str) -> None:
     st.caption(_sw("changes", lang))
     st.dataframe(pd.DataFrame(definition.get("change", [])), hide_index=True,
                  key="sweep_changes")
-    areas = _area_table(run)
+    try:  # counted on the run's own dataset folder (its arrivals, dwellings, areas)
+        areas = planning.run_area_table(engine(), int(run["run_id"]))
+    except PlacementError as err:
+        st.warning(str(err))
+        return
     st.dataframe(areas, hide_index=True, key="sweep_areas")

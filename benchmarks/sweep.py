@@ -1,12 +1,15 @@
 """Benchmark scenario sweeps on Dask: 1 against 2 workers, and per run against a run alone.
 
-Usage: python benchmarks/sweep.py [--runs 32] [--workers 1,2] [--alone 6] [--large]
+Usage: python benchmarks/sweep.py [--runs 32] [--workers 1,2] [--alone 6] [--floor 12] [--large]
 
 The sweep is a seeded Latin-hypercube sample over the transit and family weights and the
 arrivals factor (the spread weight stays at the preset's, whose share of the weights sets how
 hard the MILP is: raised to a quarter, one demo solve takes a minute), crossed with a bus
 line cut (none or line L201), so it has two network variants whose accessibility is computed
-once each. "Alone" is ``planning.run_scenario`` of runs of the sample without the line cut,
+once each. The floor is what this machine gives for this work without Dask: the same runs
+(``--floor`` of them, no line cut, accessibility given) in a plain process pool of 1 and of 2
+processes, warmed up first; its speed-up is the most two workers can reach here.
+"Alone" is ``planning.run_scenario`` of runs of the sample without the line cut,
 one after the other in this process, with the base accessibility table given (the best case
 for a single run: nothing but the run's own work). The sweep's time includes starting the
 LocalCluster and the workers' first imports. ``--large`` repeats it on a larger synthetic
@@ -17,6 +20,8 @@ same addresses).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import multiprocessing
 import os
 import statistics
 import tempfile
@@ -81,6 +86,34 @@ def large_changes(folder: Path) -> str:
             '[[change]]\nkind = "add_dwellings"\nfile = "more_dwellings.csv"\n')
 
 
+def _floor_warm(_: int) -> int:
+    import placement.optimizer.propose
+    import placement.planning  # noqa: F401
+
+    return os.getpid()
+
+
+def _floor_run(job: tuple[dict, str, str, pd.DataFrame]) -> float:
+    definition, folder, work, access = job
+    t = time.perf_counter()
+    planning.run_scenario(scenario_from_dict(definition, base=Path(folder)), Path(work),
+                          base_access=access)
+    return time.perf_counter() - t
+
+
+def floor(definitions: list[dict], folder: Path, access: pd.DataFrame, processes: int
+          ) -> float:
+    """Wall time of the runs in a warmed-up plain process pool (no Dask)."""
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=ctx) as pool:
+        list(pool.map(_floor_warm, range(processes * 4)))
+        jobs = [(d, str(folder), str(folder / f"floor-{processes}-{i}"), access)
+                for i, d in enumerate(definitions)]
+        t = time.perf_counter()
+        list(pool.map(_floor_run, jobs))
+        return time.perf_counter() - t
+
+
 def bench(name: str, folder: Path, dataset: Path, changes: str, args: argparse.Namespace
           ) -> list[dict]:
     sweep = folder / f"{name}.toml"
@@ -102,6 +135,12 @@ def bench(name: str, folder: Path, dataset: Path, changes: str, args: argparse.N
         planning.run_scenario(scen, folder / "alone", base_access=base.plan.access)
         alone.append(time.perf_counter() - t)
     alone_s = statistics.mean(alone)
+    floor_defs = [run_definition(spec, r, areas) for r in same_network[: args.floor]]
+    floors = {n: floor(floor_defs, folder, base.plan.access, n) for n in args.workers}
+    floor_speed_up = floors[args.workers[0]] / floors[args.workers[-1]]
+    print(f"  floor (plain process pool, {len(floor_defs)} runs): "
+          + ", ".join(f"{n} process(es) {w:.1f} s" for n, w in floors.items())
+          + f"; speed-up {floor_speed_up:.2f}x", flush=True)
     print(f"{name}: {len(base.plan.dataset.households)} households, "
           f"{len(base.plan.dataset.dwellings)} dwellings; one run alone {alone_s:.2f} s "
           f"(mean of {len(alone)})", flush=True)
@@ -125,7 +164,8 @@ def bench(name: str, folder: Path, dataset: Path, changes: str, args: argparse.N
                "task_overhead": float(tasks.median()) / alone_s - 1,
                "matched_task_s": float(same.mean()),
                "matched_overhead": float(same.mean()) / alone_s - 1,
-               "speed_up": walls[args.workers[0]] / wall}
+               "speed_up": walls[args.workers[0]] / wall,
+               "floor_speed_up": floors[args.workers[0]] / floors[n]}
         rows.append(row)
         print(f"  {n} worker(s): {wall:.1f} s for {len(runs)} runs ({row['ok']} ok, "
               f"{row['front']} on the front); {per_run:.2f} s per run per worker "
@@ -141,6 +181,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=32)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--alone", type=int, default=6)
+    parser.add_argument("--floor", type=int, default=12)
     parser.add_argument("--large", action="store_true")
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]

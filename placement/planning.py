@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from placement import measures as ms
-from placement._errors import ConfigError
+from placement._errors import ConfigError, DataError
 from placement.config import Policy, load_policy
 from placement.dataset import Dataset, load_dataset
 from placement.scenario import Scenario, check_changes, materialise
@@ -683,7 +683,8 @@ def policy_of_run(run: Mapping[str, Any]) -> Policy:
     return Policy.from_dict({"policy": head, **stored}, source=f"run {run.get('run_id')}")
 
 
-def run_area_table(engine: Engine, run_id: int, dataset: Dataset) -> pd.DataFrame:
+def run_area_table(engine: Engine, run_id: int, dataset: Dataset | None = None
+                   ) -> pd.DataFrame:
     """Persons placed per local area against its cap, for a stored run.
 
     Parameters
@@ -692,18 +693,36 @@ def run_area_table(engine: Engine, run_id: int, dataset: Dataset) -> pd.DataFram
         Open database.
     run_id : int
         The run.
-    dataset : Dataset
-        Its dataset.
+    dataset : Dataset, optional
+        Its dataset. Default: the folder the run's dataset was registered from (for a
+        scenario or sweep run, its own materialised folder, whose households, dwellings and
+        areas may differ from the base's), provided it still holds the same files.
 
     Returns
     -------
     pandas.DataFrame
         As :func:`placement.measures.area_table`.
+
+    Raises
+    ------
+    DataError
+        ``dataset`` not given and the run's folder is gone or its files changed since.
     """
     from placement import auth, store
 
     with auth.aggregating():  # reads the proposals only to count persons per area
         run, proposals = store.load_run(engine, run_id)
+    if dataset is None:
+        folder, sha = store.dataset_folder(engine, int(run["dataset_id"]))
+        if not folder.is_dir():
+            msg = (f"run {run_id}: its dataset folder is gone; its areas cannot be counted "
+                   "(run the scenario again)")
+            raise DataError.single(str(folder), msg)
+        if store.hash_dataset(folder)[1] != sha:
+            msg = (f"run {run_id}: the folder's files changed since the run; its areas "
+                   "cannot be counted on them (run the scenario again)")
+            raise DataError.single(str(folder), msg)
+        dataset = load_dataset(folder)
     pol = policy_of_run(run)
     caps = ms.area_caps(dataset.areas, pol.rules.max_area_share, pol.rules.area_max_share)
     return ms.area_table(proposals, dataset.households, dataset.dwellings, dataset.areas, caps)

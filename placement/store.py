@@ -87,6 +87,7 @@ __all__ = [
     "check_texts",
     "dataset_dwellings",
     "dataset_files",
+    "dataset_folder",
     "decide",
     "decisions_for",
     "default_user",
@@ -369,6 +370,22 @@ def dataset_dwellings(bind: Engine | Session, dataset_id: int) -> list[str]:
                 .order_by(DatasetDwelling.dwelling_id)
             )
         )
+
+
+def dataset_folder(bind: Engine | Session, dataset_id: int) -> tuple[Path, str]:
+    """Return the folder a dataset was registered from and the content hash it had then.
+
+    Raises
+    ------
+    StoreError
+        No dataset with that id.
+    """
+    with _reading(bind) as session:
+        row = session.get(Dataset, dataset_id)
+        if row is None:
+            msg = f"no dataset with id {dataset_id} in the database"
+            raise StoreError(msg)
+        return Path(row.source_path), str(row.content_sha256)
 
 
 def dataset_files(bind: Engine | Session, dataset_id: int) -> pd.DataFrame:

@@ -213,3 +213,30 @@ def test_a_new_run_on_updated_data_keeps_approved_and_locked(demo_plan, demo_dir
                      dwelling_id=approved["dwelling_id"], action="approve", user="bo")
     held = store.active_allocations(engine, summary["dataset_id"])
     assert set(held["household_id"]) == {approved["household_id"], locked["household_id"]}
+
+
+def test_a_stored_scenario_run_counts_its_areas_on_its_own_dataset(demo_plan, demo_dir,
+                                                                   tmp_path, engine):
+    from placement._errors import DataError
+
+    scen = read_scenario(_scenario(tmp_path, demo_dir, """
+[[change]]
+kind = "arrivals"
+factor = 1.3
+"""))
+    result = planning.run_scenario(scen, tmp_path / "work", engine=engine,
+                                   base_access=demo_plan.access)
+    table = planning.run_area_table(engine, result.run_id).set_index("area_id")
+    # every person the run placed is counted, the extra arrivals included
+    assert table["persons_placed"].sum() == result.plan.measures["persons_placed"]
+    assert result.plan.measures["persons_placed"] > demo_plan.measures["persons_placed"]
+    ours = result.plan.area_table.set_index("area_id")
+    assert (table["persons_placed"] == ours.loc[table.index, "persons_placed"]).all()
+    # counted on the base dataset, the arrivals the scenario added would be missing
+    on_base = planning.run_area_table(engine, result.run_id, demo_plan.dataset)
+    assert on_base["persons_placed"].sum() < table["persons_placed"].sum()
+    # the run's folder changed afterwards: said, not counted on other data
+    households = result.folder / "households.csv"
+    households.write_text(households.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="changed since the run"):
+        planning.run_area_table(engine, result.run_id)
