@@ -57,11 +57,13 @@ __all__ = [
     "PT_CAP_MIN",
     "WALK_CAP_MIN",
     "ModelSettings",
+    "RetentionFit",
     "RetentionModel",
     "Validation",
     "auc",
     "calibration_table",
     "dwelling_features",
+    "fit_for_dataset",
     "fit_retention_model",
     "household_group",
     "outcome_frame",
@@ -627,3 +629,84 @@ def _scores(y: np.ndarray, p: np.ndarray, base: np.ndarray) -> dict[str, Any]:
             "predicted": float(p.mean()), "auc": auc(y, p), "brier": brier,
             "brier_base": brier_base,
             "skill": 1.0 - brier / brier_base if brier_base > 0 else float("nan")}
+
+
+# --------------------------------------------------------------------------------------------
+# Everything a plan needs
+# --------------------------------------------------------------------------------------------
+@dataclass
+class RetentionFit:
+    """The model fitted on every cohort with an outcome, its validation and its predictions.
+
+    Attributes
+    ----------
+    model : RetentionModel
+    validation : Validation
+    dwelling_prediction : pandas.Series
+        Standardised predicted retention per dwelling (:func:`predict_dwellings`).
+    base_rate : float
+        Share of persons with an ended period who stayed (the history's base rate).
+    as_of : pandas.Timestamp
+        Data date of the history.
+    """
+
+    model: RetentionModel
+    validation: Validation
+    dwelling_prediction: pd.Series
+    base_rate: float
+    as_of: pd.Timestamp
+
+    def summary(self, expected: float | None = None, target: float | None = None
+                ) -> dict[str, Any]:
+        """Return the figures to show beside any use of the model (JSON-ready)."""
+        v = self.validation
+        return {
+            "expected_retention": expected,
+            "base_rate": self.base_rate,
+            "target": target,
+            "n_train": self.model.n,
+            "train_cohorts": self.model.cohorts,
+            "validation": {k: (float(x) if isinstance(x, float | np.floating) else x)
+                           for k, x in v.pooled.items()},
+            "better_than_base": v.better_than_base,
+            "words": v.words(),
+        }
+
+
+def fit_for_dataset(history: pd.DataFrame, access: pd.DataFrame, *,
+                    dwellings: pd.DataFrame | None = None, areas: pd.DataFrame | None = None,
+                    settings: ModelSettings | None = None,
+                    retention: RetentionSettings | None = None) -> RetentionFit:
+    """Fit the model on a dataset's history and the access table joined by dwelling.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Residence history.
+    access : pandas.DataFrame
+        Accessibility table indexed by ``dwelling_id`` (the placement measures; for past
+        placements in dwellings of this table).
+    dwellings, areas : pandas.DataFrame, optional
+        Area of each dwelling and area concentration.
+    settings, retention : optional
+        Model and retention settings.
+
+    Returns
+    -------
+    RetentionFit
+
+    Raises
+    ------
+    RetentionError
+        Too few persons with an outcome and known measures.
+    """
+    persons = outcome_frame(history, measures=access, areas=areas, dwellings=dwellings,
+                            settings=retention)
+    model = fit_retention_model(persons, settings)
+    validation = validate_out_of_time(persons, settings)
+    if model.left_out:
+        validation.notes.append(f"{model.left_out} persons with an ended period were left out "
+                                "of the fit: a measure of their dwelling is unknown.")
+    pred = predict_dwellings(model, access, dwellings, areas)
+    known = persons["stayed"].dropna()
+    return RetentionFit(model, validation, pred, float(known.mean()), persons.attrs["as_of"])
