@@ -46,10 +46,10 @@ __all__ = [
     "ABROAD_SHARE",
     "HAZARD_RATIOS",
     "HISTORY_HEADER",
-    "STOP_CAP_M",
     "SPIKE_SHARE",
     "STAY_3Y",
     "STAY_5Y",
+    "STOP_CAP_M",
     "WITHIN_SHARE",
     "baseline_cumulative_hazard",
     "history_rows",
@@ -256,7 +256,7 @@ def history_rows(
                            if not (placed.month == 2 and placed.day == 29)
                            else dt.date(placed.year + 5, 2, 28))
         left = (end - placed).days
-        exit_day = int(math.ceil(exit_years[h] * 365.25))
+        exit_day = math.ceil(exit_years[h] * 365.25)
         moved = dest = ""
         if exit_day <= left:
             moved = (placed + dt.timedelta(days=max(exit_day, 1))).isoformat()

@@ -25,7 +25,8 @@ households (all; by household type: ``single``, ``couple``, ``single_parent``, `
 Every figure says of how many it is (``n``; ``count`` for shares). Small cells are suppressed
 with the rules of the retention report (:func:`placement.retention_rates.suppression_mask`,
 threshold ``min_cell``): a share is treated as stayers/leavers of ``n``, a mean as a count of
-``n``; a count of 0 is shown unless ``hide_zero_counts`` is set. A group whose figure differs from that of all households by more than the setting
+``n``; a count of 0 is shown unless ``hide_zero_counts`` is set. A group whose figure differs
+from that of all households by more than the setting
 (:class:`FairnessSettings`) is flagged in words.
 """
 
@@ -49,10 +50,10 @@ from placement.score import PAIR_TERMS
 __all__ = [
     "AUDIT_COLUMNS",
     "MEASURES",
+    "TARGETS",
     "FairnessAudit",
     "FairnessSettings",
     "PlanInput",
-    "TARGETS",
     "audit_dataset",
     "audit_plan",
     "fairness_audit",

@@ -614,10 +614,10 @@ def validate_out_of_time(persons: pd.DataFrame, settings: ModelSettings | None =
     tested = sorted(allp["cohort"].unique())
     pooled["cohorts"] = f"{tested[0]}-{tested[-1]}" if len(tested) > 1 else str(tested[0])
     better = bool(pooled["skill"] > 0 and pooled["auc"] >= s.min_auc)
-    notes.append(("The model predicts staying better than the base rate out of time."
+    notes.append("The model predicts staying better than the base rate out of time."
                   if better else
                   "The model does not predict staying better than the base rate out of time: "
-                  "the retention term should stay off (weight 0)."))
+                  "the retention term should stay off (weight 0).")
     cal = calibration_table(allp["stayed"].to_numpy(), allp["predicted"].to_numpy())
     return Validation(by_year, pooled, cal, better, notes, allp)
 

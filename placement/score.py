@@ -49,8 +49,8 @@ import pandas as pd
 
 from placement.config import Policy, Scoring
 
-__all__ = ["NO_DATA_BITS", "PAIR_TERMS", "RETENTION_COLUMN", "any_measured", "combine", "decay", "dwelling_terms",
-           "no_data_for_plan", "no_data_words", "pair_terms", "walk_known"]
+__all__ = ["NO_DATA_BITS", "PAIR_TERMS", "RETENTION_COLUMN", "any_measured", "combine", "decay",
+           "dwelling_terms", "no_data_for_plan", "no_data_words", "pair_terms", "walk_known"]
 
 logger = logging.getLogger(__name__)
 
@@ -222,8 +222,8 @@ def pair_terms(
     -------
     dict
         ``transit``, ``community``, ``family``, ``anchor``, ``retention`` (NaN where not
-        applicable or unknown) and ``no_data``: a bit mask (:data:`NO_DATA_BITS`) of the terms that apply to
-        the pair but could not be measured.
+        applicable or unknown) and ``no_data``: a bit mask (:data:`NO_DATA_BITS`) of the terms
+        that apply to the pair but could not be measured.
     """
     day = dterms["daycare"].to_numpy()[d]
     sch = dterms["school"].to_numpy()[d]
