@@ -105,7 +105,8 @@ def test_audit_equals_an_independent_computation() -> None:
     # a group/measure with nothing known is unknown (NaN, n = 0), never 0
     for (g, m), r in rows.iterrows():
         if (g, m) not in want:
-            assert r["n"] == 0 and math.isnan(r["value"]), (g, m)
+            assert r["n"] == 0, (g, m)
+            assert math.isnan(r["value"]), (g, m)
 
 
 def test_weeks_waited_unknown_without_the_column_and_a_mean_with_it() -> None:
@@ -126,7 +127,8 @@ def test_step_free_groups_add_up_to_all() -> None:
     n_all = t.at[("all", "all", "share_placed"), "n"]
     placed_all = t.at[("all", "all", "share_placed"), "count"]
     sf = t.loc["step_free"].xs("share_placed", level="measure")
-    assert sf["n"].sum() == n_all and sf["count"].sum() == placed_all
+    assert sf["n"].sum() == n_all
+    assert sf["count"].sum() == placed_all
 
 
 def _small_cell_plan() -> PlanInput:
@@ -171,8 +173,10 @@ def test_small_cells_are_suppressed_with_the_retention_rules(tmp_path: Path) -> 
     html, csv_path = write_fairness_report(audit, tmp_path / "f.html", title="t")
     with csv_path.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
-    single = [r for r in rows if r["group"] == "single" and r["measure"] == "share_placed"][0]
-    assert single["n"] == "<5" and single["value"] == "<5" and single["count"] == "<5"
+    single = next(r for r in rows if r["group"] == "single" and r["measure"] == "share_placed")
+    assert single["n"] == "<5"
+    assert single["value"] == "<5"
+    assert single["count"] == "<5"
     assert "3" not in (single["n"], single["count"])
     assert "<5" in html.read_text(encoding="utf-8").replace("&lt;", "<")
 
@@ -198,8 +202,10 @@ def test_disparities_beyond_the_setting_are_flagged_in_words() -> None:
     p.assignments.loc[fam, "transit"] = 0.5
     audit = fairness_audit({"plan": p}, settings=FairnessSettings(score_gap=0.1))
     flags = [f for f in audit.flags if "mean transit" in f]
-    assert len(flags) == 1 and flags[0].startswith("plan: family households")
-    assert "0.50 (of 20)" in flags[0] and "lower" in flags[0]
+    assert len(flags) == 1
+    assert flags[0].startswith("plan: family households")
+    assert "0.50 (of 20)" in flags[0]
+    assert "lower" in flags[0]
     calm = fairness_audit({"plan": p}, settings=FairnessSettings(score_gap=0.5))
     assert not [f for f in calm.flags if "mean transit" in f]
 
@@ -255,9 +261,11 @@ def test_cli_fairness_report_on_the_demo(demo_dir: Path, tmp_path: Path, capsys)
     out = tmp_path / "fair.html"
     assert cli.main(["report", "fairness", str(demo_dir), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "Out-of-time validation" in text and "association, not a cause" in text
+    assert "Out-of-time validation" in text
+    assert "association, not a cause" in text
     html = out.read_text(encoding="utf-8")
-    assert "transit-weighted" in html and "retention-weighted" in html
+    assert "transit-weighted" in html
+    assert "retention-weighted" in html
     with out.with_suffix(".csv").open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     plans = {r["plan"] for r in rows}

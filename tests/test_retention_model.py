@@ -55,7 +55,9 @@ def test_calibration_table_covers_everyone_once() -> None:
     p = rng.random(95)
     y = (rng.random(95) < p).astype(float)
     t = calibration_table(y, p)
-    assert len(t) == 10 and t["n"].sum() == 95 and t["stayers"].sum() == y.sum()
+    assert len(t) == 10
+    assert t["n"].sum() == 95
+    assert t["stayers"].sum() == y.sum()
     assert t["predicted"].is_monotonic_increasing
     order = np.argsort(p, kind="stable")
     first = order[: t.at[0, "n"]]
@@ -144,7 +146,9 @@ def test_unknown_measures_give_no_prediction_and_are_left_out_of_the_fit() -> No
                                              categorical=()))
     assert m.left_out == int(p.loc[p["dwelling_id"] == "D2", "stayed"].notna().sum()) > 0
     pred = predict_dwellings(m, acc)
-    assert math.isnan(pred["D2"]) and 0 < pred["D1"] < 1 and 0 < pred["D3"] < 1
+    assert math.isnan(pred["D2"])
+    assert 0 < pred["D1"] < 1
+    assert 0 < pred["D3"] < 1
 
 
 def test_too_few_persons_is_a_clear_error() -> None:
@@ -168,7 +172,9 @@ def test_a_model_with_signal_beats_the_base_rate_out_of_time() -> None:
     h = _history(n_per_group=60, seed=5, years=(2012, 2013, 2014, 2015))
     v = validate_out_of_time(outcome_frame(h), ModelSettings(features=(),
                                                              categorical=("household_type",)))
-    assert v.better_than_base and v.pooled["auc"] > 0.6 and v.pooled["skill"] > 0
+    assert v.better_than_base
+    assert v.pooled["auc"] > 0.6
+    assert v.pooled["skill"] > 0
     # pooled figures equal an independent computation over the stored predictions
     pr = v.predictions
     assert v.pooled["brier"] == pytest.approx(float(((pr["predicted"] - pr["stayed"]) ** 2)
@@ -253,4 +259,5 @@ def test_logistic_model_on_the_access_table_finds_the_direction_of_the_relation(
     assert c["household_type=couple"] < c["household_type=large_family"]
     v = validate_out_of_time(p)
     assert list(v.by_year["cohort"]) == [2017, 2018, 2019, 2020]
-    assert v.better_than_base and v.pooled["auc"] > 0.55
+    assert v.better_than_base
+    assert v.pooled["auc"] > 0.55
