@@ -237,6 +237,8 @@ def propose_cmd(
             typer.echo(f"  no data: {info['words']}")
     for note in plan.decision_notes:
         typer.echo(f"  {note}")
+    for line in planning.retention_lines(plan):
+        typer.echo(f"  {line}")
     typer.echo(f"Proposals written to {paths['assignments']}, summary {paths['summary']}.")
     if run_id is not None:
         typer.echo(f"Stored as run {run_id}.")

@@ -56,6 +56,7 @@ __all__ = [
     "PlanInput",
     "audit_dataset",
     "audit_plan",
+    "plan_input",
     "fairness_audit",
     "write_fairness_report",
 ]
@@ -312,6 +313,8 @@ class FairnessAudit:
         """Return the table as it may be published: suppressed cells as ``"<5"``."""
         label = suppressed_label(self.settings.min_cell)
         out = self.table.astype(object).copy()
+        out["count"] = pd.Series([int(v) if pd.notna(v) and float(v).is_integer() else v
+                                  for v in self.table["count"]], index=out.index, dtype=object)
         for c in ("value", "count", "n"):
             out[c] = out[c].mask(self.hidden[c], label)
         return out
@@ -523,6 +526,13 @@ def _predicted(fit: Any, assignments: pd.DataFrame, households: pd.DataFrame,
     groups = household_group(hh["household_type"].reindex(hid), hh["persons"].reindex(hid))
     return predict_pairs(fit.model, groups.to_numpy(), assignments["dwelling_id"].to_numpy(),
                          access, ds.dwellings, ds.areas)
+
+
+def plan_input(plan: Any, fit: Any = None) -> PlanInput:
+    """Return the audit input of a :class:`placement.planning.Plan` (``fit``: retention model)."""
+    ds = plan.dataset
+    return PlanInput(plan.assignments, ds.households, plan.access,
+                     _predicted(fit, plan.assignments, ds.households, plan.access, ds))
 
 
 def audit_dataset(dataset_dir: str | Path, policy: Any = "default", *,

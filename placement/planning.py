@@ -235,6 +235,42 @@ def with_predicted_retention(access: pd.DataFrame, fit: Any) -> pd.DataFrame:
     return out
 
 
+def retention_summary(plan: Plan, target: Any = None) -> dict[str, Any]:
+    """Return the plan's expected retention against the history's base rate and the target.
+
+    Parameters
+    ----------
+    plan : Plan
+        A plan with a retention model (``plan.retention``).
+    target : placement.retention.RetentionTarget, optional
+        The target over the base rate (default +10 % relative, Vordingborg's goal).
+
+    Returns
+    -------
+    dict
+        ``expected_retention``, ``base_rate``, ``target``, ``target_words``, the training
+        cohorts, the validation figures and ``words`` (a sentence for every use), JSON-ready.
+    """
+    from placement.retention_rates import RetentionTarget
+
+    goal = target or RetentionTarget()
+    fit = plan.retention
+    out = fit.summary(expected=expected_retention(plan), target=goal.target_rate(fit.base_rate))
+    out["target_words"] = goal.describe().replace("the baseline", "the history's base rate")
+    return out
+
+
+def retention_lines(plan: Plan) -> list[str]:
+    """Return the retention figures of a plan in words (empty without a model)."""
+    if plan.retention is None:
+        return []
+    r = retention_summary(plan)
+    return [f"Expected retention {r['expected_retention']:.1%} of the persons placed (model "
+            f"prediction, an association, not a cause), against a base rate of "
+            f"{r['base_rate']:.1%} in the history and a target of {r['target']:.1%} "
+            f"({r['target_words']}).", r["words"]]
+
+
 def expected_retention(plan: Plan) -> float:
     """Mean predicted retention of the persons a plan places (NaN without a model).
 
@@ -736,8 +772,7 @@ def write_plan(plan: Plan, out_csv: str | Path) -> dict[str, Path]:
 
     summary = {**plan.proposal.summary, "measures": plan.measures}
     if plan.retention is not None:
-        summary["retention"] = plan.retention.summary(
-            expected=expected_retention(plan), target=plan.retention.base_rate * 1.10)
+        summary["retention"] = retention_summary(plan)
     enriched = replace(plan.proposal, assignments=proposals_for_case_handling(plan),
                        summary=summary)
     return write_proposal(enriched, out_csv)

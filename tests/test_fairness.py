@@ -278,3 +278,72 @@ def test_cli_fairness_bad_argument(tmp_path: Path, capsys) -> None:
     assert cli.main(["report", "fairness", str(tmp_path / "nothing"), "--out",
                      str(tmp_path / "x.html")]) == 2
     assert "neither a dataset folder" in capsys.readouterr().err
+
+
+def test_cli_fairness_report_of_a_stored_run(demo_plan, demo_dir: Path, tmp_path: Path,
+                                             capsys) -> None:
+    from placement import db, planning
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    db.upgrade(url)
+    run_id = planning.store_plan(db.open_engine(url), demo_plan)
+    out = tmp_path / "run.html"
+    assert cli.main(["report", "fairness", str(run_id), "--dataset", str(demo_dir), "--db", url,
+                     "--no-targets", "--out", str(out)]) == 0
+    capsys.readouterr()
+    with out.with_suffix(".csv").open(encoding="utf-8-sig") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["measure"] == "share_placed"]
+    assert {r["plan"] for r in rows} == {f"run {run_id}"}
+    # group sizes equal a count straight from households.csv
+    hh = pd.read_csv(demo_dir / "households.csv")
+    persons = hh[["adults", "children_0_5", "children_6_16", "children_17_plus"]].sum(axis=1)
+    kids = hh[["children_0_5", "children_6_16", "children_17_plus"]].sum(axis=1)
+    group = np.where(persons >= 5, "large_family",
+                     np.where(kids == 0, np.where(hh["adults"] == 1, "single", "couple"),
+                              np.where(hh["adults"] == 1, "single_parent", "family")))
+    want = pd.Series(group).value_counts()
+    got = {r["group"]: r["n"] for r in rows if r["dimension"] == "household_type"}
+    for g, n in want.items():
+        assert got[g] == (str(n) if n >= 5 else "<5"), g
+    placed = int(demo_plan.assignments["dwelling_id"].notna().sum())
+    assert next(r for r in rows if r["dimension"] == "all")["count"] == str(placed)
+
+
+def test_a_plan_with_the_retention_weight_reports_expected_retention(demo_dir: Path) -> None:
+    from placement import planning
+
+    plan = planning.make_plan(demo_dir, "default", weights={"retention": 0.5})
+    a = plan.assignments
+    pred = plan.access["predicted_retention"]
+    placed = a["dwelling_id"].notna()
+    # the score breakdown shows the term: the dwelling's prediction
+    assert np.allclose(a.loc[placed, "retention"],
+                       pred.reindex(a.loc[placed, "dwelling_id"].astype(str)).to_numpy())
+    r = planning.retention_summary(plan)
+    assert r["target"] == pytest.approx(1.1 * r["base_rate"])
+    hist = plan.dataset.history
+    ended = pd.to_datetime(hist["integration_end"]) <= pd.Timestamp("2025-12-31")
+    left = (pd.to_datetime(hist["moved_out_date"]) <= pd.to_datetime(hist["integration_end"])) \
+        & hist["destination"].isin(["other_municipality", "abroad"])
+    assert r["base_rate"] == pytest.approx(1 - left[ended].mean())
+    assert "Out-of-time validation" in r["words"]
+    # expected retention: the persons-weighted mean of the per-household predictions
+    from placement.retention_model import household_group, predict_pairs
+
+    hh = plan.dataset.households.set_index("household_id").loc[a["household_id"]]
+    p = predict_pairs(plan.retention.model,
+                      household_group(hh["household_type"], hh["persons"]).to_numpy(),
+                      a["dwelling_id"].to_numpy(), plan.access, plan.dataset.dwellings,
+                      plan.dataset.areas)
+    assert r["expected_retention"] == pytest.approx(np.average(p, weights=a["persons"]))
+
+
+def test_retention_weight_without_a_history_is_a_clear_error(tmp_path: Path) -> None:
+    from placement import planning
+    from placement._errors import ConfigError
+
+    class _NoHistory:
+        history = None
+
+    with pytest.raises(ConfigError, match="no residence history"):
+        planning.retention_model_for(_NoHistory(), pd.DataFrame())  # type: ignore[arg-type]
