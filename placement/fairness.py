@@ -56,8 +56,8 @@ __all__ = [
     "PlanInput",
     "audit_dataset",
     "audit_plan",
-    "plan_input",
     "fairness_audit",
+    "plan_input",
     "write_fairness_report",
 ]
 
