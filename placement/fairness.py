@@ -564,7 +564,18 @@ def audit_dataset(dataset_dir: str | Path, policy: Any = "default", *,
 
     folder = Path(dataset_dir)
     ds = load_dataset(folder)
-    acc = planning.accessibility(folder)
+    stored = None
+    if run is not None:
+        from placement import store
+
+        stored = store.load_run(run[0], run[1])
+        params = stored[0].get("parameters") or {}
+        window = params.get("window") or planning.DEFAULT_WINDOW
+        # the measures of the run: its service date and departure window
+        acc = planning.accessibility(folder, date=params.get("date"),
+                                     window=(str(window[0]), str(window[1])))
+    else:
+        acc = planning.accessibility(folder)
     notes: list[str] = []
     fit = None
     words = ""
@@ -578,13 +589,10 @@ def audit_dataset(dataset_dir: str | Path, policy: Any = "default", *,
         except RetentionError as err:
             notes.append(f"No retention model: {err}. Predicted retention is unknown.")
     plans: dict[str, PlanInput] = {}
-    if run is not None:
-        from placement import store
-
-        engine, run_id = run
-        summary, proposals = store.load_run(engine, run_id)
+    if run is not None and stored is not None:
+        summary, proposals = stored
         pol = planning.policy_of_run(summary)
-        name = f"run {run_id}"
+        name = f"run {run[1]}"
         plans[name] = PlanInput(proposals, ds.households, acc,
                                 _predicted(fit, proposals, ds.households, acc, ds))
     else:

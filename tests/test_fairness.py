@@ -347,3 +347,28 @@ def test_retention_weight_without_a_history_is_a_clear_error(tmp_path: Path) -> 
 
     with pytest.raises(ConfigError, match="no residence history"):
         planning.retention_model_for(_NoHistory(), pd.DataFrame())  # type: ignore[arg-type]
+
+
+def test_app_render_shows_flags_and_hidden_cells(repo_root: Path, monkeypatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.syspath_prepend(str(repo_root / "app"))
+
+    def page() -> None:
+        import fairness as page_fairness
+        from test_fairness import _small_cell_plan
+
+        from placement.fairness import FairnessSettings, fairness_audit
+
+        p = _small_cell_plan()
+        fam = p.households["household_type"].eq("family").to_numpy()
+        p.assignments.loc[fam, "transit"] = 0.5
+        page_fairness.render(fairness_audit({"plan": p}, settings=FairnessSettings()),
+                             "validation words")
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception
+    assert any("family households" in w.value for w in at.warning)
+    assert at.info[0].value == "validation words"
+    table = at.dataframe[0].value
+    assert "<5" in set(table["n"])
