@@ -402,10 +402,16 @@ def _changes(table: pd.DataFrame, hidden: pd.DataFrame, names: list[str]) -> pd.
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
-def _cell(measure: str, value: Any, n: Any, label: str) -> str:
+#: Measures that apply to households with children only.
+_FAMILY_MEASURES = ("mean_family", "families_daycare_school_15min")
+
+
+def _cell(measure: str, value: Any, n: Any, group: str) -> str:
     if isinstance(value, str):
         return html.escape(value)
     if value is None or (isinstance(value, float) and np.isnan(value)):
+        if measure in _FAMILY_MEASURES and group in ("single", "couple"):
+            return "not applicable"
         return "unknown (no data)"
     n_text = html.escape(str(n)) if isinstance(n, str) else f"{int(n)}"
     return f"{html.escape(_fmt(measure, float(value)))} <small>(of {n_text})</small>"
@@ -472,7 +478,7 @@ def write_fairness_report(audit: FairnessAudit, out: str | Path, *, title: str =
             for measure in MEASURES:
                 m = d.loc[d["measure"] == measure].set_index("group")
                 parts.append(f"<tr><td>{html.escape(MEASURES[measure][2])}</td>" + "".join(
-                    f"<td>{_cell(measure, m.at[g, 'value'], m.at[g, 'n'], label)}</td>"
+                    f"<td>{_cell(measure, m.at[g, 'value'], m.at[g, 'n'], str(g))}</td>"
                     for g in groups) + "</tr>")
             parts.append("</table>")
     if len(plans) >= 2:
