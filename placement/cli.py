@@ -237,6 +237,8 @@ def propose_cmd(
             typer.echo(f"  no data: {info['words']}")
     for note in plan.decision_notes:
         typer.echo(f"  {note}")
+    for line in planning.retention_lines(plan):
+        typer.echo(f"  {line}")
     typer.echo(f"Proposals written to {paths['assignments']}, summary {paths['summary']}.")
     if run_id is not None:
         typer.echo(f"Stored as run {run_id}.")
@@ -465,6 +467,56 @@ def report_retention_cmd(
     typer.echo(f"Report written to {paths.html} (numbers: {paths.csv})")
     if pdf:
         typer.echo(f"PDF: {paths.pdf}")
+
+
+@report_app.command("fairness")
+def report_fairness_cmd(
+    run_or_dataset: Annotated[
+        str, typer.Argument(help="A dataset folder, or the id of a stored run (with --db and "
+                            "--dataset).", show_default=False)],
+    out: Annotated[Path, typer.Option(help="HTML file to write (a CSV of every number "
+                                      "goes beside it).")] = Path("fairness.html"),
+    policy: Annotated[str, typer.Option(help="Policy preset or file of the plan (a dataset "
+                                        "only).")] = "default",
+    dataset: Annotated[Path | None, typer.Option(help="Dataset folder of a stored run.")] = None,
+    targets: Annotated[bool, typer.Option("--targets/--no-targets", help="Also audit the "
+                                          "transit-weighted and retention-weighted plans.")
+                       ] = True,
+    min_cell: Annotated[int, typer.Option(help="Smallest count shown.")] = 5,
+    share_gap: Annotated[float, typer.Option(help="Flag shares this far (absolute) from all "
+                                             "households'.")] = 0.10,
+    db_url: DbUrl = None,
+) -> None:
+    """Fairness audit: per household type and step-free need, who gains and who loses."""
+    from placement.fairness import FairnessSettings, audit_dataset, write_fairness_report
+
+    try:
+        settings = FairnessSettings(min_cell=min_cell, share_gap=share_gap)
+        run = None
+        folder = Path(run_or_dataset)
+        if run_or_dataset.isdigit() and not folder.is_dir():
+            if dataset is None:
+                typer.echo("error: a stored run needs --dataset (the folder it was made from)",
+                           err=True)
+                raise typer.Exit(code=2)
+            from placement import db
+
+            run, folder = (db.open_engine(db_url), int(run_or_dataset)), dataset
+        elif not (folder / "dataset.toml").is_file():
+            typer.echo(f"error: {run_or_dataset} is neither a dataset folder (with dataset.toml) "
+                       "nor a run id", err=True)
+            raise typer.Exit(code=2)
+        audit, words = audit_dataset(folder, policy, run=run, targets=targets,
+                                     settings=settings)
+        html_path, csv_path = write_fairness_report(audit, out, title=folder.name,
+                                                    validation_words=words)
+    except PlacementError as err:
+        raise _fail(err) from None
+    if words:
+        typer.echo(f"Retention model: {words}")
+    for flag in audit.flags:
+        typer.echo(f"  flag: {flag}")
+    typer.echo(f"Fairness audit written to {html_path} (numbers: {csv_path})")
 
 
 def _run_measures(dataset_dir: Path, run_id: int, db_url: str | None) -> Any:

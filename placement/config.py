@@ -154,6 +154,12 @@ class Weights:
                        goal="families: daycare and school within reach", ge=0)
     anchor: float = _f(0.1, "Closeness to the household's anchor place (work, education).",
                        goal="keep existing jobs and studies", ge=0)
+    retention: float = _f(0.0, "Predicted retention: the probability, learned from the "
+                          "municipality's own residence history, that a household placed in "
+                          "the dwelling still lives in the municipality at the end of the "
+                          "integration period (an association, not a cause; off by default; "
+                          "see the retention model's out-of-time validation before using it).",
+                          goal="retention after the integration period", ge=0)
     spread: float = _f(0.1, "Penalty on the persons placed off a population-proportional "
                        "distribution over local areas: each such person costs spread / (sum of "
                        "the other weights) score points (0.1 with the defaults: 0.11 points).",
@@ -162,7 +168,8 @@ class Weights:
     @property
     def total(self) -> float:
         """Sum of all weights."""
-        return self.transit + self.community + self.family + self.anchor + self.spread
+        return (self.transit + self.community + self.family + self.anchor + self.retention
+                + self.spread)
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,7 +535,7 @@ def _cross_checks(r: HardRules, w: Weights, s: Scoring) -> list[tuple[str, str]]
             problems.append((f"scoring.{full}",
                              f"must be < scoring.{zero} ({getattr(s, zero):g}), "
                              f"got {getattr(s, full):g}"))
-    if max(w.transit, w.community, w.family, w.anchor, w.spread) <= 0:
+    if max(w.transit, w.community, w.family, w.anchor, w.retention, w.spread) <= 0:
         problems.append(("weights", "at least one weight must be > 0"))
     return problems
 

@@ -7,9 +7,11 @@ Each step reads what the previous ones produced and writes its outputs into one 
 3. proposals under the policy (``proposals.csv`` with ``proposals.summary.json``);
 4. the run stored in a SQLite database (``placement.db``) and exported for case handling
    (``proposals_case_handling.csv``, ``proposals.gpkg``);
-5. a what-if scenario (a bus line cut, more arrivals) compared with the base
+5. the fairness audit of the proposals by household type and step-free need
+   (``fairness.html`` and ``.csv``);
+6. a what-if scenario (a bus line cut, more arrivals) compared with the base
    (``scenario/compare.csv``, ``scenario/changed.csv``);
-6. the annual retention report (``retention_<year>.html`` and ``.csv``).
+7. the annual retention report (``retention_<year>.html`` and ``.csv``).
 """
 
 from __future__ import annotations
@@ -157,6 +159,9 @@ def run_demo(
     lines.append(f"Stored as run {run_id} in {out / 'placement.db'}; exports: "
                  f"{out / 'proposals_case_handling.csv'}, {out / 'proposals.gpkg'}")
 
+    say("fairness audit of the proposals")
+    lines.append(fairness_step(plan, out / "fairness.html"))
+
     if ds.gtfs_path is not None:
         say("what-if: a bus line cut and 25 % more arrivals")
         from placement.gtfs import load_gtfs
@@ -197,6 +202,37 @@ def run_demo(
         lines.append(f"Retention report {year}: {paths.html}")
     lines.append(f"Outputs written to {out}")
     return lines
+
+
+def fairness_step(plan: Any, out: Path) -> str:
+    """Audit a plan by household type and step-free need; write ``out`` (+ ``.csv``).
+
+    The retention model is fitted when the dataset has a history (its validation is shown
+    beside the predictions); without one, predicted retention is unknown.
+
+    Returns
+    -------
+    str
+        A line for the terminal.
+    """
+    from placement import planning
+    from placement.fairness import fairness_audit, plan_input, write_fairness_report
+    from placement.retention_persons import RetentionError
+
+    fit, words, notes = plan.retention, "", []
+    if fit is None and plan.dataset.history is not None:
+        try:
+            fit = planning.retention_model_for(plan.dataset, plan.access)
+        except RetentionError as err:
+            notes.append(f"No retention model: {err}. Predicted retention is unknown.")
+    if fit is not None:
+        words = fit.validation.words()
+    audit = fairness_audit({f"as proposed ({plan.policy.name})": plan_input(plan, fit)},
+                           notes=notes)
+    html, csv = write_fairness_report(audit, out, title=plan.dataset.manifest.name,
+                                      validation_words=words)
+    flags = f", {len(audit.flags)} disparity flag(s)" if audit.flags else ""
+    return f"Fairness audit{flags}: {html} (numbers: {csv})"
 
 
 def write_compare(table: Any, changed: Any, out_dir: str | Path) -> list[str]:

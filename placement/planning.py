@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
@@ -62,6 +63,9 @@ class Plan:
     parameters: dict[str, Any] = field(default_factory=dict)
     #: Why an approved or locked placement could not be kept in this plan, in words.
     decision_notes: list[str] = field(default_factory=list)
+    #: The retention model (:class:`placement.retention_model.RetentionFit`) when the policy
+    #: weighs retention; None otherwise.
+    retention: Any = None
 
     @property
     def assignments(self) -> pd.DataFrame:
@@ -169,6 +173,10 @@ def make_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default", 
     acc = access if access is not None else accessibility(folder, date=date, window=window,
                                                           use_cache=use_cache)
     pol = policy_for(policy, weights=weights, area_caps=area_caps)
+    retention = None
+    if pol.weights.retention > 0:
+        retention = retention_model_for(ds, acc)
+        acc = with_predicted_retention(acc, retention)
     proposal = propose(ds.households, ds.dwellings, ds.areas, acc, pol, locks=locks,
                        rejected=rejected, previous=previous, time_limit_s=time_limit_s,
                        mip_gap=mip_gap)
@@ -180,7 +188,108 @@ def make_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default", 
               "weights": dict(weights or {}), "area_caps": dict(area_caps or {}),
               "time_limit_s": time_limit_s, "mip_gap": mip_gap}
     return Plan(dataset=ds, dataset_dir=folder, access=acc, policy=pol, proposal=proposal,
-                caps=caps, measures=measures, area_table=table, parameters=params)
+                caps=caps, measures=measures, area_table=table, parameters=params,
+                retention=retention)
+
+
+def retention_model_for(ds: Dataset, access: pd.DataFrame) -> Any:
+    """Fit the retention model of a dataset (its history joined with ``access`` by dwelling).
+
+    Parameters
+    ----------
+    ds : Dataset
+        Loaded dataset; needs a residence history.
+    access : pandas.DataFrame
+        Accessibility table (the placement measures).
+
+    Returns
+    -------
+    placement.retention_model.RetentionFit
+
+    Raises
+    ------
+    ConfigError
+        The dataset has no residence history.
+    RetentionError
+        Too few persons with an ended integration period to fit the model.
+    """
+    from placement.retention_model import fit_for_dataset
+
+    if ds.history is None:
+        msg = ("weights.retention is above 0 but the dataset has no residence history "
+               "([history] in dataset.toml): nothing to learn retention from; set it to 0")
+        raise ConfigError(msg)
+    fit = fit_for_dataset(ds.history, access, dwellings=ds.dwellings, areas=ds.areas)
+    logger.info("retention model: %s", fit.validation.words())
+    return fit
+
+
+def with_predicted_retention(access: pd.DataFrame, fit: Any) -> pd.DataFrame:
+    """Return ``access`` with the column ``predicted_retention`` (the score's retention term)."""
+    from placement.score import RETENTION_COLUMN
+
+    pred = fit.dwelling_prediction.copy()
+    pred.index = pred.index.astype(str)
+    out = access.copy()
+    out[RETENTION_COLUMN] = pred.reindex(out.index.astype(str)).to_numpy()
+    return out
+
+
+def retention_summary(plan: Plan, target: Any = None) -> dict[str, Any]:
+    """Return the plan's expected retention against the history's base rate and the target.
+
+    Parameters
+    ----------
+    plan : Plan
+        A plan with a retention model (``plan.retention``).
+    target : placement.retention.RetentionTarget, optional
+        The target over the base rate (default +10 % relative, Vordingborg's goal).
+
+    Returns
+    -------
+    dict
+        ``expected_retention``, ``base_rate``, ``target``, ``target_words``, the training
+        cohorts, the validation figures and ``words`` (a sentence for every use), JSON-ready.
+    """
+    from placement.retention_rates import RetentionTarget
+
+    goal = target or RetentionTarget()
+    fit = plan.retention
+    out = fit.summary(expected=expected_retention(plan), target=goal.target_rate(fit.base_rate))
+    out["target_words"] = goal.describe().replace("the baseline", "the history's base rate")
+    return out
+
+
+def retention_lines(plan: Plan) -> list[str]:
+    """Return the retention figures of a plan in words (empty without a model)."""
+    if plan.retention is None:
+        return []
+    r = retention_summary(plan)
+    return [f"Expected retention {r['expected_retention']:.1%} of the persons placed (model "
+            f"prediction, an association, not a cause), against a base rate of "
+            f"{r['base_rate']:.1%} in the history and a target of {r['target']:.1%} "
+            f"({r['target_words']}).", r["words"]]
+
+
+def expected_retention(plan: Plan) -> float:
+    """Mean predicted retention of the persons a plan places (NaN without a model).
+
+    Each placed household counts with its persons and the model's prediction for its
+    household type at its dwelling; households with an unknown prediction are left out.
+    """
+    if plan.retention is None:
+        return float("nan")
+    from placement.retention_model import household_group, predict_pairs
+
+    a = plan.assignments
+    hh = plan.dataset.households.set_index(plan.dataset.households["household_id"].astype(str))
+    hid = a["household_id"].astype(str)
+    groups = household_group(hh["household_type"].reindex(hid), hh["persons"].reindex(hid))
+    p = predict_pairs(plan.retention.model, groups.to_numpy(), a["dwelling_id"].to_numpy(),
+                      plan.access, plan.dataset.dwellings, plan.dataset.areas)
+    w = a["persons"].to_numpy(dtype=float)
+    ok = ~np.isnan(p)
+    return float(np.average(p[ok], weights=w[ok])) if ok.any() else float("nan")
 
 
 def store_plan(engine: Engine, plan: Plan, *, scenario_id: int | None = None,
@@ -661,8 +770,11 @@ def write_plan(plan: Plan, out_csv: str | Path) -> dict[str, Path]:
 
     from placement.optimizer import write_proposal
 
+    summary = {**plan.proposal.summary, "measures": plan.measures}
+    if plan.retention is not None:
+        summary["retention"] = retention_summary(plan)
     enriched = replace(plan.proposal, assignments=proposals_for_case_handling(plan),
-                       summary={**plan.proposal.summary, "measures": plan.measures})
+                       summary=summary)
     return write_proposal(enriched, out_csv)
 
 

@@ -86,7 +86,8 @@ CHANGE_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "area_cap": (frozenset({"area_id", "max_share"}), frozenset()),
     "designate": (frozenset({"file"}), frozenset({"layer", "kind"})),
     "lift_designation": (frozenset({"designated_id"}), frozenset()),
-    "weights": (frozenset(), frozenset({"transit", "community", "family", "anchor", "spread"})),
+    "weights": (frozenset(), frozenset({"transit", "community", "family", "anchor", "retention",
+                                      "spread"})),
     "preset": (frozenset({"policy"}), frozenset()),
     "date": (frozenset({"date"}), frozenset()),
 }

@@ -15,6 +15,12 @@ Normalisation (all terms are 1 = best, 0 = worst):
   ``family_zero_min``); not applicable to households without children 0–16.
 - **anchor** (per pair): ``decay(distance_m, anchor_full_m, anchor_zero_m)`` with the great-circle
   distance between dwelling and anchor place; not applicable without an anchor.
+- **retention** (per dwelling): the predicted probability of staying in the municipality to the
+  end of the integration period, already in [0, 1], from the column ``predicted_retention`` of
+  the accessibility table (:func:`placement.retention_model.predict_dwellings` fills it from the
+  municipality's own residence history; an association, not a cause). Without that column the
+  term is not applicable to anybody (no model); a dwelling with NaN in it is unknown. The
+  policy weight ``retention`` is 0 by default.
 
 Unknown is never zero. A part of a term is *measured* or *unknown*:
 
@@ -43,15 +49,17 @@ import pandas as pd
 
 from placement.config import Policy, Scoring
 
-__all__ = ["NO_DATA_BITS", "PAIR_TERMS", "any_measured", "combine", "decay", "dwelling_terms",
-           "no_data_for_plan", "no_data_words", "pair_terms", "walk_known"]
+__all__ = ["NO_DATA_BITS", "PAIR_TERMS", "RETENTION_COLUMN", "any_measured", "combine", "decay",
+           "dwelling_terms", "no_data_for_plan", "no_data_words", "pair_terms", "walk_known"]
 
 logger = logging.getLogger(__name__)
 
 #: Terms of a pair's score, in the order of the output columns.
-PAIR_TERMS = ("transit", "community", "family", "anchor")
+PAIR_TERMS = ("transit", "community", "family", "anchor", "retention")
 #: Bit of each term in the ``no_data`` mask of :func:`pair_terms` (set: the term is unknown).
-NO_DATA_BITS = {"transit": 1, "community": 2, "family": 4, "anchor": 8}
+NO_DATA_BITS = {"transit": 1, "community": 2, "family": 4, "anchor": 8, "retention": 16}
+#: Column of the accessibility table with the predicted retention of each dwelling.
+RETENTION_COLUMN = "predicted_retention"
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -123,7 +131,8 @@ def dwelling_terms(access: pd.DataFrame, *, scoring: Scoring) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Same index; columns ``transit``, ``community``, ``daycare``, ``school`` in [0, 1],
-        NaN where the term could not be measured for the dwelling.
+        NaN where the term could not be measured for the dwelling, and ``retention`` when the
+        table has the column ``predicted_retention`` (absent otherwise: no model).
     """
     n = len(access)
     s = scoring
@@ -168,6 +177,8 @@ def dwelling_terms(access: pd.DataFrame, *, scoring: Scoring) -> pd.DataFrame:
         },
         index=access.index,
     )
+    if (ret := col(RETENTION_COLUMN)) is not None:
+        out["retention"] = np.clip(ret, 0.0, 1.0)
     return out
 
 
@@ -210,9 +221,9 @@ def pair_terms(
     Returns
     -------
     dict
-        ``transit``, ``community``, ``family``, ``anchor`` (NaN where not applicable or
-        unknown) and ``no_data``: a bit mask (:data:`NO_DATA_BITS`) of the terms that apply to
-        the pair but could not be measured.
+        ``transit``, ``community``, ``family``, ``anchor``, ``retention`` (NaN where not
+        applicable or unknown) and ``no_data``: a bit mask (:data:`NO_DATA_BITS`) of the terms
+        that apply to the pair but could not be measured.
     """
     day = dterms["daycare"].to_numpy()[d]
     sch = dterms["school"].to_numpy()[d]
@@ -233,15 +244,23 @@ def pair_terms(
     transit = dterms["transit"].to_numpy()[d]
     community = dterms["community"].to_numpy()[d]
     anchor_unknown = has_anchor & np.isnan(anchor)
+    if "retention" in dterms.columns:
+        retention = dterms["retention"].to_numpy(dtype=float)[d]
+        retention_unknown = np.isnan(retention)
+    else:  # no model: the term applies to nobody
+        retention = np.full(len(h), np.nan)
+        retention_unknown = np.zeros(len(h), dtype=bool)
     no_data = (np.isnan(transit) * NO_DATA_BITS["transit"]
                + np.isnan(community) * NO_DATA_BITS["community"]
                + fam_unknown * NO_DATA_BITS["family"]
-               + anchor_unknown * NO_DATA_BITS["anchor"]).astype(np.int8)
+               + anchor_unknown * NO_DATA_BITS["anchor"]
+               + retention_unknown * NO_DATA_BITS["retention"]).astype(np.int8)
     return {
         "transit": transit,
         "community": community,
         "family": fam,
         "anchor": anchor,
+        "retention": retention,
         "no_data": no_data,
     }
 
@@ -256,7 +275,7 @@ def any_measured(terms: dict[str, np.ndarray], policy: Policy) -> np.ndarray:
     n = len(terms["transit"])
     out = np.zeros(n, dtype=bool)
     for name in PAIR_TERMS:
-        if getattr(policy.weights, name) > 0:
+        if getattr(policy.weights, name) > 0 and terms.get(name) is not None:
             out |= ~np.isnan(np.asarray(terms[name], dtype=float))
     return out
 
@@ -347,7 +366,7 @@ def combine(terms: dict[str, np.ndarray], policy: Policy) -> np.ndarray:
     any_unknown = np.zeros(n, dtype=bool)
     for name in PAIR_TERMS:
         wt = getattr(w, name)
-        if wt == 0:
+        if wt == 0 or terms.get(name) is None:  # a term not computed applies to nobody
             continue
         v = np.asarray(terms[name], dtype=float)
         unknown = (mask & NO_DATA_BITS[name]) != 0
