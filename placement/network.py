@@ -501,45 +501,83 @@ class WalkNetwork:
             out[start : start + len(rows)] = rows[:, tgt]
         return out
 
+    def _csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = self.matrix
+        return (m.indptr.astype(np.int64), m.indices.astype(np.int64),
+                m.data.astype(np.float64))
+
     def sparse_times_s(
         self,
         sources: np.ndarray,
         targets: np.ndarray,
         *,
         limit_s: float,
-        batch_bytes: int = BATCH_BYTES,
     ) -> sparse.csr_matrix:
         """Return walking times within ``limit_s`` as a sparse (sources × targets) matrix, s.
 
-        Only pairs within the limit are stored; a time of 0 (source and target on the same
-        node) is stored as an explicit zero.
+        One bounded Dijkstra per source visits only the nodes within ``limit_s`` (compiled,
+        :func:`placement._kernels.ball_pairs`), so the cost grows with the number of pairs
+        within the limit, not with sources × nodes. Only pairs within the limit are stored;
+        a time of 0 (source and target on the same node) is stored as an explicit zero.
+        The times equal those of ``scipy.sparse.csgraph.dijkstra`` with ``limit=limit_s``.
+
+        Parameters
+        ----------
+        sources, targets : numpy.ndarray of int
+            Node indices (all must be >= 0); a node may be listed more than once.
+        limit_s : float
+            Longest time kept, seconds (inclusive).
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix, shape (len(sources), len(targets))
         """
         src = np.asarray(sources, np.int64)
         tgt = np.asarray(targets, np.int64)
-        r_all, c_all, d_all = [], [], []
-        if len(src) and len(tgt):
-            for start, rows in self._blocks(src, limit_s, batch_bytes):
-                sub = rows[:, tgt]
-                r, c = np.nonzero(np.isfinite(sub))
-                r_all.append(r + start)
-                c_all.append(c)
-                d_all.append(sub[r, c])
-        if r_all:
-            r, c, d = np.concatenate(r_all), np.concatenate(c_all), np.concatenate(d_all)
-        else:
-            r = c = np.empty(0, np.int64)
-            d = np.empty(0)
-        return sparse.csr_matrix((d, (r, c)), shape=(len(src), len(tgt)))
+        shape = (len(src), len(tgt))
+        if len(src) == 0 or len(tgt) == 0:
+            return sparse.csr_matrix(shape)
+        from placement._kernels import ball_pairs
+
+        # targets by node (several targets may share a node)
+        order = np.argsort(tgt, kind="stable")
+        t_sorted = tgt[order]
+        is_target = np.zeros(self.n_nodes, bool)
+        is_target[tgt] = True
+        # search once per distinct source node
+        uniq, inverse = np.unique(src, return_inverse=True)
+        s_pos, node, d = ball_pairs(*self._csr(), uniq, float(limit_s), is_target)
+        lo = np.searchsorted(t_sorted, node, side="left")
+        hi = np.searchsorted(t_sorted, node, side="right")
+        reps = hi - lo
+        pair_node = np.repeat(np.arange(len(node)), reps)
+        cols = order[np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+                     + np.repeat(lo, reps)]
+        s_of_pair = s_pos[pair_node]
+        d_of_pair = d[pair_node]
+        # rows: every source listed with that node
+        by_uniq = np.argsort(inverse, kind="stable")
+        u_ptr = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(uniq)))]
+        n_rep = np.diff(u_ptr)[s_of_pair]
+        first = np.repeat(u_ptr[s_of_pair], n_rep)
+        within = np.arange(n_rep.sum()) - np.repeat(np.cumsum(n_rep) - n_rep, n_rep)
+        rows = by_uniq[first + within]
+        cols = np.repeat(cols, n_rep)
+        data = np.repeat(d_of_pair, n_rep)
+        return sparse.csr_matrix((data, (rows, cols)), shape=shape)
 
     def count_within(
         self,
         sources: np.ndarray,
         targets: np.ndarray,
         limits_s: np.ndarray,
-        *,
-        batch_bytes: int = BATCH_BYTES,
     ) -> np.ndarray:
-        """Count, for each target, the sources within each time limit (one search per node).
+        """Count, for each target, the sources within each time limit.
+
+        One bounded Dijkstra per distinct source node up to the largest limit, adding the
+        source's multiplicity to every node it reaches (compiled,
+        :func:`placement._kernels.ball_counts`): the cost grows with the number of
+        (source, node) pairs within the limit, and memory with the number of nodes.
 
         Parameters
         ----------
@@ -556,13 +594,10 @@ class WalkNetwork:
         """
         limits = np.asarray(limits_s, float).reshape(-1)
         tgt = np.asarray(targets, np.int64)
-        counts = np.zeros((len(limits), len(tgt)), np.int64)
         uniq, mult = np.unique(np.asarray(sources, np.int64), return_counts=True)
-        if len(uniq) == 0 or len(tgt) == 0:
-            return counts
-        for start, rows in self._blocks(uniq, float(limits.max()), batch_bytes):
-            sub = rows[:, tgt]
-            w = mult[start : start + len(rows)]
-            for k, lim in enumerate(limits):
-                counts[k] += w @ (sub <= lim)
-        return counts
+        if len(uniq) == 0 or len(tgt) == 0 or len(limits) == 0:
+            return np.zeros((len(limits), len(tgt)), np.int64)
+        from placement._kernels import ball_counts
+
+        counts = ball_counts(*self._csr(), uniq, mult.astype(np.int64), limits)
+        return counts[:, tgt]

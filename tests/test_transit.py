@@ -530,3 +530,68 @@ def test_porto_alegre_against_earliest_arrival(shared_data: Path) -> None:
             assert got[o, j] == (want if want <= 3 * H else INF)
     # transit beats walking for at least one origin
     assert np.any(got < direct[:, None])
+
+
+# ------------------------------------------------------------------------------------------
+# The compiled scan gives the profiles of the pure-Python reference scan
+# ------------------------------------------------------------------------------------------
+
+
+def assert_same_profiles(tt: transit.Timetable, egress: np.ndarray, fp: sp.csr_matrix,
+                         mt: int, lo: int, hi: int) -> int:
+    ptr, dep, arr, n = transit._profile_scan(tt, egress, fp, mt, lo, hi)
+    r_ptr, r_dep, r_arr = transit._profile_scan_reference(tt, egress, fp, mt, lo, hi)
+    np.testing.assert_array_equal(ptr, r_ptr)
+    np.testing.assert_array_equal(dep, r_dep)
+    np.testing.assert_array_equal(arr, r_arr)  # bit for bit, not approximately
+    assert n >= int(((tt.dep_s >= lo) & (tt.arr_s <= hi)).sum())  # repeats when mt == 0
+    return len(r_dep)
+
+
+@FAST
+@given(instances())
+def test_compiled_scan_equals_the_reference_scan(inst: dict) -> None:
+    tt = tt_of(inst)
+    eg = np.full(tt.n_stops, INF)
+    for s, e in inst["egress"].items():
+        eg[s] = e + 0.37  # walking seconds are not whole
+    fp = inst["footpaths"]
+    fp_m = sp.csr_matrix(([v + 0.5 for v in fp.values()], ([a for a, _ in fp],
+                                                          [b for _, b in fp])),
+                         shape=(tt.n_stops, tt.n_stops))
+    assert_same_profiles(tt, eg, fp_m, inst["min_transfer_s"], 0, 10 * H)
+
+
+def _real_feed_profiles(tt: transit.Timetable, lo: int, hi: int, n_dest: int) -> int:
+    lat0 = np.nanmean(tt.stop_lat)
+    xy = np.c_[np.radians(tt.stop_lon) * math.cos(math.radians(lat0)), np.radians(tt.stop_lat)]
+    xy *= 6_371_000.0
+    xy[~np.isfinite(xy)] = 1e12
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    fp_m = sp.csr_matrix(np.where(d <= 300, d / 1.1 + 1e-3, 0.0))
+    busy = np.argsort(-transit.stop_departures(tt, lo, hi), kind="stable")
+    entries = 0
+    for k in range(n_dest):
+        dest = xy[busy[k * 37 % len(busy)]] + 40.0
+        eg_m = np.hypot(*(xy - dest).T)
+        egress = np.where(eg_m <= 900, eg_m / 1.1, INF)
+        for mt in (60, 0):
+            entries += assert_same_profiles(tt, egress, fp_m, mt, lo, hi)
+    return entries
+
+
+def test_compiled_scan_equals_the_reference_on_the_demo_feed(demo_dir: Path) -> None:
+    feed = gk.read_feed(demo_dir / "gtfs.zip", dist_units="km")
+    from placement.accessibility import default_service_date
+
+    tt = transit.build_timetable(feed, default_service_date(feed))
+    assert tt.n_connections > 1000
+    assert _real_feed_profiles(tt, 7 * H, 12 * H, 3) > 100
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_compiled_scan_equals_the_reference_on_porto_alegre(shared_data: Path) -> None:
+    feed = gk.read_feed(shared_data / "fallback_porto_alegre" / "poa_eptc.zip", dist_units="km")
+    tt = transit.build_timetable(feed, "2019-05-07")
+    assert _real_feed_profiles(tt, 12 * H, 15 * H, 2) > 10_000
