@@ -134,14 +134,8 @@ def ball_pairs(indptr, indices, data, sources, limit, is_target):
 
 
 @njit(cache=True, nogil=True)
-def ball_counts(indptr, indices, data, sources, weights, limits):
-    """Return ``counts[k, node]``: the summed weights of sources within ``limits[k]`` of node."""
+def _counts_part(indptr, indices, data, sources, weights, limits, top, counts):
     n = len(indptr) - 1
-    n_lim = len(limits)
-    counts = np.zeros((n_lim, n), np.int64)
-    if n_lim == 0:
-        return counts
-    top = limits.max()
     dist = np.full(n, np.inf)
     done = np.zeros(n, np.bool_)
     visited = np.empty(n, np.int64)
@@ -154,11 +148,20 @@ def ball_counts(indptr, indices, data, sources, weights, limits):
         for q in range(n_vis):
             v = visited[q]
             d = dist[v]
-            for k in range(n_lim):
+            for k in range(len(limits)):
                 if d <= limits[k]:
                     counts[k, v] += w
             dist[v] = np.inf
             done[v] = False
+
+
+@njit(cache=True, nogil=True)
+def ball_counts(indptr, indices, data, sources, weights, limits):
+    """Return ``counts[k, node]``: the summed weights of sources within ``limits[k]`` of node."""
+    n = len(indptr) - 1
+    counts = np.zeros((len(limits), n), np.int64)
+    if len(limits) and len(sources):
+        _counts_part(indptr, indices, data, sources, weights, limits, limits.max(), counts)
     return counts
 
 

@@ -384,9 +384,11 @@ def compute_accessibility(
     n_dw, n_am, n_st = len(dw_xy), len(am_xy), len(stop_xy)
     dw_node = node[:n_dw].copy()
     walk_unknown = np.full(n_dw, "", dtype=object)
-    near_any = net.snap_to_edges(dw_xy).dist_m <= max_snap_m
     walk_unknown[dw_node < 0] = "off_network"
-    walk_unknown[(dw_node < 0) & near_any] = "isolated_path"
+    off = np.flatnonzero(dw_node < 0)
+    if len(off):  # near a small piece of path only, or near nothing
+        near_any = net.snap_to_edges(dw_xy[off]).dist_m <= max_snap_m
+        walk_unknown[off[near_any]] = "isolated_path"
     if coverage is not None and n_dw:
         cov = gpd.GeoSeries([coverage], crs=STORAGE_CRS).to_crs(WORK_CRS).iloc[0]
         covered = shapely.contains_xy(cov, dw_xy[:, 0], dw_xy[:, 1])
@@ -413,7 +415,9 @@ def compute_accessibility(
     served = deps_service > 0 if tt is not None else np.zeros(0, bool)
     missing_categories: list[str] = []
     limits_s = np.array(thresholds, float) * 60.0
+    walk_parts = {"walk_nearest": 0.0, "walk_counts": 0.0}
     for cat in schema.AMENITY_CATEGORIES:
+        part_started = time.perf_counter()
         if cat == "stop" and tt is not None:
             src = st_node[served & (st_node >= 0)]
         elif cat == "stop" and len(stop_xy):  # a stop list without timetable
@@ -427,6 +431,8 @@ def compute_accessibility(
         else:
             missing_categories.append(cat)
         out[schema.walk_min_col(cat)] = walk
+        walk_parts["walk_nearest"] += time.perf_counter() - part_started
+        part_started = time.perf_counter()
         counts = net2.count_within(src, on_nodes, limits_s)
         for k, thr in enumerate(thresholds):
             col = pd.array(np.zeros(n_dw, np.int64), dtype="Int64")
@@ -435,6 +441,7 @@ def compute_accessibility(
             if not len(src):  # no place of this kind in the data: unknown, not 0
                 col[:] = pd.NA
             out[schema.count_col(cat, thr)] = col
+        walk_parts["walk_counts"] += time.perf_counter() - part_started
 
     stages["walk"] = time.perf_counter() - started - sum(stages.values())
     # --- public transport -------------------------------------------------------------------
@@ -520,7 +527,7 @@ def compute_accessibility(
         f"{n_dw:,}",
         time.perf_counter() - started,
         ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()),
-        extra={"stage_times_s": stages},
+        extra={"stage_times_s": {**stages, **walk_parts}},
     )
     return out
 

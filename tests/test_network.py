@@ -173,14 +173,17 @@ def test_sparse_times_equal_the_dense_bounded_dijkstra(seed, limit, n_src, n_tgt
     src = rng.integers(0, net.n_nodes, size=n_src)  # repeated sources and targets too
     tgt = rng.integers(0, net.n_nodes, size=n_tgt)
     ref = dense_reference(net, src, tgt, limit)
-    got = net.sparse_times_s(src, tgt, limit_s=limit)
+    got = net.sparse_times_s(src, tgt, limit_s=limit, method="bounded")
+    assert np.array_equal(got.toarray(), net.sparse_times_s(src, tgt, limit_s=limit,
+                                                            method="dense").toarray())
     dense = np.full(got.shape, np.inf)
     coo = got.tocoo()
     dense[coo.row, coo.col] = coo.data
     assert coo.nnz == np.isfinite(ref).sum()  # explicit zeros kept, nothing beyond the limit
     assert np.array_equal(dense, ref)  # bit for bit
     limits = np.sort(rng.uniform(10.0, limit, size=3))
-    counts = net.count_within(src, tgt, limits)
+    counts = net.count_within(src, tgt, limits, method="bounded")
+    assert np.array_equal(counts, net.count_within(src, tgt, limits, method="dense"))
     full = dense_reference(net, src, tgt, np.inf)
     for k, lim in enumerate(limits):
         assert np.array_equal(counts[k], (full <= lim).sum(axis=0))
