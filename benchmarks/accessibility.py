@@ -69,6 +69,7 @@ class Collect(logging.Handler):
         self.stages: dict[str, float] = {}
         self.scanned = 0
         self.scan_s = 0.0
+        self.scan_cpu_s = 0.0
         self.n_scans = 0
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -76,6 +77,7 @@ class Collect(logging.Handler):
         if hasattr(record, "connections_scanned"):
             self.scanned += record.connections_scanned
             self.scan_s += record.scan_s
+            self.scan_cpu_s += record.scan_cpu_s
             self.n_scans += 1
 
 
@@ -240,7 +242,9 @@ def run_pt(G, dwellings, amenities, feed, label: str, window, extra_points=None)
         "destination_points_scanned": h.n_scans,
         "connections_scanned": h.scanned,
         "scan_s": round(h.scan_s, 4),
+        "scan_cpu_s": round(h.scan_cpu_s, 4),
         "connections_per_s_scan": round(h.scanned / h.scan_s) if h.scan_s else None,
+        "connections_per_cpu_s_scan": round(h.scanned / h.scan_cpu_s) if h.scan_cpu_s else None,
         "connections_per_s_pt_stage": round(h.scanned / pt_s) if pt_s else None,
         "share_reachable": float(pt.notna().to_numpy().mean()),
         "total_s": total_s,

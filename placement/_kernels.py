@@ -190,6 +190,8 @@ def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
     nd = np.empty(base[n_stops])
     aa = np.empty(base[n_stops])
     ln = np.zeros(n_stops, np.int64)
+    # the last (smallest) arrival of each stop's profile, inf while it is empty
+    last = np.full(n_stops, np.inf)
     trip_best = np.full(n_trips, np.inf)
     for c in order:
         v = arr_stop[c]
@@ -199,19 +201,19 @@ def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
         reach = ta + egress[v]  # alight and walk to the destination
         if reach < best:
             best = reach
-        nv = ln[v]
-        if nv > 0:  # change vehicle at the same stop
+        # a stop's arrivals decrease along its profile: when even its last (smallest) one is
+        # no better than ``best``, no lookup there can improve it (skipped, same result)
+        if last[v] < best:  # change vehicle at the same stop
             b = base[v]
-            i = _bisect_right(nd, b, b + nv, -(ta + mt)) - 1
+            i = _bisect_right(nd, b, b + ln[v], -(ta + mt)) - 1
             if i >= b and aa[i] < best:
                 best = aa[i]
         for j in range(fp_ptr[v], fp_ptr[v + 1]):  # change vehicle via a footpath
             w = fp_idx[j]
-            nw = ln[w]
-            if w == v or nw == 0:
+            if last[w] >= best or w == v:
                 continue
             b = base[w]
-            i = _bisect_right(nd, b, b + nw, -(ta + fp_s[j] + mt)) - 1
+            i = _bisect_right(nd, b, b + ln[w], -(ta + fp_s[j] + mt)) - 1
             if i >= b and aa[i] < best:
                 best = aa[i]
         if best == np.inf:
@@ -228,4 +230,5 @@ def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
                 nd[b + nu] = td
                 aa[b + nu] = best
                 ln[u] = nu + 1
+            last[u] = best
     return nd, aa, ln
