@@ -232,3 +232,42 @@ def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
                 ln[u] = nu + 1
             last[u] = best
     return nd, aa, ln
+
+
+@njit(cache=True, nogil=True)
+def profile_lookup(indptr, stops, walk, deps, lo_s, width, ptr, pdep, parr, out):
+    """Earliest arrival per origin and departure time from the stops' profiles.
+
+    For origin ``o`` (access entries ``indptr[o]:indptr[o+1]`` of ``stops``/``walk``, whole
+    seconds) and departure ``deps[j]``: the smallest ``parr`` over its access stops of the
+    first profile entry departing at or after ``deps[j] + walk`` (ready times past
+    ``lo_s + width - 1`` find none), minus ``deps[j]``, written to ``out[o, j]``; rows without
+    an access entry are left as they are. The same arithmetic as the vectorised
+    ``searchsorted`` lookup it replaces, one merge pass per access entry.
+    """
+    n_dep = len(deps)
+    order = np.argsort(deps, kind="mergesort")
+    best = np.empty(n_dep)
+    for o in range(len(indptr) - 1):
+        a, b = indptr[o], indptr[o + 1]
+        if b == a:
+            continue
+        best[:] = np.inf
+        for e in range(a, b):
+            s = stops[e]
+            w = walk[e]
+            i = ptr[s]
+            end = ptr[s + 1]
+            for q in range(n_dep):
+                j = order[q]
+                ready = w + (deps[j] - lo_s)
+                if ready > width - 1:
+                    ready = width - 1
+                while i < end and pdep[i] - lo_s < ready:
+                    i += 1
+                if i == end:
+                    break
+                if parr[i] < best[j]:
+                    best[j] = parr[i]
+        for j in range(n_dep):
+            out[o, j] = best[j] - deps[j]

@@ -21,8 +21,8 @@ Model of a journey (the brute-force check in ``tests/test_transit.py`` encodes t
 Algorithm: a backward *profile* Connection Scan (Dibbelt, Pajor, Strasser, Wagner, "Connection
 Scan Algorithm", 2018) per destination builds, for every stop, the Pareto set of (departure
 time at the stop, earliest arrival at the destination). The origins and departure times are
-then answered together with one vectorised ``numpy.searchsorted`` over these profiles. The scan
-runs compiled (numba, :func:`placement._kernels.profile_scan`); the pure-Python scan it
+then answered by one merge pass over these profiles per access entry. The scan and the
+lookup run compiled (numba, :func:`placement._kernels.profile_scan`); the pure-Python scan it
 replaces is kept as :func:`_profile_scan_reference` and gives the same profiles (tested on the
 demo and the Porto Alegre feeds). ``benchmarks/transit.py`` times both, in connections
 scanned per second.
@@ -51,8 +51,6 @@ DAY_S = 86_400
 #: Earth radius used to interpolate stop times by straight-line distance, in metres.
 EARTH_RADIUS_M = 6_371_000.0
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-#: Cap on (access entries × departure times) handled at once in door_to_door_times.
-_CHUNK_QUERIES = 2_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -724,8 +722,8 @@ def door_to_door_times(
     Notes
     -----
     Per call: one backward profile connection scan over the connections departing in
-    ``[min(departure_times_s), max(departure_times_s) + max_travel_s]``, then one vectorised
-    lookup per (access entry, departure time). Call once per destination.
+    ``[min(departure_times_s), max(departure_times_s) + max_travel_s]``, then one compiled
+    merge over the departure times per access entry. Call once per destination.
     """
     started = time.perf_counter()
     access = sp.csr_matrix(access)
@@ -744,32 +742,15 @@ def door_to_door_times(
     ptr, pdep, parr, n_scanned = _profile_scan(tt, egress, footpaths, int(min_transfer_s),
                                                lo_s, hi_s)
     scan_s, scan_cpu_s = time.perf_counter() - scan_started, time.thread_time() - scan_cpu
-    # a flat sort key (stop, departure) for all profile entries
+    # per origin and departure: the best arrival over its access stops (compiled merge)
+    from placement._kernels import profile_lookup
+
     width = hi_s - lo_s + 2
-    keys = np.repeat(np.arange(tt.n_stops, dtype=np.int64), np.diff(ptr)) * width + (pdep - lo_s)
-    n_entries = len(keys)
-    indptr = access.indptr
-    per_chunk = max(1, _CHUNK_QUERIES // deps.size)
-    row = 0
-    while row < n_origins:
-        # a block of origin rows holding about per_chunk stored access entries
-        stop_row = int(np.searchsorted(indptr, indptr[row] + per_chunk, side="right")) - 1
-        stop_row = min(max(stop_row, row + 1), n_origins)
-        a, b = indptr[row], indptr[stop_row]
-        if b > a and n_entries:
-            stops = access.indices[a:b].astype(np.int64)
-            walk = np.ceil(access.data[a:b]).astype(np.int64)
-            ready = np.minimum(walk[:, None] + (deps - lo_s)[None, :], width - 1)
-            q = stops[:, None] * width + ready
-            pos = np.searchsorted(keys, q, side="left")
-            pos_c = np.minimum(pos, n_entries - 1)
-            hit = (pos < n_entries) & (pos < ptr[stops + 1][:, None])
-            arrival = np.where(hit, parr[pos_c], np.inf)
-            lengths = np.diff(indptr[row : stop_row + 1])
-            nonempty = np.flatnonzero(lengths)
-            starts = (indptr[row:stop_row][nonempty] - a).astype(np.int64)
-            out[row + nonempty] = np.minimum.reduceat(arrival, starts, axis=0) - deps[None, :]
-        row = stop_row
+    n_entries = len(pdep)
+    if n_entries:
+        profile_lookup(access.indptr.astype(np.int64), access.indices.astype(np.int64),
+                       np.ceil(access.data).astype(np.int64), deps, lo_s, width, ptr,
+                       pdep, parr, out)
     out = np.minimum(out, direct_walk_s[:, None])
     out[out > max_travel_s] = np.inf
     logger.info(
