@@ -14,6 +14,7 @@ All distances are computed in EPSG:25832 on the OSM walk network (:mod:`placemen
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -50,6 +51,13 @@ logger = logging.getLogger(__name__)
 
 #: Bump when the computation changes, so cached tables are recomputed.
 ALGORITHM_VERSION = "4"
+#: The tag → category table the amenities are read with (``placement.osm.AMENITY_TAGS_CSV``;
+#: named here so that checking the cache does not import osmnx).
+AMENITY_TAGS_FILE = Path(__file__).with_name("data") / "amenity_tags.csv"
+#: Cached tables not used for this many days are deleted when a new table is cached.
+CACHE_MAX_AGE_DAYS = 30
+#: At most this many cached tables are kept (the most recently used).
+CACHE_MAX_ENTRIES = 32
 #: Window in which departures per hour are counted ("service level").
 SERVICE_WINDOW = ("06:00", "20:00")
 #: Largest number of amenities (nearest the centre first) tried for one PT destination.
@@ -685,7 +693,12 @@ def _manifest_inputs(dataset_dir: Path) -> dict[str, Path]:
 
 
 def cache_key(dataset_dir: str | Path, params: Mapping[str, Any]) -> str:
-    """SHA-256 over the bytes of the input files and the parameters.
+    """SHA-256 over the bytes of the input files, the tag table, the version and the parameters.
+
+    The key covers the bytes of ``dataset.toml`` and the boundary, OSM, GTFS and dwellings
+    files, the amenity tag → category table (:data:`AMENITY_TAGS_FILE`), the package version
+    and :data:`ALGORITHM_VERSION`, and every parameter. Computing it imports neither osmnx
+    nor gtfs-kit (a cache hit stays cheap).
 
     Parameters
     ----------
@@ -700,13 +713,67 @@ def cache_key(dataset_dir: str | Path, params: Mapping[str, Any]) -> str:
         Hex digest; the cache file name.
     """
     files = _manifest_inputs(Path(dataset_dir))
+    from placement import __version__
+
     payload = {
         "version": ALGORITHM_VERSION,
+        "package_version": __version__,
+        "amenity_tags": _file_sha256(AMENITY_TAGS_FILE),
         "files": {k: _file_sha256(p) for k, p in sorted(files.items()) if p.is_file()},
         "params": params,
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def prune_cache(folder: str | Path, *, keep: Path | None = None,
+                max_age_days: float = CACHE_MAX_AGE_DAYS,
+                max_entries: int = CACHE_MAX_ENTRIES) -> list[Path]:
+    """Delete cached accessibility tables that are old or too many.
+
+    A table whose file was last used (written or read) more than ``max_age_days`` ago is
+    deleted, and of the rest only the ``max_entries`` most recently used are kept.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The cache folder of the tables (``settings.cache_folder / "access"``).
+    keep : Path, optional
+        A table never deleted (the one just written).
+    max_age_days : float
+        Largest age since last use, days.
+    max_entries : int
+        Largest number of tables kept.
+
+    Returns
+    -------
+    list of Path
+        The deleted files.
+    """
+    now = time.time()
+    entries = []
+    for f in Path(folder).glob("*.parquet"):
+        try:
+            entries.append((f.stat().st_mtime, f))
+        except OSError:  # deleted meanwhile by another process
+            continue
+    entries.sort(key=lambda e: (-e[0], e[1].name))
+    removed: list[Path] = []
+    others = [(m, f) for m, f in entries if f != keep]
+    room = max_entries - (len(others) < len(entries))  # the kept table takes one place
+    kept = 0
+    for mtime, f in others:
+        if now - mtime > max_age_days * 86_400 or kept >= room:
+            try:
+                f.unlink()
+                removed.append(f)
+            except OSError as err:
+                logger.warning("could not delete the old cache file %s: %s", f, err)
+            continue
+        kept += 1
+    if removed:
+        logger.info("deleted %d old accessibility tables from the cache", len(removed))
+    return removed
 
 
 def _inputs_digest(dataset_dir: Path) -> str:
@@ -780,19 +847,17 @@ def accessibility_for_dataset(
     date, window, step_min, walk_speed_kmh, thresholds, extra_points, max_snap_m
         As in :func:`compute_accessibility`.
     use_cache : bool, default True
-        Read/write ``settings.cache_folder / "access" / "<sha256>.parquet"``; the key hashes the
-        bytes of ``dataset.toml`` and the boundary, OSM, GTFS and dwellings files plus every
-        parameter, so changing any of them recomputes.
+        Read/write ``settings.cache_folder / "access" / "<sha256>.parquet"``; the key
+        (:func:`cache_key`) hashes the bytes of ``dataset.toml`` and the boundary, OSM, GTFS
+        and dwellings files, the amenity tag table, the package version and every parameter,
+        so changing any of them recomputes. Writing a table prunes old ones
+        (:func:`prune_cache`).
 
     Returns
     -------
     pandas.DataFrame
         As :func:`compute_accessibility`.
     """
-    from placement import dataset as dataset_mod
-    from placement import gtfs_area, osm
-    from placement.gtfs import load_gtfs
-
     dataset_dir = Path(dataset_dir)
     params = {
         "date": None if date is None else str(date),
@@ -810,8 +875,15 @@ def accessibility_for_dataset(
         if cache_file.is_file():
             logger.info("accessibility table read from cache file '%s'", cache_file)
             table = pd.read_parquet(cache_file)
+            with contextlib.suppress(OSError):  # recently used: pruning keeps it
+                os.utime(cache_file)
             _remember_params(dataset_dir, params, table.attrs)
             return table
+    # imported only when computing: a cache hit does not pay for osmnx and gtfs-kit
+    from placement import dataset as dataset_mod
+    from placement import gtfs_area, osm
+    from placement.gtfs import load_gtfs
+
     ds = dataset_mod.load_dataset(dataset_dir)
     graph = osm.walk_graph_from_file(ds.osm_path, boundary=ds.boundary)
     amenities = osm.amenities_from_file(ds.osm_path, boundary=ds.boundary)
@@ -846,5 +918,6 @@ def accessibility_for_dataset(
     if cache_file is not None:
         write_access_table(df, None, cache_file)
         logger.info("accessibility table cached in '%s'", cache_file)
+        prune_cache(cache_file.parent, keep=cache_file)
         _remember_params(dataset_dir, params, df.attrs)
     return df
