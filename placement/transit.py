@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import weakref
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -532,6 +533,13 @@ def _check_inputs(
 
 def _scan_order(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
                 min_transfer_s: int) -> list[int]:
+    """:func:`_scan_order_array` as a list (for the pure-Python scans)."""
+    return _scan_order_array(dep_s, arr_s, backward=backward,
+                             min_transfer_s=min_transfer_s).tolist()
+
+
+def _scan_order_array(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
+                      min_transfer_s: int) -> np.ndarray:
     """Order in which a connection scan visits connections (sorted by departure, arrival).
 
     With a change time of 0 s, a zero-length ride arriving at ``t`` can feed another zero-length
@@ -543,7 +551,7 @@ def _scan_order(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
     idx = np.arange(n)
     zero = dep_s == arr_s
     if min_transfer_s > 0 or n < 2 or not zero.any():
-        return (idx[::-1] if backward else idx).tolist()
+        return idx[::-1] if backward else idx
     start = np.r_[True, ~zero[1:] | ~zero[:-1] | (dep_s[1:] != dep_s[:-1])]
     starts = np.flatnonzero(start)
     sizes = np.diff(np.r_[starts, n])
@@ -557,7 +565,29 @@ def _scan_order(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
         prev = e
     pieces.append(idx[prev:])
     order = np.concatenate(pieces)
-    return (order[::-1] if backward else order).tolist()
+    return order[::-1] if backward else order
+
+
+#: Scan inputs per timetable and (change time, window): the same for every destination.
+_SCAN_ARRAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _scan_arrays(tt: Timetable, mt: int, lo_s: int, hi_s: int) -> tuple[np.ndarray, ...]:
+    """Return the window's connections as int64 arrays, the scan order and the profile room."""
+    per_tt = _SCAN_ARRAYS.setdefault(tt, {})
+    key = (mt, lo_s, hi_s)
+    if key not in per_tt:
+        if len(per_tt) >= 4:  # a few windows per timetable are enough
+            per_tt.clear()
+        window = np.flatnonzero((tt.dep_s >= lo_s) & (tt.arr_s <= hi_s))
+        dep_stop = tt.dep_stop[window].astype(np.int64)
+        base = np.r_[0, np.cumsum(np.bincount(dep_stop, minlength=tt.n_stops))]
+        order = _scan_order_array(tt.dep_s[window], tt.arr_s[window], backward=True,
+                                  min_transfer_s=mt)
+        per_tt[key] = (order.astype(np.int64), dep_stop, tt.arr_stop[window].astype(np.int64),
+                       tt.dep_s[window].astype(np.int64), tt.arr_s[window].astype(np.int64),
+                       tt.trip[window].astype(np.int64), base.astype(np.int64))
+    return per_tt[key]
 
 
 def _profile_scan(
@@ -576,17 +606,13 @@ def _profile_scan(
     """
     from placement._kernels import profile_scan
 
-    window = np.flatnonzero((tt.dep_s >= lo_s) & (tt.arr_s <= hi_s))
-    dep_stop = tt.dep_stop[window].astype(np.int64)
-    base = np.r_[0, np.cumsum(np.bincount(dep_stop, minlength=tt.n_stops))].astype(np.int64)
-    order = np.asarray(_scan_order(tt.dep_s[window], tt.arr_s[window], backward=True,
-                                   min_transfer_s=min_transfer_s), dtype=np.int64)
+    order, dep_stop, arr_stop, dep_s, arr_s, trip, base = _scan_arrays(
+        tt, int(min_transfer_s), int(lo_s), int(hi_s))
     nd, aa, ln = profile_scan(
-        order, dep_stop, tt.arr_stop[window].astype(np.int64),
-        tt.dep_s[window].astype(np.int64), tt.arr_s[window].astype(np.int64),
-        tt.trip[window].astype(np.int64), len(tt.trip_ids), egress.astype(np.float64),
-        footpaths.indptr.astype(np.int64), footpaths.indices.astype(np.int64),
-        footpaths.data.astype(np.float64), int(min_transfer_s), base,
+        order, dep_stop, arr_stop, dep_s, arr_s, trip, len(tt.trip_ids),
+        egress.astype(np.float64), footpaths.indptr.astype(np.int64),
+        footpaths.indices.astype(np.int64), footpaths.data.astype(np.float64),
+        int(min_transfer_s), base,
     )
     ptr = np.r_[0, np.cumsum(ln)].astype(np.int64)
     # entry q of stop s (reversed: departure ascending) is nd[base[s] + ln[s] - 1 - q]
