@@ -202,9 +202,54 @@ def _active_trip_ids(feed: gtfs_kit.Feed, date: dt.date) -> np.ndarray:
     return np.unique(trips.loc[mask, "trip_id"].astype(str).to_numpy())
 
 
+def _parse_hms_fast(text: pd.Series) -> np.ndarray | None:
+    """Parse stripped ``H:MM:SS`` texts (1-3 hour digits) with array arithmetic.
+
+    None when any non-empty text has another form (the general parser then decides).
+    """
+    arr = text.to_numpy(dtype=object, na_value="").astype(str)
+    n = len(arr)
+    out = np.full(n, np.nan)
+    width = arr.dtype.itemsize // 4
+    if n == 0 or width == 0:
+        return out
+    if width > 9:
+        return None
+    codes = arr.view(np.uint32).reshape(n, width).astype(np.int64) - 48
+    length = np.char.str_len(arr)
+    rows = np.flatnonzero(length > 0)
+    ln = length[rows]
+    if len(rows) == 0:
+        return out
+    if ln.min() < 7:
+        return None
+    c = codes[rows]
+
+    def at(k: np.ndarray) -> np.ndarray:
+        return c[np.arange(len(rows)), k]
+
+    s2, s1, m2, m1 = at(ln - 1), at(ln - 2), at(ln - 4), at(ln - 5)
+    digits = np.c_[s2, s1, m2, m1]
+    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
+    ok &= (at(ln - 3) == ord(":") - 48) & (at(ln - 6) == ord(":") - 48)
+    hours = np.zeros(len(rows), np.int64)
+    for k in range(3):
+        used = k < ln - 6
+        d = c[:, k]
+        ok &= ~used | ((d >= 0) & (d <= 9))
+        hours = np.where(used, hours * 10 + d, hours)
+    if not ok.all():
+        return None
+    out[rows] = (hours * 3600 + (m1 * 10 + m2) * 60 + (s1 * 10 + s2)).astype(float)
+    return out
+
+
 def _parse_gtfs_time_s(values: pd.Series) -> np.ndarray:
     """Parse ``H:MM:SS`` strings (hours may exceed 23) to float seconds, NaN where empty."""
     text = values.astype("string").str.strip()
+    fast = _parse_hms_fast(text)
+    if fast is not None:
+        return fast
     text = text.mask(text == "")
     parts = text.str.split(":", expand=True)
     out = np.full(len(values), np.nan)

@@ -8,6 +8,7 @@ from pathlib import Path
 import gtfs_kit as gk
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from gtfs_tiny import EVERY_DAY, Feed, Trip, line_stops, write_feed
@@ -595,3 +596,25 @@ def test_compiled_scan_equals_the_reference_on_porto_alegre(shared_data: Path) -
     feed = gk.read_feed(shared_data / "fallback_porto_alegre" / "poa_eptc.zip", dist_units="km")
     tt = transit.build_timetable(feed, "2019-05-07")
     assert _real_feed_profiles(tt, 12 * H, 15 * H, 2) > 10_000
+
+
+def _slow_times(values: pd.Series) -> np.ndarray:
+    text = values.astype("string").str.strip()
+    text = text.mask(text == "")
+    parts = text.str.split(":", expand=True)
+    out = np.full(len(values), np.nan)
+    if parts.shape[1] < 3:
+        return out
+    h, m, s = (pd.to_numeric(parts[k], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+               for k in range(3))
+    return h * 3600 + m * 60 + s
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(
+    st.from_regex(r"\A ?[0-9]{1,3}:[0-9]{2}:[0-9]{2} ?\Z"),
+    st.text(alphabet="0123456789: ", max_size=10),
+    st.just(""), st.none()), max_size=12))
+def test_fast_time_parsing_equals_the_general_parser(texts: list) -> None:
+    values = pd.Series(texts, dtype=object)
+    np.testing.assert_array_equal(transit._parse_gtfs_time_s(values), _slow_times(values))
