@@ -268,14 +268,17 @@ def main() -> None:
         scale = math.log(b["dwellings"] / a["dwellings"])
         growth = math.log(b["compute_cpu_s"] / a["compute_cpu_s"]) / scale
         mem_growth = math.log(b["peak_rss_compute_mb"] / a["peak_rss_compute_mb"]) / scale
-        factor = DENMARK_ADDRESSES / b["dwellings"]
+        # linear extrapolation from the two largest sizes (fixed cost + cost per dwelling)
+        n_dk = DENMARK_ADDRESSES
+        per_cpu = (b["compute_cpu_s"] - a["compute_cpu_s"]) / (b["dwellings"] - a["dwellings"])
+        per_mb = (b["peak_rss_compute_mb"] - a["peak_rss_compute_mb"]) / (
+            b["dwellings"] - a["dwellings"])
+        cpu_dk = b["compute_cpu_s"] + per_cpu * (n_dk - b["dwellings"])
+        gb_dk = (b["peak_rss_compute_mb"] + per_mb * (n_dk - b["dwellings"])) / 1024
         print(f"growth exponent between the two largest sizes: CPU time {growth:.2f}, "
               f"memory {mem_growth:.2f}")
-        print(f"projected for Denmark ({DENMARK_ADDRESSES:,} addresses): "
-              f"{b['compute_cpu_s'] * factor ** max(growth, 1.0) / 60:.0f} CPU min, "
-              f"{b['peak_rss_compute_mb'] / 1024 * factor ** max(mem_growth, 1.0):.0f} GB "
-              "peak (growth exponents below 1 taken as 1)")
-
+        print(f"projected for Denmark ({n_dk:,} addresses, linear from the two largest "
+              f"sizes): {cpu_dk / 60:.0f} CPU min, {gb_dk:.1f} GB peak")
 
 if __name__ == "__main__":
     main()
