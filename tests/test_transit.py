@@ -618,3 +618,56 @@ def _slow_times(values: pd.Series) -> np.ndarray:
 def test_fast_time_parsing_equals_the_general_parser(texts: list) -> None:
     values = pd.Series(texts, dtype=object)
     np.testing.assert_array_equal(transit._parse_gtfs_time_s(values), _slow_times(values))
+
+
+def _lookup_reference(access: sp.csr_matrix, deps: np.ndarray, lo_s: int, hi_s: int,
+                      ptr: np.ndarray, pdep: np.ndarray, parr: np.ndarray) -> np.ndarray:
+    """The former vectorised lookup: one searchsorted over all profile entries."""
+    out = np.full((access.shape[0], deps.size), INF)
+    width = hi_s - lo_s + 2
+    keys = np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr)) * width + (pdep - lo_s)
+    n = len(keys)
+    stops = access.indices.astype(np.int64)
+    walk = np.ceil(access.data).astype(np.int64)
+    ready = np.minimum(walk[:, None] + (deps - lo_s)[None, :], width - 1)
+    pos = np.searchsorted(keys, stops[:, None] * width + ready, side="left")
+    hit = (pos < n) & (pos < ptr[stops + 1][:, None])
+    arrival = np.where(hit, parr[np.minimum(pos, n - 1)], INF)
+    lengths = np.diff(access.indptr)
+    nonempty = np.flatnonzero(lengths)
+    out[nonempty] = np.minimum.reduceat(arrival, access.indptr[:-1][nonempty], axis=0) - deps
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_compiled_lookup_equals_the_former_lookup_on_porto_alegre(shared_data: Path) -> None:
+    from placement._kernels import profile_lookup
+
+    feed = gk.read_feed(shared_data / "fallback_porto_alegre" / "poa_eptc.zip", dist_units="km")
+    tt = transit.build_timetable(feed, "2019-05-07")
+    lo, hi = 12 * H, 14 * H + 3 * H
+    lat0 = np.nanmean(tt.stop_lat)
+    xy = np.c_[np.radians(tt.stop_lon) * math.cos(math.radians(lat0)), np.radians(tt.stop_lat)]
+    xy *= 6_371_000.0
+    xy[~np.isfinite(xy)] = 1e12
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    fp = sp.csr_matrix(np.where(d <= 300, d / 1.1 + 1e-3, 0.0))
+    busy = np.argsort(-transit.stop_departures(tt, lo, hi), kind="stable")
+    eg_m = np.hypot(*(xy - xy[busy[5]] - 50.0).T)
+    egress = np.where(eg_m <= 900, eg_m / 1.1, INF)
+    ptr, pdep, parr, _ = transit._profile_scan(tt, egress, fp, 60, lo, hi)
+    rng = np.random.default_rng(3)
+    origins = xy[busy[rng.integers(0, 800, 300)]] + rng.uniform(-400, 400, (300, 2))
+    od = np.hypot(origins[:, None, 0] - xy[None, :, 0], origins[:, None, 1] - xy[None, :, 1])
+    access = sp.csr_matrix(np.where(od <= 900, od / 1.1 + 0.3, 0.0))
+    access.data[::7] = 0.0  # explicit zeros: stops at the door
+    access = sp.csr_matrix((access.data, access.indices, access.indptr), shape=access.shape)
+    deps = np.arange(12 * H, 14 * H, 120, dtype=np.int64)
+    want = _lookup_reference(access, deps, lo, hi, ptr, pdep, parr)
+    got = np.full_like(want, INF)
+    profile_lookup(access.indptr.astype(np.int64), access.indices.astype(np.int64),
+                   np.ceil(access.data).astype(np.int64), deps, lo, hi - lo + 2, ptr, pdep,
+                   parr, got)
+    assert np.isfinite(want).mean() > 0.3
+    np.testing.assert_array_equal(got, want)
