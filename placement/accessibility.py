@@ -14,6 +14,7 @@ All distances are computed in EPSG:25832 on the OSM walk network (:mod:`placemen
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -50,6 +51,13 @@ logger = logging.getLogger(__name__)
 
 #: Bump when the computation changes, so cached tables are recomputed.
 ALGORITHM_VERSION = "4"
+#: The tag → category table the amenities are read with (``placement.osm.AMENITY_TAGS_CSV``;
+#: named here so that checking the cache does not import osmnx).
+AMENITY_TAGS_FILE = Path(__file__).with_name("data") / "amenity_tags.csv"
+#: Cached tables not used for this many days are deleted when a new table is cached.
+CACHE_MAX_AGE_DAYS = 30
+#: At most this many cached tables are kept (the most recently used).
+CACHE_MAX_ENTRIES = 32
 #: Window in which departures per hour are counted ("service level").
 SERVICE_WINDOW = ("06:00", "20:00")
 #: Largest number of amenities (nearest the centre first) tried for one PT destination.
@@ -384,9 +392,11 @@ def compute_accessibility(
     n_dw, n_am, n_st = len(dw_xy), len(am_xy), len(stop_xy)
     dw_node = node[:n_dw].copy()
     walk_unknown = np.full(n_dw, "", dtype=object)
-    near_any = net.snap_to_edges(dw_xy).dist_m <= max_snap_m
     walk_unknown[dw_node < 0] = "off_network"
-    walk_unknown[(dw_node < 0) & near_any] = "isolated_path"
+    off = np.flatnonzero(dw_node < 0)
+    if len(off):  # near a small piece of path only, or near nothing
+        near_any = net.snap_to_edges(dw_xy[off]).dist_m <= max_snap_m
+        walk_unknown[off[near_any]] = "isolated_path"
     if coverage is not None and n_dw:
         cov = gpd.GeoSeries([coverage], crs=STORAGE_CRS).to_crs(WORK_CRS).iloc[0]
         covered = shapely.contains_xy(cov, dw_xy[:, 0], dw_xy[:, 1])
@@ -413,7 +423,9 @@ def compute_accessibility(
     served = deps_service > 0 if tt is not None else np.zeros(0, bool)
     missing_categories: list[str] = []
     limits_s = np.array(thresholds, float) * 60.0
+    walk_parts = {"walk_nearest": 0.0, "walk_counts": 0.0}
     for cat in schema.AMENITY_CATEGORIES:
+        part_started = time.perf_counter()
         if cat == "stop" and tt is not None:
             src = st_node[served & (st_node >= 0)]
         elif cat == "stop" and len(stop_xy):  # a stop list without timetable
@@ -427,6 +439,8 @@ def compute_accessibility(
         else:
             missing_categories.append(cat)
         out[schema.walk_min_col(cat)] = walk
+        walk_parts["walk_nearest"] += time.perf_counter() - part_started
+        part_started = time.perf_counter()
         counts = net2.count_within(src, on_nodes, limits_s)
         for k, thr in enumerate(thresholds):
             col = pd.array(np.zeros(n_dw, np.int64), dtype="Int64")
@@ -435,6 +449,7 @@ def compute_accessibility(
             if not len(src):  # no place of this kind in the data: unknown, not 0
                 col[:] = pd.NA
             out[schema.count_col(cat, thr)] = col
+        walk_parts["walk_counts"] += time.perf_counter() - part_started
 
     stages["walk"] = time.perf_counter() - started - sum(stages.values())
     # --- public transport -------------------------------------------------------------------
@@ -520,7 +535,7 @@ def compute_accessibility(
         f"{n_dw:,}",
         time.perf_counter() - started,
         ", ".join(f"{k} {v:.2f} s" for k, v in stages.items()),
-        extra={"stage_times_s": stages},
+        extra={"stage_times_s": {**stages, **walk_parts}},
     )
     return out
 
@@ -678,7 +693,12 @@ def _manifest_inputs(dataset_dir: Path) -> dict[str, Path]:
 
 
 def cache_key(dataset_dir: str | Path, params: Mapping[str, Any]) -> str:
-    """SHA-256 over the bytes of the input files and the parameters.
+    """SHA-256 over the bytes of the input files, the tag table, the version and the parameters.
+
+    The key covers the bytes of ``dataset.toml`` and the boundary, OSM, GTFS and dwellings
+    files, the amenity tag → category table (:data:`AMENITY_TAGS_FILE`), the package version
+    and :data:`ALGORITHM_VERSION`, and every parameter. Computing it imports neither osmnx
+    nor gtfs-kit (a cache hit stays cheap).
 
     Parameters
     ----------
@@ -693,13 +713,67 @@ def cache_key(dataset_dir: str | Path, params: Mapping[str, Any]) -> str:
         Hex digest; the cache file name.
     """
     files = _manifest_inputs(Path(dataset_dir))
+    from placement import __version__
+
     payload = {
         "version": ALGORITHM_VERSION,
+        "package_version": __version__,
+        "amenity_tags": _file_sha256(AMENITY_TAGS_FILE),
         "files": {k: _file_sha256(p) for k, p in sorted(files.items()) if p.is_file()},
         "params": params,
     }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def prune_cache(folder: str | Path, *, keep: Path | None = None,
+                max_age_days: float = CACHE_MAX_AGE_DAYS,
+                max_entries: int = CACHE_MAX_ENTRIES) -> list[Path]:
+    """Delete cached accessibility tables that are old or too many.
+
+    A table whose file was last used (written or read) more than ``max_age_days`` ago is
+    deleted, and of the rest only the ``max_entries`` most recently used are kept.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The cache folder of the tables (``settings.cache_folder / "access"``).
+    keep : Path, optional
+        A table never deleted (the one just written).
+    max_age_days : float
+        Largest age since last use, days.
+    max_entries : int
+        Largest number of tables kept.
+
+    Returns
+    -------
+    list of Path
+        The deleted files.
+    """
+    now = time.time()
+    entries = []
+    for f in Path(folder).glob("*.parquet"):
+        try:
+            entries.append((f.stat().st_mtime, f))
+        except OSError:  # deleted meanwhile by another process
+            continue
+    entries.sort(key=lambda e: (-e[0], e[1].name))
+    removed: list[Path] = []
+    others = [(m, f) for m, f in entries if f != keep]
+    room = max_entries - (len(others) < len(entries))  # the kept table takes one place
+    kept = 0
+    for mtime, f in others:
+        if now - mtime > max_age_days * 86_400 or kept >= room:
+            try:
+                f.unlink()
+                removed.append(f)
+            except OSError as err:
+                logger.warning("could not delete the old cache file %s: %s", f, err)
+            continue
+        kept += 1
+    if removed:
+        logger.info("deleted %d old accessibility tables from the cache", len(removed))
+    return removed
 
 
 def _inputs_digest(dataset_dir: Path) -> str:
@@ -773,19 +847,17 @@ def accessibility_for_dataset(
     date, window, step_min, walk_speed_kmh, thresholds, extra_points, max_snap_m
         As in :func:`compute_accessibility`.
     use_cache : bool, default True
-        Read/write ``settings.cache_folder / "access" / "<sha256>.parquet"``; the key hashes the
-        bytes of ``dataset.toml`` and the boundary, OSM, GTFS and dwellings files plus every
-        parameter, so changing any of them recomputes.
+        Read/write ``settings.cache_folder / "access" / "<sha256>.parquet"``; the key
+        (:func:`cache_key`) hashes the bytes of ``dataset.toml`` and the boundary, OSM, GTFS
+        and dwellings files, the amenity tag table, the package version and every parameter,
+        so changing any of them recomputes. Writing a table prunes old ones
+        (:func:`prune_cache`).
 
     Returns
     -------
     pandas.DataFrame
         As :func:`compute_accessibility`.
     """
-    from placement import dataset as dataset_mod
-    from placement import gtfs_area, osm
-    from placement.gtfs import load_gtfs
-
     dataset_dir = Path(dataset_dir)
     params = {
         "date": None if date is None else str(date),
@@ -803,8 +875,15 @@ def accessibility_for_dataset(
         if cache_file.is_file():
             logger.info("accessibility table read from cache file '%s'", cache_file)
             table = pd.read_parquet(cache_file)
+            with contextlib.suppress(OSError):  # recently used: pruning keeps it
+                os.utime(cache_file)
             _remember_params(dataset_dir, params, table.attrs)
             return table
+    # imported only when computing: a cache hit does not pay for osmnx and gtfs-kit
+    from placement import dataset as dataset_mod
+    from placement import gtfs_area, osm
+    from placement.gtfs import load_gtfs
+
     ds = dataset_mod.load_dataset(dataset_dir)
     graph = osm.walk_graph_from_file(ds.osm_path, boundary=ds.boundary)
     amenities = osm.amenities_from_file(ds.osm_path, boundary=ds.boundary)
@@ -839,5 +918,6 @@ def accessibility_for_dataset(
     if cache_file is not None:
         write_access_table(df, None, cache_file)
         logger.info("accessibility table cached in '%s'", cache_file)
+        prune_cache(cache_file.parent, keep=cache_file)
         _remember_params(dataset_dir, params, df.attrs)
     return df

@@ -34,6 +34,20 @@ DEFAULT_MIN_COMPONENT_M = 2000.0
 _SAME_POINT_M = 1e-3
 #: Largest dense block (sources × nodes float64) one batched Dijkstra may return, bytes.
 BATCH_BYTES = 64 * 2**20
+#: Up to this many (source, node) entries, the many-source searches use scipy's dense bounded
+#: Dijkstra (cheap at this size, no compiled code to load); beyond it, the compiled searches
+#: whose cost grows with the ball sizes only. Both give the same times, bit for bit.
+DENSE_MAX_ENTRIES = 20_000_000
+_METHODS = ("auto", "dense", "bounded")
+
+
+def _use_bounded(method: str, n_sources: int, n_nodes: int) -> bool:
+    if method not in _METHODS:
+        msg = f"method must be one of {', '.join(_METHODS)}, got {method!r}"
+        raise ValueError(msg)
+    if method == "auto":
+        return n_sources * n_nodes > DENSE_MAX_ENTRIES
+    return method == "bounded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +80,9 @@ class WalkNetwork:
         End nodes (row indices into ``xy``) of each undirected edge.
     edge_length_m : numpy.ndarray of float
         Walking length of each edge, metres.
-    edge_geometry : numpy.ndarray of shapely.LineString
-        Geometry of each edge, running from ``u`` to ``v``.
+    edge_geometry : numpy.ndarray of shapely.LineString or None
+        Geometry of each edge, running from ``u`` to ``v``; None stands for the straight line
+        from ``u`` to ``v`` (built only when the geometry is first used).
     walk_speed_kmh : float
         Walking speed; edge travel time = length / speed.
     node_ids : numpy.ndarray, optional
@@ -97,7 +112,7 @@ class WalkNetwork:
         self.edge_u = np.asarray(edge_u, dtype=np.int64)
         self.edge_v = np.asarray(edge_v, dtype=np.int64)
         self.edge_length_m = np.asarray(edge_length_m, dtype=float)
-        self.edge_geometry = np.asarray(edge_geometry, dtype=object)
+        self._geometry = np.asarray(edge_geometry, dtype=object)
         self.walk_speed_kmh = float(walk_speed_kmh)
         n = len(self.xy)
         self.node_ids = np.full(n, -1, dtype=np.int64) if node_ids is None else np.asarray(node_ids)
@@ -149,9 +164,7 @@ class WalkNetwork:
         for u, v, data in G.edges(data=True):
             iu, iv = index[u], index[v]
             length = float(data["length"])
-            geom = data.get("geometry")
-            if geom is None:
-                geom = shapely.LineString([xy[iu], xy[iv]])
+            geom = data.get("geometry")  # None: the straight line, built when needed
             # both directions of a two-way street are one undirected edge
             key = (min(iu, iv), max(iu, iv), round(length, 2))
             if key in seen:
@@ -176,6 +189,18 @@ class WalkNetwork:
         return net
 
     # --- properties ------------------------------------------------------------------------
+    @property
+    def edge_geometry(self) -> np.ndarray:
+        """Geometry of each edge (``shapely.LineString`` from ``u`` to ``v``)."""
+        missing = np.flatnonzero(np.equal(self._geometry, None))
+        if len(missing):
+            geom = self._geometry.copy()
+            geom[missing] = shapely.linestrings(
+                np.stack([self.xy[self.edge_u[missing]], self.xy[self.edge_v[missing]]], axis=1)
+            )
+            self._geometry = geom
+        return self._geometry
+
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
@@ -359,7 +384,7 @@ class WalkNetwork:
         seg_v = np.concatenate([u_new, self.edge_v[e_new[ends]]])
         seg_len = np.concatenate([p_new - prev_pos, self.edge_length_m[e_new[ends]] - p_new[ends]])
         seg_xy = np.vstack([self.xy, new_xy])
-        seg_geom = shapely.linestrings(np.stack([seg_xy[seg_u], seg_xy[seg_v]], axis=1))
+        seg_geom = np.full(len(seg_u), None, dtype=object)  # straight pieces
         net = WalkNetwork(
             seg_xy,
             np.concatenate([self.edge_u[keep], seg_u]),
@@ -410,13 +435,13 @@ class WalkNetwork:
             return net, node, dist
         door_node = net.n_nodes + np.arange(len(door))
         xy_all = np.vstack([net.xy, pts[door]])
-        geom = shapely.linestrings(np.stack([pts[door], net.xy[node[door]]], axis=1))
+        geom = np.full(len(door), None, dtype=object)  # straight door paths
         out = WalkNetwork(
             xy_all,
             np.concatenate([net.edge_u, door_node]),
             np.concatenate([net.edge_v, node[door]]),
             np.concatenate([net.edge_length_m, dist[door]]),
-            np.concatenate([net.edge_geometry, geom]),
+            np.concatenate([net._geometry, geom]),
             walk_speed_kmh=self.walk_speed_kmh,
             node_ids=np.concatenate([net.node_ids, np.full(len(door), -1, net.node_ids.dtype)]),
         )
@@ -430,7 +455,7 @@ class WalkNetwork:
             self.edge_u,
             self.edge_v,
             self.edge_length_m,
-            self.edge_geometry,
+            self._geometry,
             walk_speed_kmh=self.walk_speed_kmh,
             node_ids=self.node_ids,
         )
@@ -501,34 +526,88 @@ class WalkNetwork:
             out[start : start + len(rows)] = rows[:, tgt]
         return out
 
+    def _csr(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        m = self.matrix
+        return (m.indptr.astype(np.int64), m.indices.astype(np.int64),
+                m.data.astype(np.float64))
+
     def sparse_times_s(
         self,
         sources: np.ndarray,
         targets: np.ndarray,
         *,
         limit_s: float,
-        batch_bytes: int = BATCH_BYTES,
+        method: str = "auto",
     ) -> sparse.csr_matrix:
         """Return walking times within ``limit_s`` as a sparse (sources × targets) matrix, s.
 
-        Only pairs within the limit are stored; a time of 0 (source and target on the same
-        node) is stored as an explicit zero.
+        One bounded Dijkstra per distinct source node visits only the nodes within
+        ``limit_s`` (compiled, :func:`placement._kernels.ball_pairs`), so the cost grows with
+        the number of pairs within the limit, not with sources × nodes. Only pairs within the
+        limit are stored; a time of 0 (source and target on the same node) is stored as an
+        explicit zero. The times equal those of ``scipy.sparse.csgraph.dijkstra`` with
+        ``limit=limit_s``, which small problems use (:data:`DENSE_MAX_ENTRIES`).
+
+        Parameters
+        ----------
+        sources, targets : numpy.ndarray of int
+            Node indices (all must be >= 0); a node may be listed more than once.
+        limit_s : float
+            Longest time kept, seconds (inclusive).
+        method : {"auto", "dense", "bounded"}
+            "dense": scipy's batched Dijkstra (rows over all nodes); "bounded": the compiled
+            search; "auto": dense up to :data:`DENSE_MAX_ENTRIES` source-node entries.
+
+        Returns
+        -------
+        scipy.sparse.csr_matrix, shape (len(sources), len(targets))
         """
         src = np.asarray(sources, np.int64)
         tgt = np.asarray(targets, np.int64)
+        shape = (len(src), len(tgt))
+        if len(src) == 0 or len(tgt) == 0:
+            return sparse.csr_matrix(shape)
+        if not _use_bounded(method, len(src), self.n_nodes):
+            return self._dense_sparse_times(src, tgt, limit_s)
+        from placement._kernels import ball_pairs
+
+        # targets by node (several targets may share a node)
+        order = np.argsort(tgt, kind="stable")
+        t_sorted = tgt[order]
+        is_target = np.zeros(self.n_nodes, bool)
+        is_target[tgt] = True
+        # search once per distinct source node
+        uniq, inverse = np.unique(src, return_inverse=True)
+        s_pos, node, d = ball_pairs(*self._csr(), uniq, float(limit_s), is_target)
+        lo = np.searchsorted(t_sorted, node, side="left")
+        hi = np.searchsorted(t_sorted, node, side="right")
+        reps = hi - lo
+        pair_node = np.repeat(np.arange(len(node)), reps)
+        cols = order[np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+                     + np.repeat(lo, reps)]
+        s_of_pair = s_pos[pair_node]
+        d_of_pair = d[pair_node]
+        # rows: every source listed with that node
+        by_uniq = np.argsort(inverse, kind="stable")
+        u_ptr = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(uniq)))]
+        n_rep = np.diff(u_ptr)[s_of_pair]
+        first = np.repeat(u_ptr[s_of_pair], n_rep)
+        within = np.arange(n_rep.sum()) - np.repeat(np.cumsum(n_rep) - n_rep, n_rep)
+        rows = by_uniq[first + within]
+        cols = np.repeat(cols, n_rep)
+        data = np.repeat(d_of_pair, n_rep)
+        return sparse.csr_matrix((data, (rows, cols)), shape=shape)
+
+    def _dense_sparse_times(self, src: np.ndarray, tgt: np.ndarray, limit_s: float
+                            ) -> sparse.csr_matrix:
         r_all, c_all, d_all = [], [], []
-        if len(src) and len(tgt):
-            for start, rows in self._blocks(src, limit_s, batch_bytes):
-                sub = rows[:, tgt]
-                r, c = np.nonzero(np.isfinite(sub))
-                r_all.append(r + start)
-                c_all.append(c)
-                d_all.append(sub[r, c])
-        if r_all:
-            r, c, d = np.concatenate(r_all), np.concatenate(c_all), np.concatenate(d_all)
-        else:
-            r = c = np.empty(0, np.int64)
-            d = np.empty(0)
+        for start, rows in self._blocks(src, limit_s, BATCH_BYTES):
+            sub = rows[:, tgt]
+            r, c = np.nonzero(np.isfinite(sub))
+            r_all.append(r + start)
+            c_all.append(c)
+            d_all.append(sub[r, c])
+        r, c, d = np.concatenate(r_all), np.concatenate(c_all), np.concatenate(d_all)
         return sparse.csr_matrix((d, (r, c)), shape=(len(src), len(tgt)))
 
     def count_within(
@@ -537,9 +616,14 @@ class WalkNetwork:
         targets: np.ndarray,
         limits_s: np.ndarray,
         *,
-        batch_bytes: int = BATCH_BYTES,
+        method: str = "auto",
     ) -> np.ndarray:
-        """Count, for each target, the sources within each time limit (one search per node).
+        """Count, for each target, the sources within each time limit.
+
+        One bounded Dijkstra per distinct source node up to the largest limit, adding the
+        source's multiplicity to every node it reaches (compiled,
+        :func:`placement._kernels.ball_counts`): the cost grows with the number of
+        (source, node) pairs within the limit, and memory with the number of nodes.
 
         Parameters
         ----------
@@ -549,6 +633,8 @@ class WalkNetwork:
             Target node indices.
         limits_s : numpy.ndarray of float
             Time limits, seconds (inclusive).
+        method : {"auto", "dense", "bounded"}
+            As in :meth:`sparse_times_s`.
 
         Returns
         -------
@@ -556,13 +642,18 @@ class WalkNetwork:
         """
         limits = np.asarray(limits_s, float).reshape(-1)
         tgt = np.asarray(targets, np.int64)
-        counts = np.zeros((len(limits), len(tgt)), np.int64)
         uniq, mult = np.unique(np.asarray(sources, np.int64), return_counts=True)
-        if len(uniq) == 0 or len(tgt) == 0:
+        if len(uniq) == 0 or len(tgt) == 0 or len(limits) == 0:
+            return np.zeros((len(limits), len(tgt)), np.int64)
+        if not _use_bounded(method, len(uniq), self.n_nodes):
+            counts = np.zeros((len(limits), len(tgt)), np.int64)
+            for start, rows in self._blocks(uniq, float(limits.max()), BATCH_BYTES):
+                sub = rows[:, tgt]
+                w = mult[start : start + len(rows)]
+                for k, lim in enumerate(limits):
+                    counts[k] += w @ (sub <= lim)
             return counts
-        for start, rows in self._blocks(uniq, float(limits.max()), batch_bytes):
-            sub = rows[:, tgt]
-            w = mult[start : start + len(rows)]
-            for k, lim in enumerate(limits):
-                counts[k] += w @ (sub <= lim)
-        return counts
+        from placement._kernels import ball_counts
+
+        counts = ball_counts(*self._csr(), uniq, mult.astype(np.int64), limits)
+        return counts[:, tgt]

@@ -21,9 +21,11 @@ Model of a journey (the brute-force check in ``tests/test_transit.py`` encodes t
 Algorithm: a backward *profile* Connection Scan (Dibbelt, Pajor, Strasser, Wagner, "Connection
 Scan Algorithm", 2018) per destination builds, for every stop, the Pareto set of (departure
 time at the stop, earliest arrival at the destination). The origins and departure times are
-then answered together with one vectorised ``numpy.searchsorted`` over these profiles. The scan
-is a Python loop over the connections of the time window (about 1 µs-scale work per connection
-and footpath); the per-origin part is pure numpy.
+then answered by one merge pass over these profiles per access entry. The scan and the
+lookup run compiled (numba, :func:`placement._kernels.profile_scan`); the pure-Python scan it
+replaces is kept as :func:`_profile_scan_reference` and gives the same profiles (tested on the
+demo and the Porto Alegre feeds). ``benchmarks/transit.py`` times both, in connections
+scanned per second.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import weakref
 from bisect import bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,8 +52,6 @@ DAY_S = 86_400
 #: Earth radius used to interpolate stop times by straight-line distance, in metres.
 EARTH_RADIUS_M = 6_371_000.0
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-#: Cap on (access entries × departure times) handled at once in door_to_door_times.
-_CHUNK_QUERIES = 2_000_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,9 +202,54 @@ def _active_trip_ids(feed: gtfs_kit.Feed, date: dt.date) -> np.ndarray:
     return np.unique(trips.loc[mask, "trip_id"].astype(str).to_numpy())
 
 
+def _parse_hms_fast(text: pd.Series) -> np.ndarray | None:
+    """Parse stripped ``H:MM:SS`` texts (1-3 hour digits) with array arithmetic.
+
+    None when any non-empty text has another form (the general parser then decides).
+    """
+    arr = text.to_numpy(dtype=object, na_value="").astype(str)
+    n = len(arr)
+    out = np.full(n, np.nan)
+    width = arr.dtype.itemsize // 4
+    if n == 0 or width == 0:
+        return out
+    if width > 9:
+        return None
+    codes = arr.view(np.uint32).reshape(n, width).astype(np.int64) - 48
+    length = np.char.str_len(arr)
+    rows = np.flatnonzero(length > 0)
+    ln = length[rows]
+    if len(rows) == 0:
+        return out
+    if ln.min() < 7:
+        return None
+    c = codes[rows]
+
+    def at(k: np.ndarray) -> np.ndarray:
+        return c[np.arange(len(rows)), k]
+
+    s2, s1, m2, m1 = at(ln - 1), at(ln - 2), at(ln - 4), at(ln - 5)
+    digits = np.c_[s2, s1, m2, m1]
+    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
+    ok &= (at(ln - 3) == ord(":") - 48) & (at(ln - 6) == ord(":") - 48)
+    hours = np.zeros(len(rows), np.int64)
+    for k in range(3):
+        used = k < ln - 6
+        d = c[:, k]
+        ok &= ~used | ((d >= 0) & (d <= 9))
+        hours = np.where(used, hours * 10 + d, hours)
+    if not ok.all():
+        return None
+    out[rows] = (hours * 3600 + (m1 * 10 + m2) * 60 + (s1 * 10 + s2)).astype(float)
+    return out
+
+
 def _parse_gtfs_time_s(values: pd.Series) -> np.ndarray:
     """Parse ``H:MM:SS`` strings (hours may exceed 23) to float seconds, NaN where empty."""
     text = values.astype("string").str.strip()
+    fast = _parse_hms_fast(text)
+    if fast is not None:
+        return fast
     text = text.mask(text == "")
     parts = text.str.split(":", expand=True)
     out = np.full(len(values), np.nan)
@@ -532,6 +578,13 @@ def _check_inputs(
 
 def _scan_order(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
                 min_transfer_s: int) -> list[int]:
+    """:func:`_scan_order_array` as a list (for the pure-Python scans)."""
+    return _scan_order_array(dep_s, arr_s, backward=backward,
+                             min_transfer_s=min_transfer_s).tolist()
+
+
+def _scan_order_array(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
+                      min_transfer_s: int) -> np.ndarray:
     """Order in which a connection scan visits connections (sorted by departure, arrival).
 
     With a change time of 0 s, a zero-length ride arriving at ``t`` can feed another zero-length
@@ -543,7 +596,7 @@ def _scan_order(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
     idx = np.arange(n)
     zero = dep_s == arr_s
     if min_transfer_s > 0 or n < 2 or not zero.any():
-        return (idx[::-1] if backward else idx).tolist()
+        return idx[::-1] if backward else idx
     start = np.r_[True, ~zero[1:] | ~zero[:-1] | (dep_s[1:] != dep_s[:-1])]
     starts = np.flatnonzero(start)
     sizes = np.diff(np.r_[starts, n])
@@ -557,7 +610,29 @@ def _scan_order(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
         prev = e
     pieces.append(idx[prev:])
     order = np.concatenate(pieces)
-    return (order[::-1] if backward else order).tolist()
+    return order[::-1] if backward else order
+
+
+#: Scan inputs per timetable and (change time, window): the same for every destination.
+_SCAN_ARRAYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _scan_arrays(tt: Timetable, mt: int, lo_s: int, hi_s: int) -> tuple[np.ndarray, ...]:
+    """Return the window's connections as int64 arrays, the scan order and the profile room."""
+    per_tt = _SCAN_ARRAYS.setdefault(tt, {})
+    key = (mt, lo_s, hi_s)
+    if key not in per_tt:
+        if len(per_tt) >= 4:  # a few windows per timetable are enough
+            per_tt.clear()
+        window = np.flatnonzero((tt.dep_s >= lo_s) & (tt.arr_s <= hi_s))
+        dep_stop = tt.dep_stop[window].astype(np.int64)
+        base = np.r_[0, np.cumsum(np.bincount(dep_stop, minlength=tt.n_stops))]
+        order = _scan_order_array(tt.dep_s[window], tt.arr_s[window], backward=True,
+                                  min_transfer_s=mt)
+        per_tt[key] = (order.astype(np.int64), dep_stop, tt.arr_stop[window].astype(np.int64),
+                       tt.dep_s[window].astype(np.int64), tt.arr_s[window].astype(np.int64),
+                       tt.trip[window].astype(np.int64), base.astype(np.int64))
+    return per_tt[key]
 
 
 def _profile_scan(
@@ -567,8 +642,41 @@ def _profile_scan(
     min_transfer_s: int,
     lo_s: int,
     hi_s: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Backward profile connection scan towards one destination (compiled).
+
+    The same scan as :func:`_profile_scan_reference`, step for step, in
+    :func:`placement._kernels.profile_scan`. Returns ``(ptr, dep, arr, n_scanned)`` with the
+    profiles as the reference returns them and the number of connections scanned.
+    """
+    from placement._kernels import profile_scan
+
+    order, dep_stop, arr_stop, dep_s, arr_s, trip, base = _scan_arrays(
+        tt, int(min_transfer_s), int(lo_s), int(hi_s))
+    nd, aa, ln = profile_scan(
+        order, dep_stop, arr_stop, dep_s, arr_s, trip, len(tt.trip_ids),
+        egress.astype(np.float64), footpaths.indptr.astype(np.int64),
+        footpaths.indices.astype(np.int64), footpaths.data.astype(np.float64),
+        int(min_transfer_s), base,
+    )
+    ptr = np.r_[0, np.cumsum(ln)].astype(np.int64)
+    # entry q of stop s (reversed: departure ascending) is nd[base[s] + ln[s] - 1 - q]
+    stop_of = np.repeat(np.arange(tt.n_stops), ln)
+    q = np.arange(ptr[-1]) - ptr[stop_of]
+    src = base[stop_of] + ln[stop_of] - 1 - q
+    dep = (-nd[src]).astype(np.int64)
+    return ptr, dep, aa[src], len(order)
+
+
+def _profile_scan_reference(
+    tt: Timetable,
+    egress: np.ndarray,
+    footpaths: sp.csr_matrix,
+    min_transfer_s: int,
+    lo_s: int,
+    hi_s: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Backward profile connection scan towards one destination.
+    """Backward profile connection scan towards one destination (pure Python reference).
 
     Returns the profiles of all stops as three flat arrays sorted by (stop, departure): for stop
     ``s`` the entries ``ptr[s]:ptr[s+1]`` of ``dep`` (ascending) and ``arr`` (ascending: the
@@ -685,8 +793,8 @@ def door_to_door_times(
     Notes
     -----
     Per call: one backward profile connection scan over the connections departing in
-    ``[min(departure_times_s), max(departure_times_s) + max_travel_s]``, then one vectorised
-    lookup per (access entry, departure time). Call once per destination.
+    ``[min(departure_times_s), max(departure_times_s) + max_travel_s]``, then one compiled
+    merge over the departure times per access entry. Call once per destination.
     """
     started = time.perf_counter()
     access = sp.csr_matrix(access)
@@ -701,41 +809,31 @@ def door_to_door_times(
         return out
     lo_s = int(deps.min())
     hi_s = int(deps.max()) + int(max_travel_s)
-    ptr, pdep, parr = _profile_scan(tt, egress, footpaths, int(min_transfer_s), lo_s, hi_s)
-    # a flat sort key (stop, departure) for all profile entries
+    scan_started, scan_cpu = time.perf_counter(), time.thread_time()
+    ptr, pdep, parr, n_scanned = _profile_scan(tt, egress, footpaths, int(min_transfer_s),
+                                               lo_s, hi_s)
+    scan_s, scan_cpu_s = time.perf_counter() - scan_started, time.thread_time() - scan_cpu
+    # per origin and departure: the best arrival over its access stops (compiled merge)
+    from placement._kernels import profile_lookup
+
     width = hi_s - lo_s + 2
-    keys = np.repeat(np.arange(tt.n_stops, dtype=np.int64), np.diff(ptr)) * width + (pdep - lo_s)
-    n_entries = len(keys)
-    indptr = access.indptr
-    per_chunk = max(1, _CHUNK_QUERIES // deps.size)
-    row = 0
-    while row < n_origins:
-        # a block of origin rows holding about per_chunk stored access entries
-        stop_row = int(np.searchsorted(indptr, indptr[row] + per_chunk, side="right")) - 1
-        stop_row = min(max(stop_row, row + 1), n_origins)
-        a, b = indptr[row], indptr[stop_row]
-        if b > a and n_entries:
-            stops = access.indices[a:b].astype(np.int64)
-            walk = np.ceil(access.data[a:b]).astype(np.int64)
-            ready = np.minimum(walk[:, None] + (deps - lo_s)[None, :], width - 1)
-            q = stops[:, None] * width + ready
-            pos = np.searchsorted(keys, q, side="left")
-            pos_c = np.minimum(pos, n_entries - 1)
-            hit = (pos < n_entries) & (pos < ptr[stops + 1][:, None])
-            arrival = np.where(hit, parr[pos_c], np.inf)
-            lengths = np.diff(indptr[row : stop_row + 1])
-            nonempty = np.flatnonzero(lengths)
-            starts = (indptr[row:stop_row][nonempty] - a).astype(np.int64)
-            out[row + nonempty] = np.minimum.reduceat(arrival, starts, axis=0) - deps[None, :]
-        row = stop_row
+    n_entries = len(pdep)
+    if n_entries:
+        profile_lookup(access.indptr.astype(np.int64), access.indices.astype(np.int64),
+                       np.ceil(access.data).astype(np.int64), deps, lo_s, width, ptr,
+                       pdep, parr, out)
     out = np.minimum(out, direct_walk_s[:, None])
     out[out > max_travel_s] = np.inf
     logger.info(
-        "door_to_door_times: %s origins × %s departures, %s profile entries (%.2f s)",
+        "door_to_door_times: %s origins × %s departures, %s connections scanned in %.3f s, "
+        "%s profile entries (%.2f s)",
         f"{n_origins:,}",
         deps.size,
+        f"{n_scanned:,}",
+        scan_s,
         f"{n_entries:,}",
         time.perf_counter() - started,
+        extra={"connections_scanned": n_scanned, "scan_s": scan_s, "scan_cpu_s": scan_cpu_s},
     )
     return out
 

@@ -446,3 +446,63 @@ def test_samso_walk_times_match_networkx(shared_data: Path):
         counts = table[schema.count_col(cat, 30)].to_numpy(dtype=int)[on]
         assert counts.tolist() == (ref <= 30 * 60).sum(axis=1).tolist()
     assert checked >= 2
+
+
+def test_cache_hit_imports_neither_osmnx_nor_gtfs_kit(dataset, tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(placement_settings, "cache_folder", tmp_path / "cache")
+    first = accessibility_for_dataset(dataset, date="2024-01-09")
+    code = (
+        "import sys\n"
+        "from placement.accessibility import accessibility_for_dataset\n"
+        f"t = accessibility_for_dataset({str(dataset)!r}, date='2024-01-09')\n"
+        "print(len(t), float(t['snap_dist_m'].sum()))\n"
+        "print(','.join(m for m in ('osmnx', 'gtfs_kit', 'numba') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "PLACEMENT_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True).stdout.splitlines()
+    assert out[0] == f"{len(first)} {float(first['snap_dist_m'].sum())}"  # read, not recomputed
+    assert out[1] == ""  # none of the heavy packages was imported for a cache hit
+
+
+def test_cache_key_covers_the_tag_table_and_the_package_version(dataset, tmp_path, monkeypatch):
+    import placement
+    import placement.accessibility as acc
+    from placement import osm
+
+    assert osm.AMENITY_TAGS_CSV == acc.AMENITY_TAGS_FILE  # the table amenities are read with
+    params = {"window": ["07:00", "09:00"]}
+    key = acc.cache_key(dataset, params)
+    assert acc.cache_key(dataset, params) == key
+    tags = tmp_path / "amenity_tags.csv"
+    tags.write_text(acc.AMENITY_TAGS_FILE.read_text(encoding="utf-8") + "amenity,pub,library\n",
+                    encoding="utf-8")
+    monkeypatch.setattr(acc, "AMENITY_TAGS_FILE", tags)
+    assert acc.cache_key(dataset, params) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(placement, "__version__", "99.0")
+    assert acc.cache_key(dataset, params) != key
+
+
+def test_prune_cache_deletes_old_and_surplus_tables(tmp_path):
+    import os
+    import time
+
+    from placement.accessibility import prune_cache
+
+    now = time.time()
+    ages_days = {"a": 0.1, "b": 1, "c": 2, "d": 3, "old": 40, "new": 0}
+    for name, age in ages_days.items():
+        f = tmp_path / f"{name}.parquet"
+        f.write_bytes(b"x")
+        os.utime(f, (now - age * 86_400, now - age * 86_400))
+    (tmp_path / "other.json").write_text("{}")  # not a table: left alone
+    removed = prune_cache(tmp_path, keep=tmp_path / "new.parquet", max_age_days=30,
+                          max_entries=3)
+    assert sorted(p.stem for p in removed) == ["c", "d", "old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.parquet", "b.parquet", "new.parquet", "other.json"]

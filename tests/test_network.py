@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.sparse import csgraph
 
 from placement.network import WalkNetwork
 
@@ -150,10 +151,42 @@ def test_times_s_and_sparse_agree_and_respect_the_limit():
     full = net.times_s(src, tgt)
     limited = net.times_s(src, tgt, limit_s=200.0, batch_bytes=8 * net.n_nodes * 2)
     assert np.array_equal(np.where(full <= 200.0, full, np.inf), limited)
-    sp = net.sparse_times_s(src, tgt, limit_s=200.0, batch_bytes=8 * net.n_nodes).toarray()
+    sp = net.sparse_times_s(src, tgt, limit_s=200.0).toarray()
     stored = np.isfinite(limited)
-    assert np.allclose(sp[stored], limited[stored])
+    assert np.array_equal(sp[stored], limited[stored])
     assert (sp[~stored] == 0).all()
+
+
+def dense_reference(net: WalkNetwork, src: np.ndarray, tgt: np.ndarray, limit: float):
+    """The former implementation: scipy's bounded Dijkstra, one dense row per source."""
+    rows = np.atleast_2d(csgraph.dijkstra(net.matrix, directed=True, indices=src, limit=limit))
+    return rows[:, tgt]
+
+
+@settings(deadline=None, max_examples=30)
+@given(seed=st.integers(0, 10_000), limit=st.floats(20.0, 900.0),
+       n_src=st.integers(1, 25), n_tgt=st.integers(1, 40))
+def test_sparse_times_equal_the_dense_bounded_dijkstra(seed, limit, n_src, n_tgt):
+    G = random_graph(seed % 50, n_side=7)
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, net.n_nodes, size=n_src)  # repeated sources and targets too
+    tgt = rng.integers(0, net.n_nodes, size=n_tgt)
+    ref = dense_reference(net, src, tgt, limit)
+    got = net.sparse_times_s(src, tgt, limit_s=limit, method="bounded")
+    assert np.array_equal(got.toarray(), net.sparse_times_s(src, tgt, limit_s=limit,
+                                                            method="dense").toarray())
+    dense = np.full(got.shape, np.inf)
+    coo = got.tocoo()
+    dense[coo.row, coo.col] = coo.data
+    assert coo.nnz == np.isfinite(ref).sum()  # explicit zeros kept, nothing beyond the limit
+    assert np.array_equal(dense, ref)  # bit for bit
+    limits = np.sort(rng.uniform(10.0, limit, size=3))
+    counts = net.count_within(src, tgt, limits, method="bounded")
+    assert np.array_equal(counts, net.count_within(src, tgt, limits, method="dense"))
+    full = dense_reference(net, src, tgt, np.inf)
+    for k, lim in enumerate(limits):
+        assert np.array_equal(counts[k], (full <= lim).sum(axis=0))
 
 
 def test_count_within_equals_brute_force():
@@ -163,7 +196,7 @@ def test_count_within_equals_brute_force():
     src = rng.integers(0, net.n_nodes, size=12)  # repeats count twice
     tgt = np.arange(net.n_nodes)
     limits = np.array([60.0, 150.0, 400.0])
-    counts = net.count_within(src, tgt, limits, batch_bytes=8 * net.n_nodes * 5)
+    counts = net.count_within(src, tgt, limits)
     full = net.times_s(src, tgt)
     for k, lim in enumerate(limits):
         assert np.array_equal(counts[k], (full <= lim).sum(axis=0))

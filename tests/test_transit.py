@@ -8,6 +8,7 @@ from pathlib import Path
 import gtfs_kit as gk
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import scipy.sparse as sp
 from gtfs_tiny import EVERY_DAY, Feed, Trip, line_stops, write_feed
@@ -530,3 +531,143 @@ def test_porto_alegre_against_earliest_arrival(shared_data: Path) -> None:
             assert got[o, j] == (want if want <= 3 * H else INF)
     # transit beats walking for at least one origin
     assert np.any(got < direct[:, None])
+
+
+# ------------------------------------------------------------------------------------------
+# The compiled scan gives the profiles of the pure-Python reference scan
+# ------------------------------------------------------------------------------------------
+
+
+def assert_same_profiles(tt: transit.Timetable, egress: np.ndarray, fp: sp.csr_matrix,
+                         mt: int, lo: int, hi: int) -> int:
+    ptr, dep, arr, n = transit._profile_scan(tt, egress, fp, mt, lo, hi)
+    r_ptr, r_dep, r_arr = transit._profile_scan_reference(tt, egress, fp, mt, lo, hi)
+    np.testing.assert_array_equal(ptr, r_ptr)
+    np.testing.assert_array_equal(dep, r_dep)
+    np.testing.assert_array_equal(arr, r_arr)  # bit for bit, not approximately
+    assert n >= int(((tt.dep_s >= lo) & (tt.arr_s <= hi)).sum())  # repeats when mt == 0
+    return len(r_dep)
+
+
+@FAST
+@given(instances())
+def test_compiled_scan_equals_the_reference_scan(inst: dict) -> None:
+    tt = tt_of(inst)
+    eg = np.full(tt.n_stops, INF)
+    for s, e in inst["egress"].items():
+        eg[s] = e + 0.37  # walking seconds are not whole
+    fp = inst["footpaths"]
+    fp_m = sp.csr_matrix(([v + 0.5 for v in fp.values()], ([a for a, _ in fp],
+                                                          [b for _, b in fp])),
+                         shape=(tt.n_stops, tt.n_stops))
+    assert_same_profiles(tt, eg, fp_m, inst["min_transfer_s"], 0, 10 * H)
+
+
+def _real_feed_profiles(tt: transit.Timetable, lo: int, hi: int, n_dest: int) -> int:
+    lat0 = np.nanmean(tt.stop_lat)
+    xy = np.c_[np.radians(tt.stop_lon) * math.cos(math.radians(lat0)), np.radians(tt.stop_lat)]
+    xy *= 6_371_000.0
+    xy[~np.isfinite(xy)] = 1e12
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    fp_m = sp.csr_matrix(np.where(d <= 300, d / 1.1 + 1e-3, 0.0))
+    busy = np.argsort(-transit.stop_departures(tt, lo, hi), kind="stable")
+    entries = 0
+    for k in range(n_dest):
+        dest = xy[busy[k * 37 % len(busy)]] + 40.0
+        eg_m = np.hypot(*(xy - dest).T)
+        egress = np.where(eg_m <= 900, eg_m / 1.1, INF)
+        for mt in (60, 0):
+            entries += assert_same_profiles(tt, egress, fp_m, mt, lo, hi)
+    return entries
+
+
+def test_compiled_scan_equals_the_reference_on_the_demo_feed(demo_dir: Path) -> None:
+    feed = gk.read_feed(demo_dir / "gtfs.zip", dist_units="km")
+    from placement.accessibility import default_service_date
+
+    tt = transit.build_timetable(feed, default_service_date(feed))
+    assert tt.n_connections > 1000
+    assert _real_feed_profiles(tt, 7 * H, 12 * H, 3) > 100
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_compiled_scan_equals_the_reference_on_porto_alegre(shared_data: Path) -> None:
+    feed = gk.read_feed(shared_data / "fallback_porto_alegre" / "poa_eptc.zip", dist_units="km")
+    tt = transit.build_timetable(feed, "2019-05-07")
+    assert _real_feed_profiles(tt, 12 * H, 15 * H, 2) > 10_000
+
+
+def _slow_times(values: pd.Series) -> np.ndarray:
+    text = values.astype("string").str.strip()
+    text = text.mask(text == "")
+    parts = text.str.split(":", expand=True)
+    out = np.full(len(values), np.nan)
+    if parts.shape[1] < 3:
+        return out
+    h, m, s = (pd.to_numeric(parts[k], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+               for k in range(3))
+    return h * 3600 + m * 60 + s
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(
+    st.from_regex(r"\A ?[0-9]{1,3}:[0-9]{2}:[0-9]{2} ?\Z"),
+    st.text(alphabet="0123456789: ", max_size=10),
+    st.just(""), st.none()), max_size=12))
+def test_fast_time_parsing_equals_the_general_parser(texts: list) -> None:
+    values = pd.Series(texts, dtype=object)
+    np.testing.assert_array_equal(transit._parse_gtfs_time_s(values), _slow_times(values))
+
+
+def _lookup_reference(access: sp.csr_matrix, deps: np.ndarray, lo_s: int, hi_s: int,
+                      ptr: np.ndarray, pdep: np.ndarray, parr: np.ndarray) -> np.ndarray:
+    """The former vectorised lookup: one searchsorted over all profile entries."""
+    out = np.full((access.shape[0], deps.size), INF)
+    width = hi_s - lo_s + 2
+    keys = np.repeat(np.arange(len(ptr) - 1, dtype=np.int64), np.diff(ptr)) * width + (pdep - lo_s)
+    n = len(keys)
+    stops = access.indices.astype(np.int64)
+    walk = np.ceil(access.data).astype(np.int64)
+    ready = np.minimum(walk[:, None] + (deps - lo_s)[None, :], width - 1)
+    pos = np.searchsorted(keys, stops[:, None] * width + ready, side="left")
+    hit = (pos < n) & (pos < ptr[stops + 1][:, None])
+    arrival = np.where(hit, parr[np.minimum(pos, n - 1)], INF)
+    lengths = np.diff(access.indptr)
+    nonempty = np.flatnonzero(lengths)
+    out[nonempty] = np.minimum.reduceat(arrival, access.indptr[:-1][nonempty], axis=0) - deps
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_compiled_lookup_equals_the_former_lookup_on_porto_alegre(shared_data: Path) -> None:
+    from placement._kernels import profile_lookup
+
+    feed = gk.read_feed(shared_data / "fallback_porto_alegre" / "poa_eptc.zip", dist_units="km")
+    tt = transit.build_timetable(feed, "2019-05-07")
+    lo, hi = 12 * H, 14 * H + 3 * H
+    lat0 = np.nanmean(tt.stop_lat)
+    xy = np.c_[np.radians(tt.stop_lon) * math.cos(math.radians(lat0)), np.radians(tt.stop_lat)]
+    xy *= 6_371_000.0
+    xy[~np.isfinite(xy)] = 1e12
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    fp = sp.csr_matrix(np.where(d <= 300, d / 1.1 + 1e-3, 0.0))
+    busy = np.argsort(-transit.stop_departures(tt, lo, hi), kind="stable")
+    eg_m = np.hypot(*(xy - xy[busy[5]] - 50.0).T)
+    egress = np.where(eg_m <= 900, eg_m / 1.1, INF)
+    ptr, pdep, parr, _ = transit._profile_scan(tt, egress, fp, 60, lo, hi)
+    rng = np.random.default_rng(3)
+    origins = xy[busy[rng.integers(0, 800, 300)]] + rng.uniform(-400, 400, (300, 2))
+    od = np.hypot(origins[:, None, 0] - xy[None, :, 0], origins[:, None, 1] - xy[None, :, 1])
+    access = sp.csr_matrix(np.where(od <= 900, od / 1.1 + 0.3, 0.0))
+    access.data[::7] = 0.0  # explicit zeros: stops at the door
+    access = sp.csr_matrix((access.data, access.indices, access.indptr), shape=access.shape)
+    deps = np.arange(12 * H, 14 * H, 120, dtype=np.int64)
+    want = _lookup_reference(access, deps, lo, hi, ptr, pdep, parr)
+    got = np.full_like(want, INF)
+    profile_lookup(access.indptr.astype(np.int64), access.indices.astype(np.int64),
+                   np.ceil(access.data).astype(np.int64), deps, lo, hi - lo + 2, ptr, pdep,
+                   parr, got)
+    assert np.isfinite(want).mean() > 0.3
+    np.testing.assert_array_equal(got, want)

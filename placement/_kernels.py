@@ -1,0 +1,273 @@
+"""Compiled inner loops (numba) of the walk searches and the public-transport scan.
+
+Imported lazily by :mod:`placement.network` and :mod:`placement.transit`, so that reading a
+cached accessibility table never loads numba. Every function is compiled once per machine and
+cached on disk (``cache=True``).
+
+* :func:`ball_pairs` / :func:`ball_counts`: one *bounded* Dijkstra per source that visits only
+  the nodes within the limit (work and memory proportional to the size of the ball, not to the
+  whole graph), reusing one distance array for all sources. Distances are the same float
+  sums as ``scipy.sparse.csgraph.dijkstra`` computes (``dist[u] + w`` along the shortest path;
+  a node at exactly the limit is inside, as in scipy).
+* :func:`profile_scan`: the backward profile Connection Scan of
+  :func:`placement.transit._profile_scan_reference`, step for step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def _heap_push(hd: np.ndarray, hn: np.ndarray, size: int, d: float, n: int) -> int:
+    i = size
+    hd[i] = d
+    hn[i] = n
+    while i > 0:
+        p = (i - 1) >> 1
+        if hd[p] <= hd[i]:
+            break
+        hd[p], hd[i] = hd[i], hd[p]
+        hn[p], hn[i] = hn[i], hn[p]
+        i = p
+    return size + 1
+
+
+@njit(cache=True, nogil=True)
+def _heap_pop(hd: np.ndarray, hn: np.ndarray, size: int) -> int:
+    size -= 1
+    hd[0] = hd[size]
+    hn[0] = hn[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        m = left
+        if left + 1 < size and hd[left + 1] < hd[left]:
+            m = left + 1
+        if hd[i] <= hd[m]:
+            break
+        hd[m], hd[i] = hd[i], hd[m]
+        hn[m], hn[i] = hn[i], hn[m]
+        i = m
+    return size
+
+
+@njit(cache=True, nogil=True)
+def _ball(indptr, indices, data, src, limit, dist, done, visited, hd, hn):
+    """Settle every node within ``limit`` of ``src``; return how many (listed in ``visited``).
+
+    ``dist`` must be +inf and ``done`` False everywhere on entry; the caller resets the
+    visited entries afterwards.
+    """
+    n_vis = 0
+    size = _heap_push(hd, hn, 0, 0.0, src)
+    dist[src] = 0.0
+    visited[n_vis] = src
+    n_vis += 1
+    while size > 0:
+        d = hd[0]
+        u = hn[0]
+        size = _heap_pop(hd, hn, size)
+        if done[u] or d > dist[u]:
+            continue
+        done[u] = True
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            if done[v]:
+                continue
+            nd = d + data[j]
+            if nd <= limit and nd < dist[v]:
+                if dist[v] == np.inf:
+                    visited[n_vis] = v
+                    n_vis += 1
+                dist[v] = nd
+                size = _heap_push(hd, hn, size, nd, v)
+    return n_vis
+
+
+@njit(cache=True, nogil=True)
+def ball_pairs(indptr, indices, data, sources, limit, is_target):
+    """Return ``(source position, node, seconds)`` of every target node within ``limit``.
+
+    Parameters are the CSR arrays of the (symmetric) travel-time matrix, the source nodes,
+    the limit in seconds and a boolean mask of the nodes wanted in the output. Output is
+    grouped by source (in ``sources`` order), nodes in settling order.
+    """
+    n = len(indptr) - 1
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, np.bool_)
+    visited = np.empty(n, np.int64)
+    cap_heap = len(indices) + 2
+    hd = np.empty(cap_heap)
+    hn = np.empty(cap_heap, np.int64)
+    cap = max(16, 4 * len(sources))
+    o_src = np.empty(cap, np.int64)
+    o_node = np.empty(cap, np.int64)
+    o_d = np.empty(cap)
+    m = 0
+    for s in range(len(sources)):
+        n_vis = _ball(indptr, indices, data, sources[s], limit, dist, done, visited, hd, hn)
+        for q in range(n_vis):
+            v = visited[q]
+            if is_target[v] and dist[v] <= limit:
+                if m == cap:
+                    cap *= 2
+                    a = np.empty(cap, np.int64)
+                    a[:m] = o_src[:m]
+                    o_src = a
+                    b = np.empty(cap, np.int64)
+                    b[:m] = o_node[:m]
+                    o_node = b
+                    c = np.empty(cap)
+                    c[:m] = o_d[:m]
+                    o_d = c
+                o_src[m] = s
+                o_node[m] = v
+                o_d[m] = dist[v]
+                m += 1
+            dist[v] = np.inf
+            done[v] = False
+    return o_src[:m], o_node[:m], o_d[:m]
+
+
+@njit(cache=True, nogil=True)
+def _counts_part(indptr, indices, data, sources, weights, limits, top, counts):
+    n = len(indptr) - 1
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, np.bool_)
+    visited = np.empty(n, np.int64)
+    cap_heap = len(indices) + 2
+    hd = np.empty(cap_heap)
+    hn = np.empty(cap_heap, np.int64)
+    for s in range(len(sources)):
+        n_vis = _ball(indptr, indices, data, sources[s], top, dist, done, visited, hd, hn)
+        w = weights[s]
+        for q in range(n_vis):
+            v = visited[q]
+            d = dist[v]
+            for k in range(len(limits)):
+                if d <= limits[k]:
+                    counts[k, v] += w
+            dist[v] = np.inf
+            done[v] = False
+
+
+@njit(cache=True, nogil=True)
+def ball_counts(indptr, indices, data, sources, weights, limits):
+    """Return ``counts[k, node]``: the summed weights of sources within ``limits[k]`` of node."""
+    n = len(indptr) - 1
+    counts = np.zeros((len(limits), n), np.int64)
+    if len(limits) and len(sources):
+        _counts_part(indptr, indices, data, sources, weights, limits, limits.max(), counts)
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def _bisect_right(a, lo, hi, x):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if x < a[mid]:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
+                 fp_ptr, fp_idx, fp_s, mt, base):
+    """Backward profile connection scan over the connections ``order`` (window positions).
+
+    ``base[s]:base[s+1]`` is the room for the profile of stop ``s`` (one entry per connection
+    departing there is enough). Returns ``(neg_dep, arr, length)``: per stop, its profile as
+    ``-departure`` ascending and the arrival at the destination descending, as the reference
+    builds them.
+    """
+    n_stops = len(base) - 1
+    nd = np.empty(base[n_stops])
+    aa = np.empty(base[n_stops])
+    ln = np.zeros(n_stops, np.int64)
+    # the last (smallest) arrival of each stop's profile, inf while it is empty
+    last = np.full(n_stops, np.inf)
+    trip_best = np.full(n_trips, np.inf)
+    for c in order:
+        v = arr_stop[c]
+        ta = arr_s[c]
+        k = trip[c]
+        best = trip_best[k]  # staying seated
+        reach = ta + egress[v]  # alight and walk to the destination
+        if reach < best:
+            best = reach
+        # a stop's arrivals decrease along its profile: when even its last (smallest) one is
+        # no better than ``best``, no lookup there can improve it (skipped, same result)
+        if last[v] < best:  # change vehicle at the same stop
+            b = base[v]
+            i = _bisect_right(nd, b, b + ln[v], -(ta + mt)) - 1
+            if i >= b and aa[i] < best:
+                best = aa[i]
+        for j in range(fp_ptr[v], fp_ptr[v + 1]):  # change vehicle via a footpath
+            w = fp_idx[j]
+            if last[w] >= best or w == v:
+                continue
+            b = base[w]
+            i = _bisect_right(nd, b, b + ln[w], -(ta + fp_s[j] + mt)) - 1
+            if i >= b and aa[i] < best:
+                best = aa[i]
+        if best == np.inf:
+            continue
+        trip_best[k] = best
+        u = dep_stop[c]
+        nu = ln[u]
+        b = base[u]
+        if nu == 0 or best < aa[b + nu - 1]:
+            td = -dep_s[c]
+            if nu > 0 and nd[b + nu - 1] == td:
+                aa[b + nu - 1] = best
+            else:
+                nd[b + nu] = td
+                aa[b + nu] = best
+                ln[u] = nu + 1
+            last[u] = best
+    return nd, aa, ln
+
+
+@njit(cache=True, nogil=True)
+def profile_lookup(indptr, stops, walk, deps, lo_s, width, ptr, pdep, parr, out):
+    """Earliest arrival per origin and departure time from the stops' profiles.
+
+    For origin ``o`` (access entries ``indptr[o]:indptr[o+1]`` of ``stops``/``walk``, whole
+    seconds) and departure ``deps[j]``: the smallest ``parr`` over its access stops of the
+    first profile entry departing at or after ``deps[j] + walk`` (ready times past
+    ``lo_s + width - 1`` find none), minus ``deps[j]``, written to ``out[o, j]``; rows without
+    an access entry are left as they are. The same arithmetic as the vectorised
+    ``searchsorted`` lookup it replaces, one merge pass per access entry.
+    """
+    n_dep = len(deps)
+    order = np.argsort(deps, kind="mergesort")
+    best = np.empty(n_dep)
+    for o in range(len(indptr) - 1):
+        a, b = indptr[o], indptr[o + 1]
+        if b == a:
+            continue
+        best[:] = np.inf
+        for e in range(a, b):
+            s = stops[e]
+            w = walk[e]
+            i = ptr[s]
+            end = ptr[s + 1]
+            for q in range(n_dep):
+                j = order[q]
+                ready = w + (deps[j] - lo_s)
+                if ready > width - 1:
+                    ready = width - 1
+                while i < end and pdep[i] - lo_s < ready:
+                    i += 1
+                if i == end:
+                    break
+                if parr[i] < best[j]:
+                    best[j] = parr[i]
+        for j in range(n_dep):
+            out[o, j] = best[j] - deps[j]
