@@ -107,6 +107,14 @@ class Stage:
     spread_total: float | None = None
     #: binary extra columns (fairness guard): count; their entries are in ``rows``' extra
     n_binary: int = 0
+    #: relative gap of this stage; None: the policy's ``solver.mip_gap``. A stage of whole
+    #: numbers (persons placed, placements kept) uses 0: its absolute gap below 1 proves the
+    #: maximum, and a relative gap would let it leave a person out (5 % of 26 persons is 1.3)
+    rel_gap: float | None = None
+
+    def mip_gap(self, policy_gap: float) -> float:
+        """Return the relative gap to solve this stage to, given the policy's."""
+        return float(policy_gap) if self.rel_gap is None else float(self.rel_gap)
 
 
 def stage_value(inst: Instance, stage: Stage, bonus: np.ndarray) -> np.ndarray:

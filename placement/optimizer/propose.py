@@ -209,7 +209,8 @@ def propose(
         def solve_lz(stage: Stage, bonus_value: float, start: np.ndarray | None,
                      tl: float) -> tuple[Solution, np.ndarray]:
             sol, _ = solve_lazy(inst, lz, policy, locks=lock_pos, previous=prev_pos,
-                                time_limit_s=tl, mip_gap=mip_gap, stage=stage, pool=pool,
+                                time_limit_s=tl, mip_gap=stage.mip_gap(mip_gap),
+                                stage=stage, pool=pool,
                                 start_dw=start, bonus_value=bonus_value)
             return sol, _plan_of(inst, sol.x)
 
@@ -237,7 +238,8 @@ def propose(
                      tl: float) -> tuple[Solution, np.ndarray]:
         start_plan = None if start is None else _pairs_of(inst, start)
         sol = build_and_solve(inst, policy, bonus=prev_mask * bonus_value, time_limit_s=tl,
-                              mip_gap=mip_gap, stage=stage, start_plan=start_plan)
+                              mip_gap=stage.mip_gap(mip_gap), stage=stage,
+                              start_plan=start_plan)
         return sol, _plan_of(inst, sol.x)
 
     greedy = greedy_pass(inst, policy, inst.pair_h, inst.pair_d, inst.pair_score,

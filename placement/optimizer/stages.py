@@ -11,6 +11,11 @@ Each stage is solved by :func:`placement.optimizer.pricing.build_and_solve` (all
 or :func:`placement.optimizer.lazy.solve_lazy` (very large rounds), so column generation and
 its bounds over all eligible pairs serve every stage. Stage ``k`` enters stage ``k + 1`` as a
 row ``value >= found value`` (:class:`~placement.optimizer.formulation.GroupRow`).
+
+The policy's relative gap (``solver.mip_gap``) applies to the quality stage only. The stages
+of whole numbers (persons or households placed, placements kept) are solved to an absolute gap
+below 1, which proves their maximum: a relative gap there would let a loose setting leave a
+person (often of a large family, the hardest to fit) unhoused for a better score.
 """
 
 from __future__ import annotations
@@ -244,7 +249,8 @@ def solve_stages(inst: Instance, policy: Policy, solve: SolveFn, *, has_previous
     whole = policy.objective.first in ("persons", "households")
     gap1 = 1.0 - 1e-6 if whole else 1e-9
     st1 = Stage(name="placed", hh_value=v1, score_mult=0.0, spread_cost=0.0, spread=False,
-                rows=list(fair_rows), abs_gap=gap1, n_binary=n_bin)
+                rows=list(fair_rows), abs_gap=gap1, n_binary=n_bin,
+                rel_gap=0.0 if whole else None)
     t1 = max(FIRST_SHARE * time_limit_s, 1e-3)
     sol1, plan1 = solve(st1, 0.0, start, t1)
     out = Stages(plan=plan1, solution=sol1, results=[_result("placed", sol1, abs_gap=gap1)])
@@ -278,7 +284,7 @@ def solve_stages(inst: Instance, policy: Policy, solve: SolveFn, *, has_previous
                     extra=[(a, -sp) for a in range(A)] if spread else [], name="quality")
     st3 = Stage(name="kept", hh_value=np.zeros(H), score_mult=0.0, spread_cost=0.0,
                 spread=spread, rows=[row1, row2, *fair_rows], abs_gap=1.0 - 1e-6,
-                n_binary=n_bin, spread_total=total)
+                n_binary=n_bin, spread_total=total, rel_gap=0.0)
     left = max(deadline - time.perf_counter(), 1e-3)
     sol3, plan3 = solve(st3, 1.0, plan2, left)
     out.results.append(_result("kept", sol3, abs_gap=1.0 - 1e-6))
