@@ -407,7 +407,9 @@ class BatchDecision:
     person) are the summed scenario duals; ``uses`` lists, per scenario, the expected
     households that the second stage gives a free dwelling: rows ``scenario``, ``dwelling``
     (universe position), ``src`` (the household copied), ``batch`` (its arrival batch),
-    ``weight`` (the LP value, 0-1).
+    ``weight`` (the LP value, 0-1), ``value`` (the pair value ``v`` it would get).
+    Duals of a degenerate LP may put a dwelling's value on its expected user's row instead:
+    a potential of 0 does not say a kept dwelling is worth nothing (``uses`` does).
     """
 
     pairs: np.ndarray
@@ -595,6 +597,8 @@ class _Model:
         """
         import highspy
 
+        if self.n_cols == 0:  # nothing to decide (HiGHS calls such a model "Empty")
+            return "Optimal", np.zeros(0), np.zeros(self.n_rows)
         inf = highspy.kHighsInf
         cost = np.concatenate(self.cost) if self.cost else np.zeros(0)
         if lo is None:
@@ -779,13 +783,14 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
             pot += -duals[d_rows[:len(dw)]]
             if a_rows is not None:
                 apot += -duals[a_rows]
-            hs, _hb, ds, _real, i, j, _v = parts[k]
+            hs, _hb, ds, _real, i, j, vk = parts[k]
             yv = col2[yc] if st2 == "Optimal" else col[yc]
             sel = (j < len(dw)) & (i >= len(hh)) & (yv > 1e-6)
-            for ii, jj, w in zip(i[sel], j[sel], yv[sel], strict=True):
+            for ii, jj, w, val in zip(i[sel], j[sel], yv[sel], vk[sel], strict=True):
                 rows_uses.append((k, int(dw[jj]), int(hs[ii]),
-                                  int(parts[k][1][ii]), float(w)))
-    uses = pd.DataFrame(rows_uses, columns=["scenario", "dwelling", "src", "batch", "weight"])
+                                  int(parts[k][1][ii]), float(w), float(val)))
+    uses = pd.DataFrame(rows_uses, columns=["scenario", "dwelling", "src", "batch", "weight",
+                                            "value"])
     return BatchDecision(pairs=chosen.astype(np.int64), solve_s=time.perf_counter() - t0,
                          dwellings=dw, potential=np.maximum(pot, 0.0),
                          area_potential=np.maximum(apot, 0.0), uses=uses, n_columns=m.n_cols,

@@ -146,7 +146,7 @@ def make_year(
     days: int = 364,
     initial_share: float = 0.1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """A synthetic year: households arriving and dwellings freeing evenly over ``days`` days.
+    """Make a synthetic year: households arriving and dwellings freeing evenly over ``days`` days.
 
     As :func:`make_instance`, with arrival dates drawn evenly over the year and
     ``available_from`` drawn evenly too, except a share ``initial_share`` of the dwellings
