@@ -103,6 +103,7 @@ __all__ = [
     "Scenario",
     "Universe",
     "build_universe",
+    "pair_index",
     "foresight_batch",
     "greedy_batch",
     "hindsight_plan",
@@ -278,6 +279,16 @@ def building_left(uni: Universe, state: State) -> np.ndarray:
     return np.maximum(float(uni.policy.rules.max_households_per_building) - used, 0.0)
 
 
+def pair_index(uni: Universe, h: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Pair position of each ``(h[i], d[i])`` (-1: not an eligible pair)."""
+    h = np.asarray(h, dtype=np.int64)
+    if not len(h):
+        return np.zeros(0, dtype=np.int64)
+    got = uni.E[h, np.asarray(d, dtype=np.int64)]
+    arr = got.toarray().ravel() if sp.issparse(got) else np.asarray(got).ravel()
+    return arr.astype(np.int64) - 1
+
+
 def current_pairs(uni: Universe, hh: np.ndarray, dw: np.ndarray) -> np.ndarray:
     """Positions of the eligible pairs between households ``hh`` and dwellings ``dw``."""
     if not len(hh) or not len(dw):
@@ -299,8 +310,7 @@ def year_objective(uni: Universe, state: State, end: np.datetime64) -> float:
     """``J`` of the module docstring for the decisions in ``state`` (year ending ``end``)."""
     inst = uni.inst
     h = np.flatnonzero(state.dwelling >= 0)
-    pairs = uni.E[h, state.dwelling[h]].A1.astype(np.int64) - 1 if len(h) else \
-        np.zeros(0, dtype=np.int64)
+    pairs = pair_index(uni, h, state.dwelling[h])
     if (pairs < 0).any():
         msg = "a placement is not an eligible pair"
         raise ValueError(msg)
@@ -396,7 +406,7 @@ def _lock_pairs(uni: Universe, locks: Any) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     hs = np.array([h for h, _ in locks], dtype=np.int64)
     ds = np.array([d for _, d in locks], dtype=np.int64)
-    return uni.E[hs, ds].A1.astype(np.int64) - 1
+    return pair_index(uni, hs, ds)
 
 
 @dataclass
@@ -443,9 +453,7 @@ def myopic_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.nda
 
 def _earlier_pairs(uni: Universe, state: State) -> np.ndarray:
     h = np.flatnonzero(state.dwelling >= 0)
-    if not len(h):
-        return np.zeros(0, dtype=np.int64)
-    return uni.E[h, state.dwelling[h]].A1.astype(np.int64) - 1
+    return pair_index(uni, h, state.dwelling[h])
 
 
 def greedy_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.ndarray,

@@ -141,6 +141,11 @@ def run_batches(uni: Universe, clock: Clock, method: str, *, seed: int = 0,
         dw = np.flatnonzero((bd <= b) & ~taken)
         forced = lock_p[(lock_b <= b) & (state.dwelling[inst.pair_h[lock_p]] < 0)] \
             if len(lock_p) else np.zeros(0, dtype=np.int64)
+        if len(lock_p):
+            # an approved pair holds its household and its dwelling until both are there
+            held = lock_p[lock_b > b]
+            hh = hh[~np.isin(hh, inst.pair_h[held])]
+            dw = dw[~np.isin(dw, inst.pair_d[held])]
         if method == "greedy":
             dec = greedy_batch(uni, clock, b, hh, dw, state, forced=forced)
         elif method == "myopic":
