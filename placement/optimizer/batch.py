@@ -73,7 +73,7 @@ pairs are fixed.
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -85,7 +85,7 @@ import scipy.sparse as sp
 
 from placement._errors import InfeasibleError
 from placement.config import Policy
-from placement.optimizer.formulation import Solution, Stage, _highs
+from placement.optimizer.formulation import _highs
 from placement.optimizer.instance import (
     Instance,
     _pair_keys,
@@ -94,7 +94,8 @@ from placement.optimizer.instance import (
     eligible_pairs,
     finish_pairs,
 )
-from placement.optimizer.pricing import build_and_solve
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "POINTS_PER_PERSON",
@@ -103,11 +104,11 @@ __all__ = [
     "Scenario",
     "Universe",
     "build_universe",
-    "pair_index",
     "foresight_batch",
     "greedy_batch",
     "hindsight_plan",
     "myopic_batch",
+    "pair_index",
     "sample_scenario",
     "year_objective",
 ]
@@ -234,6 +235,8 @@ class State:
     dwelling: np.ndarray
     movein: np.ndarray
     batch: np.ndarray
+    #: for the hindsight plan: an upper bound on ``J`` over every plan (LP bound)
+    bound: float = math.nan
 
     @classmethod
     def empty(cls, n_households: int) -> State:
@@ -321,59 +324,121 @@ def year_objective(uni: Universe, state: State, end: np.datetime64) -> float:
 # --- solving plain assignments (hindsight, myopic) ----------------------------------------
 
 
-def sub_instance(inst: Instance, hh: np.ndarray, dw: np.ndarray, pairs: np.ndarray,
-                 locked: np.ndarray) -> Instance:
-    """Restrict the instance to households ``hh``, dwellings ``dw`` (sorted) and ``pairs``.
-
-    ``locked`` (mask over ``pairs``) are fixed at 1.
-    """
-    hmap = np.full(inst.n_households, -1)
-    hmap[hh] = np.arange(len(hh))
-    dmap = np.full(inst.n_dwellings, -1)
-    dmap[dw] = np.arange(len(dw))
-    hcols = ("hh_ids", "persons", "household_type", "has_0_5", "has_6_16", "step_free_needed",
-             "arrival", "anchor_lat", "anchor_lon")
-    dcols = ("dw_ids", "dw_area", "dw_building", "rooms", "rent", "available", "permanent",
-             "step_free", "designated", "dw_lat", "dw_lon")
-    kw: dict[str, Any] = {c: getattr(inst, c)[hh] for c in hcols}
-    kw.update({c: getattr(inst, c)[dw] for c in dcols})
-    kw["dterms"] = inst.dterms.iloc[dw]
-    kw.update(pair_h=hmap[inst.pair_h[pairs]], pair_d=dmap[inst.pair_d[pairs]],
-              pair_locked=np.asarray(locked, dtype=bool),
-              pair_terms={t: v[pairs] for t, v in inst.pair_terms.items()},
-              pair_score=inst.pair_score[pairs],
-              blocking_rule=np.full(len(hh), "", dtype=object),
-              n_eligible=np.zeros(len(hh), dtype=np.int64), notes=[], n_pairs_total=None)
-    return dataclasses.replace(inst, **kw)
+def _top(key: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` entries of highest ``value`` per ``key`` (ties by position)."""
+    order = np.lexsort((np.arange(len(key)), -value, key))
+    sk = key[order]
+    rank = np.arange(len(sk)) - np.searchsorted(sk, sk, side="left")
+    out = np.zeros(len(key), dtype=bool)
+    out[order[rank < k]] = True
+    return out
 
 
-def _solve_pairs(uni: Universe, pairs: np.ndarray, value: np.ndarray, fixed: np.ndarray,
-                 *, time_limit_s: float, mip_gap: float) -> tuple[np.ndarray, Solution]:
-    """Best set of ``pairs`` (values ``value``) with ``fixed`` (pair positions) placed too.
+#: Pairs per household and per dwelling in the first restricted LP of :func:`_solve_pairs`,
+#: and pairs per household added per pricing round.
+START_PER_HOUSEHOLD = 8
+START_PER_DWELLING = 4
+ADD_PER_HOUSEHOLD = 20
 
-    Solved by :func:`placement.optimizer.pricing.build_and_solve` (column generation for many
-    pairs) over the households and dwellings the pairs touch; returns the chosen pairs (not
-    the fixed ones).
+
+def _solve_pairs(uni: Universe, pairs: np.ndarray, value: np.ndarray, state: State,
+                 *, time_limit_s: float, mip_gap: float) -> tuple[np.ndarray, float]:
+    """Best set of ``pairs`` (values ``value``) on top of the placements in ``state``.
+
+    Column generation, exact over every pair given: the LP relaxation over a few pairs per
+    household and dwelling; its row prices give each pair a reduced cost, pairs with a
+    positive one join, until none is left (the LP bound then holds for every pair). The MILP
+    over those pairs gives a plan of value ``z``; every pair whose reduced cost exceeds
+    ``z - bound`` could still be in a better plan and joins; the MILP is solved again until
+    none is left. Returns the chosen pairs and the LP bound.
     """
     inst = uni.inst
-    allp = np.unique(np.concatenate([pairs, fixed]).astype(np.int64))
-    hh = np.unique(inst.pair_h[allp])
-    dw = np.unique(inst.pair_d[allp])
-    locked = np.isin(allp, fixed)
-    sub = sub_instance(inst, hh, dw, allp, locked)
-    bonus = np.zeros(len(allp))
-    pos = np.searchsorted(allp, pairs)
-    bonus[pos] = value
-    stage = Stage(name="batch", hh_value=np.zeros(len(hh)), score_mult=0.0, spread_cost=0.0,
-                  spread=False, abs_gap=1e-9)
-    sol = build_and_solve(sub, uni.policy, bonus=bonus, time_limit_s=time_limit_s,
-                          mip_gap=mip_gap, stage=stage)
-    if sol.status not in ("Optimal", "Time limit reached") or (
-            len(sol.x) and math.isnan(sol.objective)):
-        msg = f"the batch model ended with status '{sol.status}'"
-        raise InfeasibleError([msg])
-    chosen = allp[(np.asarray(sol.x) > 0.5) & ~locked]
-    return chosen, sol
+    t_end = time.perf_counter() + float(time_limit_s)
+    n = len(pairs)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), 0.0
+    h = inst.pair_h[pairs]
+    d = inst.pair_d[pairs]
+    hu, hi = np.unique(h, return_inverse=True)
+    du, di = np.unique(d, return_inverse=True)
+    room = cap_left(uni, state)
+    bleft = building_left(uni, state)
+    area = inst.dw_area[d]
+    persons = inst.persons[h].astype(float)
+    use_caps = bool(uni.policy.rules.area_cap) and len(inst.area_ids) > 0
+    bld = inst.dw_building[d]
+    # a building row only where the building's dwellings here exceed what it may still take
+    nb = len(bleft)
+    n_dw_in_b = np.bincount(inst.dw_building[du], minlength=nb)
+    b_need = (n_dw_in_b > bleft) if uni.policy.rules.building_limit else np.zeros(nb, bool)
+    b_ids = np.flatnonzero(b_need)
+    b_row = np.full(nb, -1)
+    b_row[b_ids] = np.arange(len(b_ids))
+    nh, nd, na = len(hu), len(du), (len(inst.area_ids) if use_caps else 0)
+    r_h, r_d, r_a, r_b = 0, nh, nh + nd, nh + nd + na
+    rhs = np.concatenate([np.ones(nh + nd), room if use_caps else np.zeros(0),
+                          bleft[b_ids]])
+
+    def model(sel: np.ndarray, integer: bool) -> _Model:
+        m = _Model()
+        c = m.cols(value[sel], np.zeros(len(sel)), integer)
+        m.rows(rhs)
+        m.entries(r_h + hi[sel], c, 1.0)
+        m.entries(r_d + di[sel], c, 1.0)
+        if use_caps:
+            ok = area[sel] >= 0
+            m.entries(r_a + area[sel][ok], c[ok], persons[sel][ok])
+        br = b_row[bld[sel]]
+        ok = br >= 0
+        m.entries(r_b + br[ok], c[ok], 1.0)
+        return m
+
+    def reduced(pi: np.ndarray) -> np.ndarray:
+        rc = value - pi[r_h + hi] - pi[r_d + di]
+        if use_caps:
+            rc -= np.where(area >= 0, pi[r_a + np.maximum(area, 0)] * persons, 0.0)
+        if len(b_ids):
+            br = b_row[bld]
+            rc -= np.where(br >= 0, pi[r_b + np.maximum(br, 0)], 0.0)
+        return rc
+
+    inside = _top(hi, value, START_PER_HOUSEHOLD) | _top(di, value, START_PER_DWELLING)
+    bound = math.inf
+    while True:
+        sel = np.flatnonzero(inside)
+        status, col, duals = model(sel, False).solve(
+            uni.policy, time_limit_s=max(t_end - time.perf_counter(), 1.0), mip_gap=mip_gap,
+            relax=True)
+        if status != "Optimal":
+            break
+        pi = np.maximum(-duals, 0.0)  # minimisation duals of <= rows: price = -dual
+        rc = reduced(pi)
+        new = (rc > 1e-7) & ~inside
+        if not new.any():
+            bound = float(np.dot(value[sel], col))
+            break
+        idx = np.flatnonzero(new)
+        inside[idx[_top(hi[idx], rc[idx], ADD_PER_HOUSEHOLD)]] = True
+        logger.info("batch LP: %s of %s pairs, %s more with a positive reduced cost",
+                    f"{len(sel):,}", f"{n:,}", f"{len(idx):,}")
+    while True:
+        sel = np.flatnonzero(inside)
+        status, col, _ = model(sel, True).solve(
+            uni.policy, time_limit_s=max(t_end - time.perf_counter(), 1.0), mip_gap=mip_gap)
+        if status not in ("Optimal", "Time limit reached") or len(col) != len(sel):
+            msg = f"the batch model ended with status '{status}'"
+            raise InfeasibleError([msg])
+        chosen = sel[col > 0.5]
+        z = float(value[chosen].sum())
+        if status != "Optimal" or not math.isfinite(bound):
+            break
+        more = ~inside & (rc >= -(bound - z) - 1e-9)
+        logger.info("batch MILP over %s pairs: %.4f (LP bound %.4f); %s more could improve",
+                    f"{len(sel):,}", z, bound, f"{int(more.sum()):,}")
+        if not more.any() or time.perf_counter() > t_end:
+            break
+        inside |= more
+    return pairs[chosen], bound
 
 
 def hindsight_plan(uni: Universe, clock: Clock, *, locks: list[tuple[int, int]] = (),
@@ -389,15 +454,29 @@ def hindsight_plan(uni: Universe, clock: Clock, *, locks: list[tuple[int, int]] 
     t = clock.start + (b[ok] * clock.cadence_days).astype("timedelta64[D]")
     value = uni.value(pairs, t, clock.end)
     fixed = _lock_pairs(uni, locks)
-    # a lock is forced here too, at its earliest batch
-    keep = ~np.isin(pairs, fixed)
-    chosen, _ = _solve_pairs(uni, pairs[keep], value[keep], fixed, time_limit_s=time_limit_s,
-                             mip_gap=mip_gap)
     state = State.empty(inst.n_households)
-    for p in np.concatenate([fixed, chosen]).astype(np.int64):
+    # a lock is forced here too, at its earliest batch
+    _place_at_earliest(uni, state, fixed, bh, bd, clock)
+    keep = ~(np.isin(inst.pair_h[pairs], inst.pair_h[fixed])
+             | np.isin(inst.pair_d[pairs], inst.pair_d[fixed]))
+    chosen, bound = _solve_pairs(uni, pairs[keep], value[keep], state,
+                                 time_limit_s=time_limit_s, mip_gap=mip_gap)
+    _place_at_earliest(uni, state, chosen, bh, bd, clock)
+    # the bound on J: the LP bound of the free pairs, the locks' values, less the constant
+    fixed_t = np.array([clock.date(int(max(bh[inst.pair_h[p]], bd[inst.pair_d[p]])))
+                        for p in fixed], dtype="datetime64[D]")
+    fixed_v = float(uni.value(fixed, fixed_t, clock.end).sum()) if len(fixed) else 0.0
+    const = uni.waiting_cost * float((clock.end - inst.arrival).astype(np.int64).sum()) / 7.0
+    state.bound = bound + fixed_v - const
+    return state
+
+
+def _place_at_earliest(uni: Universe, state: State, pairs: np.ndarray, bh: np.ndarray,
+                       bd: np.ndarray, clock: Clock) -> None:
+    inst = uni.inst
+    for p in np.asarray(pairs, dtype=np.int64):
         bp = int(max(bh[inst.pair_h[p]], bd[inst.pair_d[p]]))
         state.place(uni, np.array([p]), clock.date(bp), bp)
-    return state
 
 
 def _lock_pairs(uni: Universe, locks: Any) -> np.ndarray:
@@ -441,19 +520,17 @@ def myopic_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.nda
     """
     t0 = time.perf_counter()
     t = clock.date(b) if t is None else t
+    inst = uni.inst
     pairs = current_pairs(uni, hh, dw)
-    pairs = pairs[~np.isin(pairs, forced)]
-    earlier = _earlier_pairs(uni, state)
+    after = State(state.dwelling.copy(), state.movein.copy(), state.batch.copy())
+    after.place(uni, forced, t, b)
+    pairs = pairs[(after.dwelling[inst.pair_h[pairs]] < 0)
+                  & ~after.taken(inst.n_dwellings)[inst.pair_d[pairs]]]
     value = uni.value(pairs, t, clock.end)
-    chosen, _ = _solve_pairs(uni, pairs, value, np.concatenate([earlier, forced]),
-                             time_limit_s=time_limit_s, mip_gap=mip_gap)
+    chosen, _ = _solve_pairs(uni, pairs, value, after, time_limit_s=time_limit_s,
+                             mip_gap=mip_gap)
     return BatchDecision(pairs=np.concatenate([forced, chosen]).astype(np.int64),
                          solve_s=time.perf_counter() - t0)
-
-
-def _earlier_pairs(uni: Universe, state: State) -> np.ndarray:
-    h = np.flatnonzero(state.dwelling >= 0)
-    return pair_index(uni, h, state.dwelling[h])
 
 
 def greedy_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.ndarray,
