@@ -68,7 +68,8 @@ pairs are fixed.
   :data:`RECOURSE_PER_HOUSEHOLD` best pairs when a scenario has more than
   :data:`EXACT_RECOURSE_MAX` pairs. Expected vacancies are copies of dwellings already seen
   (same area, size, rent and access) and count under their area's cap, each as a building of
-  its own.
+  its own. Likewise, a batch with more than :data:`EXACT_RECOURSE_MAX` first-stage pairs
+  keeps each waiting household's :data:`FIRST_STAGE_PER_HOUSEHOLD` best ones.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ INTEGER_RECOURSE_MAX = 3_000
 EXACT_RECOURSE_MAX = 20_000
 RECOURSE_PER_HOUSEHOLD = 10
 RECOURSE_PER_DWELLING = 3
+#: First-stage pairs per waiting household when the batch has more than EXACT_RECOURSE_MAX.
+FIRST_STAGE_PER_HOUSEHOLD = 40
 
 DAY = np.timedelta64(1, "D")
 
@@ -347,7 +350,8 @@ def _solve_pairs(uni: Universe, pairs: np.ndarray, value: np.ndarray, state: Sta
 
     Column generation, exact over every pair given: the LP relaxation over a few pairs per
     household and dwelling; its row prices give each pair a reduced cost, pairs with a
-    positive one join, until none is left (the LP bound then holds for every pair). The MILP
+    positive one join, until none is left or the Lagrangian bound ``pi b + sum max(rc, 0)``
+    (valid for every pair) is within a tenth of the gap of the restricted LP. The MILP
     over those pairs gives a plan of value ``z``; every pair whose reduced cost exceeds
     ``z - bound`` could still be in a better plan and joins; the MILP is solved again until
     none is left. Returns the chosen pairs and the LP bound.
@@ -414,8 +418,12 @@ def _solve_pairs(uni: Universe, pairs: np.ndarray, value: np.ndarray, state: Sta
         pi = np.maximum(-duals, 0.0)  # minimisation duals of <= rows: price = -dual
         rc = reduced(pi)
         new = (rc > 1e-7) & ~inside
-        if not new.any():
-            bound = float(np.dot(value[sel], col))
+        lp = float(np.dot(value[sel], col))
+        # Lagrangian bound over every pair (any prices >= 0 give one): pi b + sum max(rc, 0)
+        finite = np.isfinite(rhs)
+        lagrange = float(np.dot(pi[finite], rhs[finite]) + np.maximum(rc, 0.0).sum())
+        if not new.any() or lagrange - lp <= max(1e-6, 0.1 * mip_gap * abs(lp)):
+            bound = min(lagrange, lp) if not new.any() else lagrange
             break
         idx = np.flatnonzero(new)
         inside[idx[_top(hi[idx], rc[idx], ADD_PER_HOUSEHOLD)]] = True
@@ -430,8 +438,9 @@ def _solve_pairs(uni: Universe, pairs: np.ndarray, value: np.ndarray, state: Sta
             raise InfeasibleError([msg])
         chosen = sel[col > 0.5]
         z = float(value[chosen].sum())
-        if status != "Optimal" or not math.isfinite(bound):
-            break
+        if (status != "Optimal" or not math.isfinite(bound)
+                or bound - z <= mip_gap * abs(z) + 1e-9):
+            break  # proven within the gap against the LP bound over every pair
         more = ~inside & (rc >= -(bound - z) - 1e-9)
         logger.info("batch MILP over %s pairs: %.4f (LP bound %.4f); %s more could improve",
                     f"{len(sel):,}", z, bound, f"{int(more.sum()):,}")
@@ -776,8 +785,14 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
     fd = inst.pair_d[forced] if len(forced) else np.zeros(0, dtype=np.int64)
     clash = (np.isin(inst.pair_h[pairs], fh) | np.isin(inst.pair_d[pairs], fd)) & ~forced_set
     pairs = pairs[~clash]
-    lo = np.isin(pairs, forced).astype(float)
     value = uni.value(pairs, t, clock.end)
+    if len(pairs) > EXACT_RECOURSE_MAX:
+        # many free dwellings: each waiting household keeps its best ones (and the forced)
+        keep = (_top(inst.pair_h[pairs], value, FIRST_STAGE_PER_HOUSEHOLD)
+                | _top(inst.pair_d[pairs], value, RECOURSE_PER_DWELLING)
+                | np.isin(pairs, forced))
+        pairs, value = pairs[keep], value[keep]
+    lo = np.isin(pairs, forced).astype(float)
     hpos = np.searchsorted(hh, inst.pair_h[pairs])
     dpos = np.searchsorted(dw, inst.pair_d[pairs])
     room = cap_left(uni, state)

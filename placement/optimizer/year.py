@@ -169,6 +169,8 @@ def run_batches(uni: Universe, clock: Clock, method: str, *, seed: int = 0,
             raise ConfigError(msg)
         state.place(uni, dec.pairs, clock.date(b), b)
         times.append(time.perf_counter() - t0)
+        logger.info("%s batch %d: %d waiting, %d free, %d placed in %.2f s", method, b,
+                    len(hh), len(dw), len(dec.pairs), times[-1])
         if on_batch is not None:
             on_batch(b, dec)
     return state, times
