@@ -293,3 +293,28 @@ def test_simulation_repeats_for_a_seed_and_writes_its_files(tmp_path):
     # with a quota the arrivals are drawn anew per seed, the same for every method
     q = simulate_year(hh, dw, ar, acc, pol, seeds=[3], quota=20, n_scenarios=2)
     assert (q.methods["households"] == 20).all()
+
+
+def test_cli_year_simulate_and_batch_until(tmp_path, capsys):
+    from fixtures_data import write_dataset
+
+    from placement.cli import main
+
+    folder = write_dataset(tmp_path / "ds")
+    out = tmp_path / "year"
+    assert main(["year", "simulate", str(folder), "--out", str(out), "--scenarios", "2"]) == 0
+    t = pd.read_csv(out / "methods.csv")
+    assert list(t["method"]) == ["hindsight", "myopic", "greedy", "foresight"]
+    assert "ratio to hindsight" in capsys.readouterr().out
+    h = pd.read_csv(out / "households.csv")
+    assert {"household_id", "weeks_waited", "censored"} <= set(h.columns)
+    batch = tmp_path / "batch.csv"
+    assert main(["propose", str(folder), "--batch-until", "2025-03-12", "--out",
+                 str(batch)]) == 0
+    b = pd.read_csv(batch).set_index("household_id")
+    assert b.loc["H3", "status"] == "later"
+    assert "Batch of 2025-03-12" in capsys.readouterr().out
+    # bad input: a message, no traceback
+    assert main(["propose", str(folder), "--batch-until", "someday", "--out",
+                 str(batch)]) == 1
+    assert "--batch-until must be a date" in capsys.readouterr().err
