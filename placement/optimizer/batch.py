@@ -68,8 +68,11 @@ pairs are fixed.
   :data:`RECOURSE_PER_HOUSEHOLD` best pairs when a scenario has more than
   :data:`EXACT_RECOURSE_MAX` pairs. Expected vacancies are copies of dwellings already seen
   (same area, size, rent and access) and count under their area's cap, each as a building of
-  its own. Likewise, a batch with more than :data:`EXACT_RECOURSE_MAX` first-stage pairs
-  keeps each waiting household's :data:`FIRST_STAGE_PER_HOUSEHOLD` best ones.
+  its own. Likewise, a batch with more than :data:`FIRST_STAGE_EXACT_MAX` first-stage pairs
+  keeps each waiting household's :data:`FIRST_STAGE_PER_HOUSEHOLD` best ones. The scenarios
+  look :data:`LOOKAHEAD_DAYS` ahead (a rolling horizon): later arrivals and vacancies do not
+  enter the batch model, which keeps it small (the year's end beyond the horizon weighs the
+  same on both sides: households and dwellings are both left out).
 """
 
 from __future__ import annotations
@@ -123,8 +126,12 @@ INTEGER_RECOURSE_MAX = 3_000
 EXACT_RECOURSE_MAX = 20_000
 RECOURSE_PER_HOUSEHOLD = 10
 RECOURSE_PER_DWELLING = 3
-#: First-stage pairs per waiting household when the batch has more than EXACT_RECOURSE_MAX.
+#: Days after the batch that the scenarios look ahead (a rolling horizon: expected households
+#: and dwellings later than this are left out of the batch model).
+LOOKAHEAD_DAYS = 91
+#: First-stage pairs per waiting household when the batch has more than FIRST_STAGE_EXACT_MAX.
 FIRST_STAGE_PER_HOUSEHOLD = 40
+FIRST_STAGE_EXACT_MAX = 2_000
 
 DAY = np.timedelta64(1, "D")
 
@@ -786,10 +793,9 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
     clash = (np.isin(inst.pair_h[pairs], fh) | np.isin(inst.pair_d[pairs], fd)) & ~forced_set
     pairs = pairs[~clash]
     value = uni.value(pairs, t, clock.end)
-    if len(pairs) > EXACT_RECOURSE_MAX:
+    if len(pairs) > FIRST_STAGE_EXACT_MAX:
         # many free dwellings: each waiting household keeps its best ones (and the forced)
         keep = (_top(inst.pair_h[pairs], value, FIRST_STAGE_PER_HOUSEHOLD)
-                | _top(inst.pair_d[pairs], value, RECOURSE_PER_DWELLING)
                 | np.isin(pairs, forced))
         pairs, value = pairs[keep], value[keep]
     lo = np.isin(pairs, forced).astype(float)
@@ -802,7 +808,12 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
     use_b = bool(uni.policy.rules.building_limit)
     parts = []
     n_y = 0
+    horizon = b + max(math.ceil(LOOKAHEAD_DAYS / clock.cadence_days), 1)
     for sc in scenarios:
+        near_h = sc.hh_batch <= horizon
+        near_d = sc.dw_batch <= horizon
+        sc = Scenario(sc.hh_src[near_h], sc.hh_batch[near_h], sc.dw_src[near_d],
+                      sc.dw_batch[near_d], sc.dw_real[near_d])
         # households: waiting ones (from the next batch), then expected ones; dwellings alike
         hs = np.concatenate([hh, sc.hh_src])
         hb = np.concatenate([np.full(len(hh), b + 1), sc.hh_batch])
@@ -861,7 +872,10 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
             if len(blds):
                 b_rows = m.rows(bleft[blds])
                 m.entries(b_rows[np.searchsorted(blds, bx)], xc, 1.0)
+    t_mip = time.perf_counter()
     status, col, _ = m.solve(uni.policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    logger.info("foresight batch %d: %s columns (%s first-stage), solved in %.2f s", b,
+                f"{m.n_cols:,}", f"{len(xc):,}", time.perf_counter() - t_mip)
     if status not in ("Optimal", "Time limit reached") or len(col) != m.n_cols:
         msg = f"the foresight batch model ended with status '{status}'"
         raise InfeasibleError([msg])
