@@ -56,15 +56,17 @@ pairs are fixed.
   :data:`INTEGER_RECOURSE_MAX` columns), then whole. The **potentials** are the LP duals of the
   scenario rows, summed over the scenarios with their weight ``1 / K``: ``pi[d]`` (points) the
   expected value of keeping free dwelling ``d`` for later, ``mu[a]`` (points per person) that
-  of a person's room under area ``a``'s cap. With ``x`` fixed at the chosen batch, LP duality
-  makes the batch exactly the one that maximises ``sum x (v - pi[d] - mu[a] p[h])`` plus the
-  value of the future: a dwelling stays free when some expected arrival values it more than any
-  waiting household does (net of that arrival's other options), in the spirit of the dynamic
+  of a person's room under area ``a``'s cap (computed from the LP of the future with ``x``
+  fixed at the chosen batch). They are a supergradient of the future's LP value in what the
+  batch uses, so, to first order, the batch is the one that maximises
+  ``sum x (v - pi[d] - mu[a] p[h])``: a dwelling stays free when some expected arrival values it
+  more than any waiting household does (net of that arrival's other options), in the spirit of
+  the dynamic
   potentials of Ahani, Gölz, Procaccia, Teytelboym and Trapp (Operations Research 2024) and of
   Bansak and Paulson (Operations Research 2024). With one scenario equal to the truth and whole
-  ``y``, the batch model is the hindsight MILP of what is left, so batch after batch the plan
-  reaches the hindsight optimum. Expected households without a pair that could use a dwelling
-  now are left out of the model; each expected household keeps its
+  ``y`` (no pair left out, the year within the look-ahead below), the batch model is the
+  hindsight MILP of what is left, so batch after batch the plan reaches the hindsight optimum
+  (tested). Each expected household keeps its
   :data:`RECOURSE_PER_HOUSEHOLD` best pairs when a scenario has more than
   :data:`EXACT_RECOURSE_MAX` pairs. Expected vacancies are copies of dwellings already seen
   (same area, size, rent and access) and count under their area's cap, each as a building of
