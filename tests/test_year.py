@@ -318,3 +318,23 @@ def test_cli_year_simulate_and_batch_until(tmp_path, capsys):
     assert main(["propose", str(folder), "--batch-until", "someday", "--out",
                  str(batch)]) == 1
     assert "--batch-until must be a date" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_priced_batches_of_large_futures_keep_the_hard_rules(monkeypatch, seed):
+    """Large futures take the LP-priced path; its batches keep every hard rule too."""
+    from placement.optimizer import batch as batch_mod
+
+    monkeypatch.setattr(batch_mod, "INTEGER_RECOURSE_MAX", 0)
+    monkeypatch.setattr(batch_mod, "FIRST_STAGE_EXACT_MAX", 10)
+    uni, clock, _ = _year(seed, 15, 40, _policy(0.002, 1, 0.05), days=70)
+    batches: dict[int, np.ndarray] = {}
+    seen: list[bool] = []
+    state, _ = run_batches(uni, clock, "foresight", seed=seed, n_scenarios=3,
+                           on_batch=lambda b, dec: (batches.__setitem__(b, dec.pairs),
+                                                    seen.append(dec.whole_recourse)))
+    assert seen
+    assert not all(seen)
+    _check_rules(uni, clock, state, batches)
+    j_h = year_objective(uni, hindsight_plan(uni, clock), clock.end)
+    assert year_objective(uni, state, clock.end) <= j_h + 1e-6

@@ -51,17 +51,20 @@ pairs are fixed.
       sum_h x[h, d] + sum_h y^k[h, d] <= 1      free dwelling d (and every expected one)
       sum p x + sum p y^k <= cap_left[a]        area a;   the building rows alike
 
-  and it maximises ``sum v x + (1 / K) sum_k sum v y^k``. ``y`` is continuous (the LP
-  relaxation of the future) unless the scenarios are small (at most
-  :data:`INTEGER_RECOURSE_MAX` columns), then whole. The **potentials** are the LP duals of the
-  scenario rows, summed over the scenarios with their weight ``1 / K``: ``pi[d]`` (points) the
-  expected value of keeping free dwelling ``d`` for later, ``mu[a]`` (points per person) that
-  of a person's room under area ``a``'s cap (computed from the LP of the future with ``x``
-  fixed at the chosen batch). They are a supergradient of the future's LP value in what the
-  batch uses, so, to first order, the batch is the one that maximises
-  ``sum x (v - pi[d] - mu[a] p[h])``: a dwelling stays free when some expected arrival values it
-  more than any waiting household does (net of that arrival's other options), in the spirit of
-  the dynamic
+  and it maximises ``sum v x + (1 / K) sum_k sum v y^k``. The **potentials** are the LP duals
+  of the scenario rows, summed over the scenarios with their weight ``1 / K``: ``pi[d]``
+  (points) the expected value of keeping free dwelling ``d`` for later, ``mu[a]`` (points per
+  person) that of a person's room under area ``a``'s cap.
+
+  *Small scenarios* (at most :data:`INTEGER_RECOURSE_MAX` second-stage columns): the model is
+  solved as it is, ``x`` and ``y`` whole (exact); the potentials come from the LP of the
+  future with ``x`` fixed at the batch. *Large scenarios*: the LP relaxation of the whole
+  model gives the potentials, and the batch is the best plan of the waiting households (the
+  MILP with every hard rule) at the **priced values** ``v - pi[d] - mu[a] p[h]``; pairs whose
+  priced value is not positive are not made. So a dwelling stays free when some expected
+  arrival values it more than any waiting household does (net of that arrival's other
+  options), and a household waits when every dwelling it could have now is worth more to
+  those who come later, as in the dynamic
   potentials of Ahani, Gölz, Procaccia, Teytelboym and Trapp (Operations Research 2024) and of
   Bansak and Paulson (Operations Research 2024). With one scenario equal to the truth and whole
   ``y`` (no pair left out, the year within the look-ahead below), the batch model is the
@@ -875,36 +878,66 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
                 b_rows = m.rows(bleft[blds])
                 m.entries(b_rows[np.searchsorted(blds, bx)], xc, 1.0)
     t_mip = time.perf_counter()
-    status, col, _ = m.solve(uni.policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
-    logger.info("foresight batch %d: %s columns (%s first-stage), solved in %.2f s", b,
-                f"{m.n_cols:,}", f"{len(xc):,}", time.perf_counter() - t_mip)
-    if status not in ("Optimal", "Time limit reached") or len(col) != m.n_cols:
-        msg = f"the foresight batch model ended with status '{status}'"
-        raise InfeasibleError([msg])
-    xval = col[xc] > 0.5
-    chosen = pairs[xval]
-    # potentials: the LP duals of the scenario rows with the batch fixed
     pot = np.zeros(len(dw))
     apot = np.zeros(A)
-    rows_uses = []
-    if scenarios:
-        # x fixed at the batch, y in [0, 1]: the LP of the future given the batch
-        lo_all = np.zeros(m.n_cols)
-        lo_all[xc] = xval
-        hi_all = np.ones(m.n_cols)
-        hi_all[xc] = xval
-        st2, col2, duals = m.solve(uni.policy, time_limit_s=time_limit_s, mip_gap=mip_gap,
-                                   relax=True, lo=lo_all, hi=hi_all)
-        for k, (yc, d_rows, a_rows) in enumerate(uses_index):
-            pot += -duals[d_rows[:len(dw)]]
+
+    def potentials(duals: np.ndarray) -> None:
+        for _yc, d_rows, a_rows in uses_index:
+            pot[:] += -duals[d_rows[:len(dw)]]
             if a_rows is not None:
-                apot += -duals[a_rows]
-            hs, _hb, ds, _real, i, j, vk = parts[k]
-            yv = col2[yc] if st2 == "Optimal" else col[yc]
-            sel = (j < len(dw)) & (i >= len(hh)) & (yv > 1e-6)
-            for ii, jj, w, val in zip(i[sel], j[sel], yv[sel], vk[sel], strict=True):
-                rows_uses.append((k, int(dw[jj]), int(hs[ii]),
-                                  int(parts[k][1][ii]), float(w), float(val)))
+                apot[:] += -duals[a_rows]
+
+    if whole or not scenarios:
+        # small: the two-stage MILP itself (exact), then the LP of the future given the batch
+        status, col, _ = m.solve(uni.policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        if status not in ("Optimal", "Time limit reached") or len(col) != m.n_cols:
+            msg = f"the foresight batch model ended with status '{status}'"
+            raise InfeasibleError([msg])
+        xval = col[xc] > 0.5
+        chosen = pairs[xval]
+        col_y = col
+        if scenarios:
+            lo_all = np.zeros(m.n_cols)
+            lo_all[xc] = xval
+            hi_all = np.ones(m.n_cols)
+            hi_all[xc] = xval
+            st2, col2, duals = m.solve(uni.policy, time_limit_s=time_limit_s,
+                                       mip_gap=mip_gap, relax=True, lo=lo_all, hi=hi_all)
+            potentials(duals)
+            if st2 == "Optimal":
+                col_y = col2
+    else:
+        # large: the LP of the two-stage model prices the free dwellings and the caps; the
+        # batch is the best plan of the waiting households at the priced values
+        status, col_y, duals = m.solve(uni.policy, time_limit_s=time_limit_s,
+                                       mip_gap=mip_gap, relax=True)
+        if status != "Optimal" or len(col_y) != m.n_cols:
+            msg = f"the foresight batch LP ended with status '{status}'"
+            raise InfeasibleError([msg])
+        potentials(duals)
+        net = value - np.maximum(pot[dpos], 0.0)
+        if use_caps:
+            ax = inst.dw_area[inst.pair_d[pairs]]
+            net -= np.where(ax >= 0, np.maximum(apot[np.maximum(ax, 0)], 0.0), 0.0) * \
+                inst.persons[inst.pair_h[pairs]]
+        after = State(state.dwelling.copy(), state.movein.copy(), state.batch.copy())
+        after.place(uni, forced, t, b)
+        free = (after.dwelling[inst.pair_h[pairs]] < 0) & \
+            ~after.taken(inst.n_dwellings)[inst.pair_d[pairs]]
+        ok = free & (net > 1e-9)
+        got, _ = _solve_pairs(uni, pairs[ok], net[ok], after, time_limit_s=time_limit_s,
+                              mip_gap=mip_gap)
+        chosen = np.concatenate([forced, got]).astype(np.int64)
+    logger.info("foresight batch %d: %s columns (%s first-stage), solved in %.2f s", b,
+                f"{m.n_cols:,}", f"{len(xc):,}", time.perf_counter() - t_mip)
+    rows_uses = []
+    for k, (yc, _d_rows, _a_rows) in enumerate(uses_index):
+        hs, _hb, ds, _real, i, j, vk = parts[k]
+        yv = col_y[yc]
+        sel = (j < len(dw)) & (i >= len(hh)) & (yv > 1e-6)
+        for ii, jj, w, val in zip(i[sel], j[sel], yv[sel], vk[sel], strict=True):
+            rows_uses.append((k, int(dw[jj]), int(hs[ii]), int(parts[k][1][ii]), float(w),
+                              float(val)))
     uses = pd.DataFrame(rows_uses, columns=["scenario", "dwelling", "src", "batch", "weight",
                                             "value"])
     return BatchDecision(pairs=chosen.astype(np.int64), solve_s=time.perf_counter() - t0,
