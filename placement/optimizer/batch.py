@@ -129,7 +129,7 @@ INTEGER_RECOURSE_MAX = 3_000
 #: Pairs of a scenario up to which every pair enters; above, each expected household keeps
 #: its RECOURSE_PER_HOUSEHOLD best pairs (and each dwelling its RECOURSE_PER_DWELLING best).
 EXACT_RECOURSE_MAX = 20_000
-RECOURSE_PER_HOUSEHOLD = 10
+RECOURSE_PER_HOUSEHOLD = 50
 RECOURSE_PER_DWELLING = 3
 #: Days after the batch that the scenarios look ahead (a rolling horizon: expected households
 #: and dwellings later than this are left out of the batch model).
