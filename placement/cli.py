@@ -202,10 +202,29 @@ def propose_cmd(
     mip_gap: Annotated[float | None, typer.Option(help="Target relative gap.")] = None,
     db_url: DbUrl = None,
     store_run: Annotated[bool, typer.Option("--store/--no-store", help="Store the run.")] = False,
+    batch_until: Annotated[
+        str | None,
+        typer.Option(help="Decide the weekly batch at this date YYYY-MM-DD: households "
+                     "arrived by then are placed or wait; dwellings are kept free for "
+                     "expected arrivals (see README, Batches through the year)."),
+    ] = None,
+    quota: Annotated[int | None, typer.Option(help="With --batch-until: households expected "
+                                              "in the year (default: those in the data).")
+                     ] = None,
+    vacancies: Annotated[int | None, typer.Option(help="With --batch-until: dwellings "
+                                                  "expected to free in the year after the "
+                                                  "batch date (default: those in the data).")
+                         ] = None,
+    scenarios: Annotated[int, typer.Option(help="With --batch-until: sampled futures.")] = 4,
+    seed: Annotated[int, typer.Option(help="With --batch-until: seed of the futures.")] = 0,
 ) -> None:
     """Propose a dwelling for every household; write proposals CSV and a run summary (JSON)."""
     from placement import planning
 
+    if batch_until is not None:
+        _batch_cmd(dataset_dir, out, policy, date, window, time_limit_s, db_url, batch_until,
+                   quota, vacancies, scenarios, seed)
+        return
     try:
         date, win = _access_params(dataset_dir, date, window)
         engine = None
@@ -242,6 +261,88 @@ def propose_cmd(
     typer.echo(f"Proposals written to {paths['assignments']}, summary {paths['summary']}.")
     if run_id is not None:
         typer.echo(f"Stored as run {run_id}.")
+
+
+def _batch_cmd(dataset_dir: Path, out: Path, policy: str, date: str | None,
+               window: str | None, time_limit_s: float | None, db_url: str | None,
+               until: str, quota: int | None, vacancies: int | None, scenarios: int,
+               seed: int) -> None:
+    """``propose --batch-until``: decide one batch and write it."""
+    from placement import planning
+    from placement.optimizer.weekly import write_batch
+
+    try:
+        date, win = _access_params(dataset_dir, date, window)
+        engine = None
+        if db_url:
+            from placement import db
+
+            engine = db.open_engine(db_url)
+        plan = planning.batch_plan(dataset_dir, policy, until=until, engine=engine, date=date,
+                                   window=win, quota=quota, vacancies=vacancies,
+                                   n_scenarios=scenarios, seed=seed, time_limit_s=time_limit_s)
+        paths = write_batch(plan, out)
+    except PlacementError as err:
+        raise _fail(err) from None
+    s = plan.summary
+    typer.echo(f"Batch of {s['batch_date']}: {s['n_placed']} placed, {s['n_waiting']} wait in "
+               f"temporary housing, {s['n_later']} arrive later; {s['n_kept']} of "
+               f"{s['n_free_dwellings']} free dwellings kept for expected arrivals "
+               f"({s['solve_s']:.1f} s).")
+    for _, row in plan.kept.iterrows():
+        typer.echo(f"  {row['dwelling_id']}: {row['reason']}")
+    for note in s.get("notes", []):
+        typer.echo(f"  note: {note}")
+    typer.echo(f"Batch written to {paths['assignments']}, summary {paths['summary']}.")
+
+
+year_app = typer.Typer(help="A year of arrivals in weekly batches.", no_args_is_help=True)
+app.add_typer(year_app, name="year")
+
+
+@year_app.command("simulate")
+def year_simulate_cmd(
+    dataset_dir: DatasetDir,
+    out: Annotated[Path, typer.Option(help="Folder for methods.csv, households.csv and the "
+                                      "chart.")] = Path("year-output"),
+    policy: PolicyOpt = "default",
+    quota: Annotated[int | None, typer.Option(help="Households arriving in the year, drawn "
+                                              "from the dataset's mix per seed (default: the "
+                                              "dataset's own arrivals).")] = None,
+    vacancies: Annotated[int | None, typer.Option(help="Dwellings freeing in the year as the "
+                                                  "foresight method expects them (default: "
+                                                  "as in the data).")] = None,
+    cadence: Annotated[int, typer.Option(help="Days between batches.")] = 7,
+    seeds: Annotated[int, typer.Option(help="Seeds (0 .. K-1).")] = 1,
+    scenarios: Annotated[int, typer.Option(help="Sampled futures per foresight batch.")] = 4,
+    date: DateOpt = None,
+    window: WindowOpt = None,
+    time_limit_s: Annotated[float, typer.Option(help="Time limit per solve (s).")] = 60.0,
+) -> None:
+    """Replay a year in batches: hindsight, myopic, greedy and foresight on the same arrivals."""
+    from placement import planning
+    from placement.optimizer.year import write_year
+
+    if seeds < 1 or scenarios < 1:
+        typer.echo("error: --seeds and --scenarios must be at least 1", err=True)
+        raise typer.Exit(code=2)
+    try:
+        date, win = _access_params(dataset_dir, date, window)
+        result = planning.simulate_year_on(
+            dataset_dir, policy, date=date, window=win, quota=quota, vacancies=vacancies,
+            cadence_days=cadence, seeds=list(range(seeds)), n_scenarios=scenarios,
+            time_limit_s=time_limit_s, progress=lambda msg: typer.echo(f"… {msg}", err=True))
+        paths = write_year(result, out)
+    except PlacementError as err:
+        raise _fail(err) from None
+    t = result.methods
+    mean = t.groupby("method", sort=False)[["ratio_to_hindsight", "households_placed",
+                                            "mean_weeks_waited"]].mean()
+    for method, row in mean.iterrows():
+        typer.echo(f"{method:>10}: ratio to hindsight {row['ratio_to_hindsight']:.4f}, "
+                   f"{row['households_placed']:.0f} households placed, "
+                   f"{row['mean_weeks_waited']:.1f} weeks waited on average")
+    typer.echo(f"Written: {paths['methods']}, {paths['households']}, {paths['chart']}.")
 
 
 scenario_app = typer.Typer(help="What-if scenarios.", no_args_is_help=True)

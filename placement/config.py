@@ -273,6 +273,13 @@ class Objective:
                                             "a smaller or later one under the fairness guard.",
                                             unit="share", goal="no size left behind", ge=0,
                                             le=1)
+    waiting_cost_per_week: float = _f(0.05, "Cost of a household waiting one week in "
+                                      "temporary housing, in batch decisions through the "
+                                      "year (propose --batch-until, year simulate); a person "
+                                      "housed counts 1 point and a dwelling's score at most "
+                                      "1, so 0.05 trades 4 weeks of waiting for 0.2 score "
+                                      "points.", unit="points per household-week",
+                                      goal="house people soon", ge=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,6 +193,19 @@ LABELS: dict[str, dict[str, str]] = {
              "en": "Open a scenario (click a point or choose)"},
     "sweep.changes": {"da": "Ændringer", "en": "Changes"},
     "sweep.run": {"da": "Kørsel {run}", "en": "Run {run}"},
+    # weekly batch (Review page)
+    "batch.title": {"da": "Ugens hold", "en": "This week's batch"},
+    "batch.until": {"da": "Holdets dato", "en": "Batch date"},
+    "batch.scenarios": {"da": "Mulige forløb (scenarier)", "en": "Sampled futures (scenarios)"},
+    "batch.compute": {"da": "Beregn holdet", "en": "Compute the batch"},
+    "batch.running": {"da": "Beregner holdet …", "en": "Computing the batch …"},
+    "batch.households": {"da": "Husstande i holdet", "en": "Households in the batch"},
+    "batch.kept": {"da": "Boliger holdt ledige, og hvorfor",
+                   "en": "Dwellings kept free, and why"},
+    "batch.none_kept": {"da": "Ingen ledige boliger holdes tilbage.",
+                        "en": "No free dwelling is kept back."},
+    "batch.expected": {"da": "Forventede ankomster (gennemsnit over scenarier)",
+                       "en": "Expected arrivals (mean over the scenarios)"},
 }
 
 

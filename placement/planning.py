@@ -838,3 +838,70 @@ def run_area_table(engine: Engine, run_id: int, dataset: Dataset | None = None
     pol = policy_of_run(run)
     caps = ms.area_caps(dataset.areas, pol.rules.max_area_share, pol.rules.area_max_share)
     return ms.area_table(proposals, dataset.households, dataset.dwellings, dataset.areas, caps)
+
+
+def batch_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default", *,
+               until: Any, engine: Engine | None = None, date: Any = None,
+               window: tuple[str, str] = DEFAULT_WINDOW, dataset: Dataset | None = None,
+               access: pd.DataFrame | None = None, **kwargs: Any) -> Any:
+    """Decide the batch at ``until`` on a dataset (see ``weekly.propose_batch``).
+
+    With ``engine``, every approved and locked placement of the municipality is kept and every
+    rejected pair is left out, as in :func:`plan_with_decisions`; the notes on decisions that
+    cannot be kept go to the summary's ``notes``.
+
+    Parameters
+    ----------
+    dataset_dir : str or Path
+        The dataset.
+    policy : str, Path or Policy
+        Preset, policy file or policy.
+    until : date or str
+        Batch date.
+    engine : Engine, optional
+        Database with the decisions.
+    date, window
+        Service date and departure window of the public-transport measures.
+    dataset, access
+        Already loaded dataset and accessibility table.
+    **kwargs
+        Passed on (``quota``, ``vacancies``, ``n_scenarios``, ``seed``, ``cadence_days``,
+        ``end``, ``time_limit_s``).
+
+    Returns
+    -------
+    placement.optimizer.weekly.BatchPlan
+    """
+    from placement.optimizer.weekly import propose_batch
+
+    folder = Path(dataset_dir)
+    ds = dataset if dataset is not None else load_dataset(folder)
+    acc = access if access is not None else accessibility(folder, date=date, window=window)
+    pol = policy_for(policy)
+    locks = rejected = None
+    notes: list[str] = []
+    if engine is not None:
+        locks, rejected, notes = held_placements(engine, folder, dataset=ds)
+    plan = propose_batch(ds.households, ds.dwellings, ds.areas, acc, pol, until, locks=locks,
+                         rejected=rejected, **kwargs)
+    plan.summary["notes"] = [*plan.summary.get("notes", []), *notes]
+    return plan
+
+
+def simulate_year_on(dataset_dir: str | Path, policy: str | Path | Policy = "default", *,
+                     date: Any = None, window: tuple[str, str] = DEFAULT_WINDOW,
+                     dataset: Dataset | None = None, access: pd.DataFrame | None = None,
+                     **kwargs: Any) -> Any:
+    """Replay a dataset's year in batches (see :func:`placement.optimizer.year.simulate_year`).
+
+    Returns
+    -------
+    placement.optimizer.year.YearResult
+    """
+    from placement.optimizer.year import simulate_year
+
+    folder = Path(dataset_dir)
+    ds = dataset if dataset is not None else load_dataset(folder)
+    acc = access if access is not None else accessibility(folder, date=date, window=window)
+    return simulate_year(ds.households, ds.dwellings, ds.areas, acc, policy_for(policy),
+                         **kwargs)

@@ -442,3 +442,27 @@ def test_broken_samsoe_dataset_lists_file_row_column(
     )
     assert "Traceback" not in captured.out + captured.err
     assert "problems found" in captured.err
+
+
+def test_samsoe_year_in_batches(
+    case_files: dict[str, Any],
+    shared_data: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The year simulation and a weekly batch on real Samsø boundaries, parishes and OSM."""
+    case = case_files["0741"]
+    osm_file = (shared_data / SAMSOE_OSM).resolve()
+    folder = _write_dataset(tmp_path / "samsoe", case, osm_file, _dwelling_rows(case["sogne"]))
+    out = tmp_path / "year"
+    assert cli.main(["year", "simulate", str(folder), "--out", str(out), "--scenarios",
+                     "2"]) == 0
+    table = pd.read_csv(out / "methods.csv")
+    assert (table["ratio_to_hindsight"] <= 1 + 1e-9).all()
+    assert (table.loc[table["method"] == "hindsight", "households_placed"] == 3).all()
+    batch = tmp_path / "batch.csv"
+    assert cli.main(["propose", str(folder), "--batch-until", "2025-04-01", "--out",
+                     str(batch)]) == 0
+    b = pd.read_csv(batch).set_index("household_id")
+    assert b.loc["H1", "status"] in ("placed", "waits")
+    assert b.loc["H3", "status"] == "later"

@@ -7,7 +7,7 @@ import pandas as pd
 
 from placement.schema import PT_DESTINATIONS, WALK_THRESHOLDS_MIN
 
-__all__ = ["make_instance"]
+__all__ = ["make_instance", "make_year"]
 
 CATEGORIES = ("school", "daycare", "association", "library_culture", "supermarket", "doctor")
 
@@ -134,3 +134,36 @@ def make_instance(
     acc["off_network"] = acc["snap_dist_m"] > 500
     access = pd.DataFrame(acc, index=pd.Index(dwellings["dwelling_id"], name="dwelling_id"))
     return households, dwellings, areas, access
+
+
+def make_year(
+    n_households: int,
+    n_dwellings: int,
+    *,
+    n_areas: int | None = None,
+    seed: int = 0,
+    start: str = "2025-01-01",
+    days: int = 364,
+    initial_share: float = 0.1,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Make a synthetic year: households arriving and dwellings freeing evenly over ``days`` days.
+
+    As :func:`make_instance`, with arrival dates drawn evenly over the year and
+    ``available_from`` drawn evenly too, except a share ``initial_share`` of the dwellings
+    that is free on the first day (the vacancies at the start of the year).
+
+    Examples
+    --------
+    >>> hh, dw, ar, acc = make_year(10, 40, seed=1)
+    >>> bool(hh["arrival_date"].between("2025-01-01", "2025-12-31").all())
+    True
+    """
+    hh, dw, ar, acc = make_instance(n_households, n_dwellings, n_areas=n_areas, seed=seed,
+                                    start=start)
+    rng = np.random.default_rng([seed, 365])
+    t0 = np.datetime64(start, "D")
+    hh["arrival_date"] = pd.to_datetime(t0 + rng.integers(0, days, size=n_households))
+    free = np.where(rng.random(n_dwellings) < initial_share, 0,
+                    rng.integers(0, days, size=n_dwellings))
+    dw["available_from"] = pd.to_datetime(t0 + free)
+    return hh, dw, ar, acc

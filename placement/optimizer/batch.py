@@ -1,0 +1,948 @@
+"""Batch decisions through the year: waiting, hindsight, myopic, greedy and foresight.
+
+Households arrive week by week and dwellings free up; the coordinator decides in batches at
+dates ``t_0 < t_1 < ... < t_{B-1}`` (every ``cadence`` days), and the year ends at the
+horizon ``T``. Symbols (the code uses the same names):
+
+- ``a[h]`` arrival date of household ``h``; ``p[h]`` its persons; ``f[d]`` the date dwelling
+  ``d`` is free (``available_from``); ``tol`` the availability tolerance in days
+  (``rules.availability_tolerance_days``, 0 when the availability rule is off).
+- A pair ``(h, d)`` may be decided at batch ``t`` when ``a[h] <= t`` and ``f[d] <= t + tol``
+  and it passes every other pair rule of the policy (size, rent, step-free, permanent,
+  excluded areas: the eligible pairs of :mod:`placement.optimizer.instance`; the
+  availability rule is replaced by this timing). The household moves in at
+  ``m = max(t, f[d])`` and has waited ``w[h] = (m - a[h]) / 7`` weeks in temporary housing.
+  A household never placed waits until ``T``: ``w[h] = (T - a[h]) / 7`` (censored).
+- ``s[h, d]`` the pair's score in [0, 1] (:func:`placement.score.combine`), ``U`` = 1 point
+  per person housed (:data:`POINTS_PER_PERSON`), ``c`` = ``objective.waiting_cost_per_week``
+  (points per household per week waited).
+
+**The year objective** of a final assignment (every method is scored with it)::
+
+    J = sum_{h placed in d} (U p[h] + s[h, d])  -  c sum_{all h} w[h]
+
+Writing ``w[h] = (T - a[h]) / 7 - (T - m) / 7`` for a placed household, ``J`` is, up to the
+constant ``-c sum_h (T - a[h]) / 7``, the sum over placed pairs of the **pair value at batch
+t**::
+
+    v(h, d, t) = U p[h] + s[h, d] + c (T - max(t, f[d])) / 7
+
+which falls with ``t``: a week's delay costs ``c``. Every model below maximises a sum of such
+values under the hard rules that bind across pairs: one dwelling per household, one household
+per dwelling, each area's remaining cap in persons (``rules.area_cap``), the households per
+building (``rules.building_limit``); placements of earlier batches and approved (locked)
+pairs are fixed.
+
+- **Hindsight** (everything known): one MILP over every eligible pair of the year, each at its
+  earliest batch ``b(h, d)`` (the first batch at which both are there): the value cannot be
+  beaten by any method that decides batch by batch, since deciding later only lowers ``v``.
+- **Myopic**: at each batch the same MILP over the households waiting and the dwellings free
+  at ``t`` only (what running the optimiser every week does).
+- **Greedy** (first come, first served): waiting households in arrival order each take the
+  suitable free dwelling that became free first (ties by id), under the caps and the limit.
+- **Foresight**: at each batch, a two-stage model over ``K`` sampled futures (scenarios ``k``,
+  :func:`sample_scenario`). First stage: binaries ``x`` over the pairs of waiting households
+  and free dwellings, value ``v(h, d, t)``. Second stage, per scenario: columns ``y^k`` over
+  the pairs of the scenario's households (those waiting now, from the next batch on, and the
+  expected arrivals) and dwellings (those free now, from the next batch on, and the expected
+  vacancies), each at the batch both are there, value ``v``. Per scenario::
+
+      sum_d x[h, d] + sum_d y^k[h, d] <= 1      waiting household h
+      sum_h x[h, d] + sum_h y^k[h, d] <= 1      free dwelling d (and every expected one)
+      sum p x + sum p y^k <= cap_left[a]        area a;   the building rows alike
+
+  and it maximises ``sum v x + (1 / K) sum_k sum v y^k``. The **potentials** are the LP duals
+  of the scenario rows, summed over the scenarios with their weight ``1 / K``: ``pi[d]``
+  (points) the expected value of keeping free dwelling ``d`` for later, ``mu[a]`` (points per
+  person) that of a person's room under area ``a``'s cap.
+
+  *Small scenarios* (at most :data:`INTEGER_RECOURSE_MAX` second-stage columns): the model is
+  solved as it is, ``x`` and ``y`` whole (exact); the potentials come from the LP of the
+  future with ``x`` fixed at the batch. *Large scenarios*: the LP relaxation of the whole
+  model gives the potentials, and the batch is the best plan of the waiting households (the
+  MILP with every hard rule) at the **priced values** ``v - pi[d] - mu[a] p[h]``; pairs whose
+  priced value is not positive are not made. So a dwelling stays free when some expected
+  arrival values it more than any waiting household does (net of that arrival's other
+  options), and a household waits when every dwelling it could have now is worth more to
+  those who come later, as in the dynamic
+  potentials of Ahani, Gölz, Procaccia, Teytelboym and Trapp (Operations Research 2024) and of
+  Bansak and Paulson (Operations Research 2024). With one scenario equal to the truth and whole
+  ``y`` (no pair left out, the year within the look-ahead below), the batch model is the
+  hindsight MILP of what is left, so batch after batch the plan reaches the hindsight optimum
+  (tested). Each expected household keeps its
+  :data:`RECOURSE_PER_HOUSEHOLD` best pairs when a scenario has more than
+  :data:`EXACT_RECOURSE_MAX` pairs. Expected vacancies are copies of dwellings already seen
+  (same area, size, rent and access) and count under their area's cap, each as a building of
+  its own. Likewise, a batch with more than :data:`FIRST_STAGE_EXACT_MAX` first-stage pairs
+  keeps each waiting household's :data:`FIRST_STAGE_PER_HOUSEHOLD` best ones. The scenarios
+  look :data:`LOOKAHEAD_DAYS` ahead (a rolling horizon): later arrivals and vacancies do not
+  enter the batch model, which keeps it small (the year's end beyond the horizon weighs the
+  same on both sides: households and dwellings are both left out).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from placement._errors import InfeasibleError
+from placement.config import Policy
+from placement.optimizer.formulation import _highs
+from placement.optimizer.instance import (
+    Instance,
+    _pair_keys,
+    build_instance,
+    eligibility_groups,
+    eligible_pairs,
+    finish_pairs,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "POINTS_PER_PERSON",
+    "BatchDecision",
+    "Clock",
+    "Scenario",
+    "Universe",
+    "build_universe",
+    "foresight_batch",
+    "greedy_batch",
+    "hindsight_plan",
+    "myopic_batch",
+    "pair_index",
+    "sample_scenario",
+    "year_objective",
+]
+
+#: Points per person housed in the year objective (more than any score difference).
+POINTS_PER_PERSON = 1.0
+#: Second-stage columns up to which the scenarios are solved whole (exact); above: the LP.
+INTEGER_RECOURSE_MAX = 3_000
+#: Pairs of a scenario up to which every pair enters; above, each expected household keeps
+#: its RECOURSE_PER_HOUSEHOLD best pairs (and each dwelling its RECOURSE_PER_DWELLING best).
+EXACT_RECOURSE_MAX = 20_000
+RECOURSE_PER_HOUSEHOLD = 50
+RECOURSE_PER_DWELLING = 3
+#: Days after the batch that the scenarios look ahead (a rolling horizon: expected households
+#: and dwellings later than this are left out of the batch model).
+LOOKAHEAD_DAYS = 91
+#: First-stage pairs per waiting household when the batch has more than FIRST_STAGE_EXACT_MAX.
+FIRST_STAGE_PER_HOUSEHOLD = 40
+FIRST_STAGE_EXACT_MAX = 2_000
+
+DAY = np.timedelta64(1, "D")
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Batch dates ``t_b = start + b * cadence`` for ``b < n_batches``; the year ends at ``end``."""
+
+    start: np.datetime64
+    cadence_days: int
+    n_batches: int
+    end: np.datetime64
+
+    def date(self, b: int) -> np.datetime64:
+        """Date of batch ``b``."""
+        return self.start + np.timedelta64(int(b) * self.cadence_days, "D")
+
+    def batch_of(self, dates: np.ndarray) -> np.ndarray:
+        """First batch on or after each date (``n_batches`` when after the last batch)."""
+        days = (np.asarray(dates, dtype="datetime64[D]") - self.start).astype(np.int64)
+        b = np.ceil(np.maximum(days, 0) / self.cadence_days).astype(np.int64)
+        return np.minimum(b, self.n_batches)
+
+    @classmethod
+    def covering(cls, first: np.datetime64, last: np.datetime64, cadence_days: int,
+                 end: np.datetime64 | None = None) -> Clock:
+        """Make batches from ``first`` until one on or after ``last``.
+
+        The year ends one cadence after the last batch, or at ``end`` when that is later.
+        """
+        first = np.datetime64(first, "D")
+        span = max(int((np.datetime64(last, "D") - first).astype(np.int64)), 0)
+        n = span // cadence_days + 1 + (span % cadence_days > 0)
+        stop = first + np.timedelta64(n * cadence_days, "D")
+        return cls(first, int(cadence_days), int(n),
+                   stop if end is None else max(np.datetime64(end, "D"), stop))
+
+
+@dataclass
+class Universe:
+    """Every household and dwelling of a year with every eligible pair, scored once.
+
+    ``inst`` lists the pairs sorted by (household, dwelling) (no candidate limit, no
+    availability rule: timing is the batches'); ``E[h, d]`` is the pair's position + 1 (0: not
+    eligible). ``waiting_cost`` is ``c`` and ``tol`` the availability tolerance in days.
+    """
+
+    inst: Instance
+    policy: Policy
+    E: sp.csr_matrix
+    waiting_cost: float
+    tol: int
+
+    @property
+    def offer_date(self) -> np.ndarray:
+        """Earliest batch date at which each dwelling may be offered (``f[d] - tol``)."""
+        return self.inst.available - np.timedelta64(self.tol, "D")
+
+    def movein(self, d: np.ndarray, t: Any) -> np.ndarray:
+        """Move-in date of dwelling(s) ``d`` decided at date(s) ``t``: ``max(t, f[d])``."""
+        return np.maximum(np.asarray(t, dtype="datetime64[D]"), self.inst.available[d])
+
+    def value(self, pairs: np.ndarray, t: Any, end: np.datetime64) -> np.ndarray:
+        """Pair values ``v(h, d, t)`` of the module docstring (``t`` per pair or one date)."""
+        inst = self.inst
+        h, d = inst.pair_h[pairs], inst.pair_d[pairs]
+        weeks_left = (end - self.movein(d, t)).astype(np.int64) / 7.0
+        return (POINTS_PER_PERSON * inst.persons[h] + inst.pair_score[pairs]
+                + self.waiting_cost * weeks_left)
+
+
+def build_universe(households: pd.DataFrame, dwellings: pd.DataFrame, areas: pd.DataFrame,
+                   access: pd.DataFrame, policy: Policy, *, locks: Any = None,
+                   rejected: Any = None) -> tuple[Universe, list[tuple[int, int]]]:
+    """Score every eligible pair of the year once; return it and the lock positions.
+
+    Raises
+    ------
+    DataError
+        As :func:`placement.optimizer.propose` (missing columns, duplicate or unknown ids).
+    """
+    estimated = ("population_estimated" in areas.columns
+                 and bool(pd.Series(areas["population_estimated"]).fillna(False).astype(bool)
+                          .any()))
+    rules: dict[str, Any] = {"availability": False}
+    if estimated:
+        rules["area_cap"] = False
+    pol = policy.with_overrides(rules=rules, solver={"candidate_limit": 0})
+    inst = build_instance(households, dwellings, areas, access, pol)
+    eligible_pairs(inst, pol, groups=eligibility_groups(inst, pol))
+    lock_pos = _pair_keys(locks, inst, "locks")
+    rej_pos = _pair_keys(rejected, inst, "rejected")
+    finish_pairs(inst, pol, locks=lock_pos, rejected=rej_pos)
+    P = len(inst.pair_h)
+    E = sp.csr_matrix((np.arange(1, P + 1, dtype=np.int64), (inst.pair_h, inst.pair_d)),
+                      shape=(inst.n_households, inst.n_dwellings))
+    tol = int(policy.rules.availability_tolerance_days) if policy.rules.availability else 0
+    # decisions keep the policy's own rules (availability timing included) and its solver
+    return Universe(inst=inst, policy=pol, E=E,
+                    waiting_cost=float(policy.objective.waiting_cost_per_week), tol=tol), \
+        lock_pos
+
+
+# --- the state between batches --------------------------------------------------------------
+
+
+@dataclass
+class State:
+    """What earlier batches decided: dwelling and move-in per household (-1 / NaT: none)."""
+
+    dwelling: np.ndarray
+    movein: np.ndarray
+    batch: np.ndarray
+    #: for the hindsight plan: an upper bound on ``J`` over every plan (LP bound)
+    bound: float = math.nan
+
+    @classmethod
+    def empty(cls, n_households: int) -> State:
+        """No household placed yet."""
+        return cls(np.full(n_households, -1, dtype=np.int64),
+                   np.full(n_households, np.datetime64("NaT"), dtype="datetime64[D]"),
+                   np.full(n_households, -1, dtype=np.int64))
+
+    def taken(self, n_dwellings: int) -> np.ndarray:
+        """Dwellings already let."""
+        out = np.zeros(n_dwellings, dtype=bool)
+        out[self.dwelling[self.dwelling >= 0]] = True
+        return out
+
+    def place(self, uni: Universe, pairs: np.ndarray, t: np.datetime64, b: int) -> None:
+        """Record the pairs as decided at date ``t`` (batch ``b``)."""
+        h, d = uni.inst.pair_h[pairs], uni.inst.pair_d[pairs]
+        self.dwelling[h] = d
+        self.movein[h] = uni.movein(d, t)
+        self.batch[h] = b
+
+
+def cap_left(uni: Universe, state: State) -> np.ndarray:
+    """Persons each area may still take (``+inf`` without the cap rule; never below 0)."""
+    inst = uni.inst
+    A = len(inst.area_ids)
+    if not uni.policy.rules.area_cap:
+        return np.full(A, np.inf)
+    placed = np.flatnonzero(state.dwelling >= 0)
+    a = inst.dw_area[state.dwelling[placed]]
+    ok = a >= 0
+    load = np.bincount(a[ok], weights=inst.persons[placed][ok], minlength=A)
+    return np.maximum(inst.area_cap - load, 0.0)
+
+
+def building_left(uni: Universe, state: State) -> np.ndarray:
+    """Households each building may still take (``+inf`` without the building rule)."""
+    inst = uni.inst
+    nb = int(inst.dw_building.max()) + 1 if inst.n_dwellings else 0
+    if not uni.policy.rules.building_limit:
+        return np.full(nb, np.inf)
+    used = np.bincount(inst.dw_building[state.dwelling[state.dwelling >= 0]], minlength=nb)
+    return np.maximum(float(uni.policy.rules.max_households_per_building) - used, 0.0)
+
+
+def pair_index(uni: Universe, h: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Pair position of each ``(h[i], d[i])`` (-1: not an eligible pair)."""
+    h = np.asarray(h, dtype=np.int64)
+    if not len(h):
+        return np.zeros(0, dtype=np.int64)
+    got = uni.E[h, np.asarray(d, dtype=np.int64)]
+    arr = got.toarray().ravel() if sp.issparse(got) else np.asarray(got).ravel()
+    return arr.astype(np.int64) - 1
+
+
+def current_pairs(uni: Universe, hh: np.ndarray, dw: np.ndarray) -> np.ndarray:
+    """Positions of the eligible pairs between households ``hh`` and dwellings ``dw``."""
+    if not len(hh) or not len(dw):
+        return np.zeros(0, dtype=np.int64)
+    sub = uni.E[np.sort(hh)][:, np.sort(dw)]
+    return np.sort(sub.data.astype(np.int64) - 1)
+
+
+# --- the year objective ---------------------------------------------------------------------
+
+
+def weeks_waited(uni: Universe, state: State, end: np.datetime64) -> np.ndarray:
+    """Weeks from arrival to move-in (to ``end`` when never placed) per household."""
+    stop = np.where(state.dwelling >= 0, state.movein, end)
+    return (stop - uni.inst.arrival).astype(np.int64) / 7.0
+
+
+def year_objective(uni: Universe, state: State, end: np.datetime64) -> float:
+    """``J`` of the module docstring for the decisions in ``state`` (year ending ``end``)."""
+    inst = uni.inst
+    h = np.flatnonzero(state.dwelling >= 0)
+    pairs = pair_index(uni, h, state.dwelling[h])
+    if (pairs < 0).any():
+        msg = "a placement is not an eligible pair"
+        raise ValueError(msg)
+    gain = float((POINTS_PER_PERSON * inst.persons[h] + inst.pair_score[pairs]).sum())
+    return gain - uni.waiting_cost * float(weeks_waited(uni, state, end).sum())
+
+
+# --- solving plain assignments (hindsight, myopic) ----------------------------------------
+
+
+def _top(key: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` entries of highest ``value`` per ``key`` (ties by position)."""
+    order = np.lexsort((np.arange(len(key)), -value, key))
+    sk = key[order]
+    rank = np.arange(len(sk)) - np.searchsorted(sk, sk, side="left")
+    out = np.zeros(len(key), dtype=bool)
+    out[order[rank < k]] = True
+    return out
+
+
+#: Pairs per household and per dwelling in the first restricted LP of :func:`_solve_pairs`,
+#: and pairs per household added per pricing round.
+START_PER_HOUSEHOLD = 8
+START_PER_DWELLING = 4
+ADD_PER_HOUSEHOLD = 20
+
+
+def _solve_pairs(uni: Universe, pairs: np.ndarray, value: np.ndarray, state: State,
+                 *, time_limit_s: float, mip_gap: float) -> tuple[np.ndarray, float]:
+    """Best set of ``pairs`` (values ``value``) on top of the placements in ``state``.
+
+    Column generation, exact over every pair given: the LP relaxation over a few pairs per
+    household and dwelling; its row prices give each pair a reduced cost, pairs with a
+    positive one join, until none is left or the Lagrangian bound ``pi b + sum max(rc, 0)``
+    (valid for every pair) is within a tenth of the gap of the restricted LP. The MILP
+    over those pairs gives a plan of value ``z``; every pair whose reduced cost exceeds
+    ``z - bound`` could still be in a better plan and joins; the MILP is solved again until
+    none is left. Returns the chosen pairs and the LP bound.
+    """
+    inst = uni.inst
+    t_end = time.perf_counter() + float(time_limit_s)
+    n = len(pairs)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), 0.0
+    h = inst.pair_h[pairs]
+    d = inst.pair_d[pairs]
+    hu, hi = np.unique(h, return_inverse=True)
+    du, di = np.unique(d, return_inverse=True)
+    room = cap_left(uni, state)
+    bleft = building_left(uni, state)
+    area = inst.dw_area[d]
+    persons = inst.persons[h].astype(float)
+    use_caps = bool(uni.policy.rules.area_cap) and len(inst.area_ids) > 0
+    bld = inst.dw_building[d]
+    # a building row only where the building's dwellings here exceed what it may still take
+    nb = len(bleft)
+    n_dw_in_b = np.bincount(inst.dw_building[du], minlength=nb)
+    b_need = (n_dw_in_b > bleft) if uni.policy.rules.building_limit else np.zeros(nb, bool)
+    b_ids = np.flatnonzero(b_need)
+    b_row = np.full(nb, -1)
+    b_row[b_ids] = np.arange(len(b_ids))
+    nh, nd, na = len(hu), len(du), (len(inst.area_ids) if use_caps else 0)
+    r_h, r_d, r_a, r_b = 0, nh, nh + nd, nh + nd + na
+    rhs = np.concatenate([np.ones(nh + nd), room if use_caps else np.zeros(0),
+                          bleft[b_ids]])
+
+    def model(sel: np.ndarray, integer: bool) -> _Model:
+        m = _Model()
+        c = m.cols(value[sel], np.zeros(len(sel)), integer)
+        m.rows(rhs)
+        m.entries(r_h + hi[sel], c, 1.0)
+        m.entries(r_d + di[sel], c, 1.0)
+        if use_caps:
+            ok = area[sel] >= 0
+            m.entries(r_a + area[sel][ok], c[ok], persons[sel][ok])
+        br = b_row[bld[sel]]
+        ok = br >= 0
+        m.entries(r_b + br[ok], c[ok], 1.0)
+        return m
+
+    def reduced(pi: np.ndarray) -> np.ndarray:
+        rc = value - pi[r_h + hi] - pi[r_d + di]
+        if use_caps:
+            rc -= np.where(area >= 0, pi[r_a + np.maximum(area, 0)] * persons, 0.0)
+        if len(b_ids):
+            br = b_row[bld]
+            rc -= np.where(br >= 0, pi[r_b + np.maximum(br, 0)], 0.0)
+        return rc
+
+    inside = _top(hi, value, START_PER_HOUSEHOLD) | _top(di, value, START_PER_DWELLING)
+    bound = math.inf
+    while True:
+        sel = np.flatnonzero(inside)
+        status, col, duals = model(sel, False).solve(
+            uni.policy, time_limit_s=max(t_end - time.perf_counter(), 1.0), mip_gap=mip_gap,
+            relax=True)
+        if status != "Optimal":
+            break
+        pi = np.maximum(-duals, 0.0)  # minimisation duals of <= rows: price = -dual
+        rc = reduced(pi)
+        new = (rc > 1e-7) & ~inside
+        lp = float(np.dot(value[sel], col))
+        # Lagrangian bound over every pair (any prices >= 0 give one): pi b + sum max(rc, 0)
+        finite = np.isfinite(rhs)
+        lagrange = float(np.dot(pi[finite], rhs[finite]) + np.maximum(rc, 0.0).sum())
+        if not new.any() or lagrange - lp <= max(1e-6, 0.1 * mip_gap * abs(lp)):
+            bound = min(lagrange, lp) if not new.any() else lagrange
+            break
+        idx = np.flatnonzero(new)
+        inside[idx[_top(hi[idx], rc[idx], ADD_PER_HOUSEHOLD)]] = True
+        logger.info("batch LP: %s of %s pairs, %s more with a positive reduced cost",
+                    f"{len(sel):,}", f"{n:,}", f"{len(idx):,}")
+    while True:
+        sel = np.flatnonzero(inside)
+        status, col, _ = model(sel, True).solve(
+            uni.policy, time_limit_s=max(t_end - time.perf_counter(), 1.0), mip_gap=mip_gap)
+        if status not in ("Optimal", "Time limit reached") or len(col) != len(sel):
+            msg = f"the batch model ended with status '{status}'"
+            raise InfeasibleError([msg])
+        chosen = sel[col > 0.5]
+        z = float(value[chosen].sum())
+        if (status != "Optimal" or not math.isfinite(bound)
+                or bound - z <= mip_gap * abs(z) + 1e-9):
+            break  # proven within the gap against the LP bound over every pair
+        more = ~inside & (rc >= -(bound - z) - 1e-9)
+        logger.info("batch MILP over %s pairs: %.4f (LP bound %.4f); %s more could improve",
+                    f"{len(sel):,}", z, bound, f"{int(more.sum()):,}")
+        if not more.any() or time.perf_counter() > t_end:
+            break
+        inside |= more
+    return pairs[chosen], bound
+
+
+def hindsight_plan(uni: Universe, clock: Clock, *, locks: list[tuple[int, int]] = (),
+                   time_limit_s: float = 600.0, mip_gap: float = 1e-6) -> State:
+    """Solve the hindsight optimum: every pair at its earliest batch, in one MILP."""
+    inst = uni.inst
+    bh = clock.batch_of(inst.arrival)
+    bd = clock.batch_of(uni.offer_date)
+    P = np.arange(len(inst.pair_h))
+    b = np.maximum(bh[inst.pair_h], bd[inst.pair_d])
+    ok = b < clock.n_batches
+    pairs = P[ok]
+    t = clock.start + (b[ok] * clock.cadence_days).astype("timedelta64[D]")
+    value = uni.value(pairs, t, clock.end)
+    fixed = _lock_pairs(uni, locks)
+    state = State.empty(inst.n_households)
+    # a lock is forced here too, at its earliest batch
+    _place_at_earliest(uni, state, fixed, bh, bd, clock)
+    keep = ~(np.isin(inst.pair_h[pairs], inst.pair_h[fixed])
+             | np.isin(inst.pair_d[pairs], inst.pair_d[fixed]))
+    chosen, bound = _solve_pairs(uni, pairs[keep], value[keep], state,
+                                 time_limit_s=time_limit_s, mip_gap=mip_gap)
+    _place_at_earliest(uni, state, chosen, bh, bd, clock)
+    # the bound on J: the LP bound of the free pairs, the locks' values, less the constant
+    fixed_t = np.array([clock.date(int(max(bh[inst.pair_h[p]], bd[inst.pair_d[p]])))
+                        for p in fixed], dtype="datetime64[D]")
+    fixed_v = float(uni.value(fixed, fixed_t, clock.end).sum()) if len(fixed) else 0.0
+    const = uni.waiting_cost * float((clock.end - inst.arrival).astype(np.int64).sum()) / 7.0
+    state.bound = bound + fixed_v - const
+    return state
+
+
+def _place_at_earliest(uni: Universe, state: State, pairs: np.ndarray, bh: np.ndarray,
+                       bd: np.ndarray, clock: Clock) -> None:
+    inst = uni.inst
+    for p in np.asarray(pairs, dtype=np.int64):
+        bp = int(max(bh[inst.pair_h[p]], bd[inst.pair_d[p]]))
+        state.place(uni, np.array([p]), clock.date(bp), bp)
+
+
+def _lock_pairs(uni: Universe, locks: Any) -> np.ndarray:
+    """Pair positions of lock positions ``(h, d)`` (locks are always eligible pairs)."""
+    if not len(locks):
+        return np.zeros(0, dtype=np.int64)
+    hs = np.array([h for h, _ in locks], dtype=np.int64)
+    ds = np.array([d for _, d in locks], dtype=np.int64)
+    return pair_index(uni, hs, ds)
+
+
+@dataclass
+class BatchDecision:
+    """Pairs chosen in one batch, and for foresight the potentials and scenario uses.
+
+    ``potential`` (per free dwelling, points) and ``area_potential`` (per area, points per
+    person) are the summed scenario duals; ``uses`` lists, per scenario, the expected
+    households that the second stage gives a free dwelling: rows ``scenario``, ``dwelling``
+    (universe position), ``src`` (the household copied), ``batch`` (its arrival batch),
+    ``weight`` (the LP value, 0-1), ``value`` (the pair value ``v`` it would get).
+    Duals of a degenerate LP may put a dwelling's value on its expected user's row instead:
+    a potential of 0 does not say a kept dwelling is worth nothing (``uses`` does).
+    """
+
+    pairs: np.ndarray
+    solve_s: float = 0.0
+    dwellings: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    potential: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    area_potential: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    uses: pd.DataFrame = field(default_factory=pd.DataFrame)
+    n_columns: int = 0
+    whole_recourse: bool = True
+
+
+def myopic_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.ndarray,
+                 state: State, *, forced: np.ndarray, time_limit_s: float = 60.0,
+                 mip_gap: float = 1e-6, t: np.datetime64 | None = None) -> BatchDecision:
+    """Best batch over the waiting households ``hh`` and free dwellings ``dw`` alone.
+
+    ``forced`` (pair positions) are placed in this batch whatever; earlier placements are fixed.
+    """
+    t0 = time.perf_counter()
+    t = clock.date(b) if t is None else t
+    inst = uni.inst
+    pairs = current_pairs(uni, hh, dw)
+    after = State(state.dwelling.copy(), state.movein.copy(), state.batch.copy())
+    after.place(uni, forced, t, b)
+    pairs = pairs[(after.dwelling[inst.pair_h[pairs]] < 0)
+                  & ~after.taken(inst.n_dwellings)[inst.pair_d[pairs]]]
+    value = uni.value(pairs, t, clock.end)
+    chosen, _ = _solve_pairs(uni, pairs, value, after, time_limit_s=time_limit_s,
+                             mip_gap=mip_gap)
+    return BatchDecision(pairs=np.concatenate([forced, chosen]).astype(np.int64),
+                         solve_s=time.perf_counter() - t0)
+
+
+def greedy_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.ndarray,
+                 state: State, *, forced: np.ndarray) -> BatchDecision:
+    """First come, first served: in arrival order, the suitable dwelling free first."""
+    t0 = time.perf_counter()
+    inst = uni.inst
+    room = cap_left(uni, state)
+    bleft = building_left(uni, state)
+    free = np.zeros(inst.n_dwellings, dtype=bool)
+    free[dw] = True
+    chosen: list[int] = []
+    done = np.zeros(inst.n_households, dtype=bool)
+
+    def take(p: int) -> None:
+        h, d = int(inst.pair_h[p]), int(inst.pair_d[p])
+        chosen.append(p)
+        done[h] = True
+        free[d] = False
+        if inst.dw_area[d] >= 0:
+            room[inst.dw_area[d]] -= inst.persons[h]
+        bleft[inst.dw_building[d]] -= 1
+
+    for p in forced:
+        take(int(p))
+    order = hh[np.lexsort((hh, inst.arrival[hh]))]
+    for h in order:
+        if done[h]:
+            continue
+        row = uni.E.getrow(h)
+        ds = row.indices
+        ok = free[ds]
+        a = inst.dw_area[ds]
+        ok &= (a < 0) | (room[np.maximum(a, 0)] >= inst.persons[h] - 1e-9)
+        ok &= bleft[inst.dw_building[ds]] >= 1
+        if not ok.any():
+            continue
+        cand = ds[ok]
+        j = np.lexsort((cand, inst.available[cand]))[0]
+        take(int(row.data[ok][j] - 1))
+    return BatchDecision(pairs=np.array(chosen, dtype=np.int64),
+                         solve_s=time.perf_counter() - t0)
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    """One sampled future: households and dwellings that come after the batch.
+
+    ``hh_src``/``dw_src`` are the universe positions copied (a household of the same make-up,
+    a dwelling of the same area, size, rent and access), ``hh_batch``/``dw_batch`` the batch
+    each is there from. ``dw_real`` marks dwellings that are real ones of the universe (an
+    announced vacancy, or the truth in tests): they keep their own date and building.
+    """
+
+    hh_src: np.ndarray
+    hh_batch: np.ndarray
+    dw_src: np.ndarray
+    dw_batch: np.ndarray
+    dw_real: np.ndarray
+
+    @classmethod
+    def truth(cls, uni: Universe, clock: Clock, b: int) -> Scenario:
+        """Return the real future after batch ``b``: the households and dwellings that do come."""
+        bh = clock.batch_of(uni.inst.arrival)
+        bd = clock.batch_of(uni.offer_date)
+        h = np.flatnonzero((bh > b) & (bh < clock.n_batches))
+        d = np.flatnonzero((bd > b) & (bd < clock.n_batches))
+        return cls(h, bh[h], d, bd[d], np.ones(len(d), dtype=bool))
+
+
+def sample_scenario(uni: Universe, clock: Clock, b: int, rng: np.random.Generator, *,
+                    seen_hh: np.ndarray, seen_dw: np.ndarray, quota: int, vacancies: int,
+                    n_arrived: int, n_freed: int, announced_hh: np.ndarray | None = None,
+                    announced_dw: np.ndarray | None = None) -> Scenario:
+    """Draw the future after batch ``b``.
+
+    Arrivals: ``quota - n_arrived`` households (less the announced ones), each a copy of a
+    household drawn from ``seen_hh`` (the year so far: the household mix), arriving at a
+    batch drawn evenly among the batches left. Vacancies: ``vacancies - n_freed`` dwellings
+    (less the announced ones), copies of dwellings drawn from ``seen_dw`` (the stock seen
+    freeing: the observed turnover), freeing at a batch drawn evenly. Announced households and
+    dwellings (known future dates) come as they are.
+    """
+    left = np.arange(b + 1, clock.n_batches)
+    ann_h = np.zeros(0, dtype=np.int64) if announced_hh is None else announced_hh
+    ann_d = np.zeros(0, dtype=np.int64) if announced_dw is None else announced_dw
+    n_h = max(int(quota) - int(n_arrived) - len(ann_h), 0) if len(left) and len(seen_hh) else 0
+    n_d = (max(int(vacancies) - int(n_freed) - len(ann_d), 0) if len(left) and len(seen_dw)
+           else 0)
+    hs = rng.choice(seen_hh, size=n_h) if n_h else np.zeros(0, dtype=np.int64)
+    hb = rng.choice(left, size=n_h) if n_h else np.zeros(0, dtype=np.int64)
+    ds = rng.choice(seen_dw, size=n_d) if n_d else np.zeros(0, dtype=np.int64)
+    db = rng.choice(left, size=n_d) if n_d else np.zeros(0, dtype=np.int64)
+    bh = clock.batch_of(uni.inst.arrival[ann_h])
+    bd = clock.batch_of(uni.offer_date[ann_d])
+    return Scenario(np.concatenate([ann_h, hs]).astype(np.int64),
+                    np.concatenate([np.maximum(bh, b + 1), hb]).astype(np.int64),
+                    np.concatenate([ann_d, ds]).astype(np.int64),
+                    np.concatenate([np.maximum(bd, b + 1), db]).astype(np.int64),
+                    np.concatenate([np.ones(len(ann_d), bool), np.zeros(n_d, bool)]))
+
+
+# --- the foresight batch ------------------------------------------------------------------
+
+
+class _Model:
+    """A sparse model under construction: columns with values, rows with an upper side."""
+
+    def __init__(self) -> None:
+        self.cost: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.integer: list[np.ndarray] = []
+        self.R: list[np.ndarray] = []
+        self.C: list[np.ndarray] = []
+        self.V: list[np.ndarray] = []
+        self.rhi: list[np.ndarray] = []
+        self.n_cols = 0
+        self.n_rows = 0
+
+    def cols(self, value: np.ndarray, lo: np.ndarray, integer: bool) -> np.ndarray:
+        n = len(value)
+        self.cost.append(-np.asarray(value, dtype=float))
+        self.lo.append(np.asarray(lo, dtype=float))
+        self.integer.append(np.full(n, int(integer), dtype=np.int32))
+        idx = self.n_cols + np.arange(n)
+        self.n_cols += n
+        return idx
+
+    def rows(self, hi: np.ndarray) -> np.ndarray:
+        idx = self.n_rows + np.arange(len(hi))
+        self.rhi.append(np.asarray(hi, dtype=float))
+        self.n_rows += len(hi)
+        return idx
+
+    def entries(self, r: np.ndarray, c: np.ndarray, v: np.ndarray | float) -> None:
+        self.R.append(np.asarray(r, dtype=np.int64))
+        self.C.append(np.asarray(c, dtype=np.int64))
+        self.V.append(np.broadcast_to(np.asarray(v, dtype=float), (len(r),)).copy())
+
+    def solve(self, policy: Policy, *, time_limit_s: float, mip_gap: float, relax: bool = False,
+              lo: np.ndarray | None = None, hi: np.ndarray | None = None,
+              ) -> tuple[str, np.ndarray, np.ndarray]:
+        """Minimise; return status, column values and row duals (LP only, else zeros).
+
+        ``lo``/``hi`` replace the column bounds (default: the columns' own, and 1).
+        """
+        import highspy
+
+        if self.n_cols == 0:  # nothing to decide (HiGHS calls such a model "Empty")
+            return "Optimal", np.zeros(0), np.zeros(self.n_rows)
+        inf = highspy.kHighsInf
+        cost = np.concatenate(self.cost) if self.cost else np.zeros(0)
+        if lo is None:
+            lo = np.concatenate(self.lo) if self.lo else np.zeros(0)
+        if hi is None:
+            hi = np.ones(self.n_cols)
+        integ = (np.zeros(self.n_cols, np.int32) if relax
+                 else (np.concatenate(self.integer) if self.integer else np.zeros(0, np.int32)))
+        R = np.concatenate(self.R) if self.R else np.zeros(0, np.int64)
+        C = np.concatenate(self.C) if self.C else np.zeros(0, np.int64)
+        V = np.concatenate(self.V) if self.V else np.zeros(0)
+        A = sp.csc_matrix((V, (R, C)), shape=(self.n_rows, self.n_cols))
+        A.sum_duplicates()
+        A.sort_indices()
+        rhi = np.concatenate(self.rhi) if self.rhi else np.zeros(0)
+        h = _highs(policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        h.setOptionValue("mip_abs_gap", 1e-7)
+        h.passModel(int(self.n_cols), int(self.n_rows), int(A.nnz),
+                    int(highspy.MatrixFormat.kColwise), int(highspy.ObjSense.kMinimize), 0.0,
+                    cost, lo, hi, np.full(self.n_rows, -inf),
+                    np.where(np.isinf(rhi), inf, rhi), A.indptr.astype(np.int32),
+                    A.indices.astype(np.int32), A.data.astype(float), integ)
+        h.run()
+        status = h.modelStatusToString(h.getModelStatus())
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value, dtype=float) if self.n_cols else np.zeros(0)
+        duals = (np.asarray(sol.row_dual, dtype=float)
+                 if (relax or not integ.any()) and self.n_rows else np.zeros(self.n_rows))
+        if len(x) != self.n_cols:
+            x = np.zeros(self.n_cols)
+        if len(duals) != self.n_rows:
+            duals = np.zeros(self.n_rows)
+        return status, x, duals
+
+
+def _scenario_pairs(uni: Universe, clock: Clock, b: int, hh_src: np.ndarray,
+                    hh_batch: np.ndarray, dw_src: np.ndarray, dw_batch: np.ndarray,
+                    dw_date: np.ndarray, n_wait: int, n_free: int,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second-stage pairs of one scenario: (household node, dwelling node, value).
+
+    Nodes ``< n_wait`` are the waiting households and ``< n_free`` the free dwellings (their
+    pairs with each other are first-stage only).
+    """
+    if not len(hh_src) or not len(dw_src):
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, np.zeros(0)
+    sub = uni.E[hh_src][:, dw_src].tocoo()
+    i, j, p = sub.row.astype(np.int64), sub.col.astype(np.int64), sub.data.astype(np.int64) - 1
+    keep = ~((i < n_wait) & (j < n_free))
+    tb = np.maximum(hh_batch[i], dw_batch[j])
+    keep &= tb < clock.n_batches
+    i, j, p, tb = i[keep], j[keep], p[keep], tb[keep]
+    t = clock.start + (tb * clock.cadence_days).astype("timedelta64[D]")
+    movein = np.maximum(t, dw_date[j])
+    inst = uni.inst
+    weeks_left = (clock.end - movein).astype(np.int64) / 7.0
+    v = (POINTS_PER_PERSON * inst.persons[inst.pair_h[p]] + inst.pair_score[p]
+         + uni.waiting_cost * weeks_left)
+    if len(i) > EXACT_RECOURSE_MAX:
+        keep = np.zeros(len(i), dtype=bool)
+        for a_, k in ((i, RECOURSE_PER_HOUSEHOLD), (j, RECOURSE_PER_DWELLING)):
+            order = np.lexsort((-v, a_))
+            sa = a_[order]
+            rank = np.arange(len(sa)) - np.searchsorted(sa, sa, side="left")
+            keep[order[rank < k]] = True
+        i, j, v = i[keep], j[keep], v[keep]
+    return i, j, v
+
+
+def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.ndarray,
+                    state: State, scenarios: list[Scenario], *, forced: np.ndarray,
+                    time_limit_s: float = 60.0, mip_gap: float = 1e-6,
+                    t: np.datetime64 | None = None) -> BatchDecision:
+    """Decide a batch with the two-stage model over ``scenarios`` (equal weights).
+
+    ``hh``/``dw`` are the waiting households and free dwellings (universe positions),
+    ``forced`` the pairs placed in this batch whatever (approved placements).
+    """
+    t0 = time.perf_counter()
+    inst = uni.inst
+    t = clock.date(b) if t is None else t
+    hh = np.sort(hh)
+    dw = np.sort(dw)
+    K = max(len(scenarios), 1)
+    pairs = current_pairs(uni, hh, dw)
+    forced_set = np.isin(pairs, forced)
+    # a forced pair takes its household and dwelling out of the choice
+    fh = inst.pair_h[forced] if len(forced) else np.zeros(0, dtype=np.int64)
+    fd = inst.pair_d[forced] if len(forced) else np.zeros(0, dtype=np.int64)
+    clash = (np.isin(inst.pair_h[pairs], fh) | np.isin(inst.pair_d[pairs], fd)) & ~forced_set
+    pairs = pairs[~clash]
+    value = uni.value(pairs, t, clock.end)
+    if len(pairs) > FIRST_STAGE_EXACT_MAX:
+        # many free dwellings: each waiting household keeps its best ones (and the forced)
+        keep = (_top(inst.pair_h[pairs], value, FIRST_STAGE_PER_HOUSEHOLD)
+                | np.isin(pairs, forced))
+        pairs, value = pairs[keep], value[keep]
+    lo = np.isin(pairs, forced).astype(float)
+    hpos = np.searchsorted(hh, inst.pair_h[pairs])
+    dpos = np.searchsorted(dw, inst.pair_d[pairs])
+    room = cap_left(uni, state)
+    bleft = building_left(uni, state)
+    A = len(inst.area_ids)
+    use_caps = bool(uni.policy.rules.area_cap) and A > 0
+    use_b = bool(uni.policy.rules.building_limit)
+    parts = []
+    n_y = 0
+    horizon = b + max(math.ceil(LOOKAHEAD_DAYS / clock.cadence_days), 1)
+    for sc in scenarios:
+        near_h = sc.hh_batch <= horizon
+        near_d = sc.dw_batch <= horizon
+        sc = Scenario(sc.hh_src[near_h], sc.hh_batch[near_h], sc.dw_src[near_d],
+                      sc.dw_batch[near_d], sc.dw_real[near_d])
+        # households: waiting ones (from the next batch), then expected ones; dwellings alike
+        hs = np.concatenate([hh, sc.hh_src])
+        hb = np.concatenate([np.full(len(hh), b + 1), sc.hh_batch])
+        ds = np.concatenate([dw, sc.dw_src])
+        db = np.concatenate([np.full(len(dw), b + 1), sc.dw_batch])
+        real = np.concatenate([np.ones(len(dw), bool), sc.dw_real])
+        t_d = clock.start + (db * clock.cadence_days).astype("timedelta64[D]")
+        ddate = np.where(real, np.maximum(inst.available[ds], t_d) if len(ds) else t_d, t_d)
+        i, j, v = _scenario_pairs(uni, clock, b, hs, hb, ds, db, ddate, len(hh), len(dw))
+        parts.append((hs, hb, ds, real, i, j, v))
+        n_y += len(i)
+    whole = n_y <= INTEGER_RECOURSE_MAX
+    m = _Model()
+    xc = m.cols(value, lo, True)
+    uses_index = []
+    for hs, _hb, ds, real, i, j, v in parts:
+        yc = m.cols(v / K, np.zeros(len(v)), whole)
+        h_rows = m.rows(np.ones(len(hs)))
+        d_rows = m.rows(np.ones(len(ds)))
+        m.entries(h_rows[hpos], xc, 1.0)
+        m.entries(d_rows[dpos], xc, 1.0)
+        m.entries(h_rows[i], yc, 1.0)
+        m.entries(d_rows[j], yc, 1.0)
+        a_rows = None
+        if use_caps:
+            a_rows = m.rows(room)
+            ax = inst.dw_area[inst.pair_d[pairs]]
+            ok = ax >= 0
+            m.entries(a_rows[ax[ok]], xc[ok], inst.persons[inst.pair_h[pairs]][ok])
+            ay = inst.dw_area[ds[j]]
+            ok = ay >= 0
+            m.entries(a_rows[ay[ok]], yc[ok], inst.persons[hs[i]][ok])
+        if use_b:
+            bx = inst.dw_building[inst.pair_d[pairs]]
+            by = np.where(real[j], inst.dw_building[ds[j]], -1)
+            blds = np.unique(np.concatenate([bx, by[by >= 0]]))
+            if len(blds):
+                b_rows = m.rows(bleft[blds])
+                m.entries(b_rows[np.searchsorted(blds, bx)], xc, 1.0)
+                ok = by >= 0
+                m.entries(b_rows[np.searchsorted(blds, by[ok])], yc[ok], 1.0)
+        uses_index.append((yc, d_rows, a_rows))
+    if not scenarios:
+        h_rows = m.rows(np.ones(len(hh)))
+        d_rows = m.rows(np.ones(len(dw)))
+        m.entries(h_rows[hpos], xc, 1.0)
+        m.entries(d_rows[dpos], xc, 1.0)
+        if use_caps:
+            a_rows = m.rows(room)
+            ax = inst.dw_area[inst.pair_d[pairs]]
+            ok = ax >= 0
+            m.entries(a_rows[ax[ok]], xc[ok], inst.persons[inst.pair_h[pairs]][ok])
+        if use_b:
+            bx = inst.dw_building[inst.pair_d[pairs]]
+            blds = np.unique(bx)
+            if len(blds):
+                b_rows = m.rows(bleft[blds])
+                m.entries(b_rows[np.searchsorted(blds, bx)], xc, 1.0)
+    t_mip = time.perf_counter()
+    pot = np.zeros(len(dw))
+    apot = np.zeros(A)
+
+    def potentials(duals: np.ndarray) -> None:
+        for _yc, d_rows, a_rows in uses_index:
+            pot[:] += -duals[d_rows[:len(dw)]]
+            if a_rows is not None:
+                apot[:] += -duals[a_rows]
+
+    if whole or not scenarios:
+        # small: the two-stage MILP itself (exact), then the LP of the future given the batch
+        status, col, _ = m.solve(uni.policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        if status not in ("Optimal", "Time limit reached") or len(col) != m.n_cols:
+            msg = f"the foresight batch model ended with status '{status}'"
+            raise InfeasibleError([msg])
+        xval = col[xc] > 0.5
+        chosen = pairs[xval]
+        col_y = col
+        if scenarios:
+            lo_all = np.zeros(m.n_cols)
+            lo_all[xc] = xval
+            hi_all = np.ones(m.n_cols)
+            hi_all[xc] = xval
+            st2, col2, duals = m.solve(uni.policy, time_limit_s=time_limit_s,
+                                       mip_gap=mip_gap, relax=True, lo=lo_all, hi=hi_all)
+            potentials(duals)
+            if st2 == "Optimal":
+                col_y = col2
+    else:
+        # large: the LP of the two-stage model prices the free dwellings and the caps; the
+        # batch is the best plan of the waiting households at the priced values
+        status, col_y, duals = m.solve(uni.policy, time_limit_s=time_limit_s,
+                                       mip_gap=mip_gap, relax=True)
+        if status != "Optimal" or len(col_y) != m.n_cols:
+            msg = f"the foresight batch LP ended with status '{status}'"
+            raise InfeasibleError([msg])
+        potentials(duals)
+        net = value - np.maximum(pot[dpos], 0.0)
+        if use_caps:
+            ax = inst.dw_area[inst.pair_d[pairs]]
+            net -= np.where(ax >= 0, np.maximum(apot[np.maximum(ax, 0)], 0.0), 0.0) * \
+                inst.persons[inst.pair_h[pairs]]
+        after = State(state.dwelling.copy(), state.movein.copy(), state.batch.copy())
+        after.place(uni, forced, t, b)
+        free = (after.dwelling[inst.pair_h[pairs]] < 0) & \
+            ~after.taken(inst.n_dwellings)[inst.pair_d[pairs]]
+        ok = free & (net > 1e-9)
+        got, _ = _solve_pairs(uni, pairs[ok], net[ok], after, time_limit_s=time_limit_s,
+                              mip_gap=mip_gap)
+        chosen = np.concatenate([forced, got]).astype(np.int64)
+    logger.info("foresight batch %d: %s columns (%s first-stage), solved in %.2f s", b,
+                f"{m.n_cols:,}", f"{len(xc):,}", time.perf_counter() - t_mip)
+    rows_uses = []
+    for k, (yc, _d_rows, _a_rows) in enumerate(uses_index):
+        hs, _hb, ds, _real, i, j, vk = parts[k]
+        yv = col_y[yc]
+        sel = (j < len(dw)) & (i >= len(hh)) & (yv > 1e-6)
+        for ii, jj, w, val in zip(i[sel], j[sel], yv[sel], vk[sel], strict=True):
+            rows_uses.append((k, int(dw[jj]), int(hs[ii]), int(parts[k][1][ii]), float(w),
+                              float(val)))
+    uses = pd.DataFrame(rows_uses, columns=["scenario", "dwelling", "src", "batch", "weight",
+                                            "value"])
+    return BatchDecision(pairs=chosen.astype(np.int64), solve_s=time.perf_counter() - t0,
+                         dwellings=dw, potential=np.maximum(pot, 0.0),
+                         area_potential=np.maximum(apot, 0.0), uses=uses, n_columns=m.n_cols,
+                         whole_recourse=whole)
+
+
