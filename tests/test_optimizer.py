@@ -833,3 +833,27 @@ def test_large_path_starts_from_small_households_first(force_lazy, priced_instan
     assert lazy.summary["bound"] >= full.summary["objective"] - 1e-7
     assert lazy.summary["gap"] <= 0.05 + 1e-9
     assert plan_ok(plan_of(lazy), hh, dw, ar, policy)
+
+
+def test_solves_from_other_threads_and_thread_counts_in_turn():
+    # the app solves in its script thread, commands and tests in the main one: HiGHS's pool,
+    # started from one thread, once failed ("Not Set") when used from the other
+    import threading
+
+    hh, dw, ar, acc = tight(11, 18, 58)
+    found = []
+
+    def solve(threads):
+        r = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"threads": threads}))
+        found.append((r.summary["status"], r.summary["persons_placed"]))
+
+    for threads, in_thread in [(1, False), (2, True), (2, False), (1, True), (1, False)]:
+        if in_thread:
+            worker = threading.Thread(target=solve, args=(threads,))
+            worker.start()
+            worker.join()
+        else:
+            solve(threads)
+    assert len(found) == 5
+    assert len(set(found)) == 1
+    assert found[0][0] == "Optimal"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ def pair_objective(inst: Instance, policy: Policy, bonus: np.ndarray) -> np.ndar
 
 
 _BANNER_SHOWN = False
-_THREADS: int | None = None
+_THREADS: tuple[int, int] | None = None  # (thread count, Python thread) of the pool
 
 
 def _new_highs() -> Any:
@@ -174,15 +175,18 @@ def _highs(policy: Policy, *, time_limit_s: float, mip_gap: float) -> Any:
     """Make a quiet HiGHS instance with the policy's solver options.
 
     HiGHS starts its thread pool once per process; asking a later instance for another thread
-    count makes ``run`` fail, so the pool is restarted when the count changes.
+    count makes ``run`` fail, and so does running from another Python thread than the one the
+    pool was last started from (the app solves in a script thread, a test or a command in the
+    main one: seen as status "Not Set"). The pool is restarted when either changes.
     """
     import highspy
 
     global _THREADS
-    threads = int(policy.solver.threads)
-    if _THREADS is not None and threads != _THREADS:
+    wanted = (int(policy.solver.threads), threading.get_ident())
+    if _THREADS is not None and wanted != _THREADS:
         highspy.Highs.resetGlobalScheduler(True)
-    _THREADS = threads
+    _THREADS = wanted
+    threads = wanted[0]
     h = _new_highs()
     h.setOptionValue("output_flag", False)
     h.setOptionValue("log_to_console", False)
