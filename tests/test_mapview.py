@@ -228,15 +228,15 @@ def test_popups_show_household_score_parts_and_alternatives(tiny, tiny_feed):
     assert len(h1) == 1
     p = h1[0]
     assert "<td>D2</td>" in p
-    assert "<th style='text-align:left;padding-right:6px'>Score</th><td>0.81</td>" in p
-    assert "Public transport</th><td>0.70</td>" in p
-    assert "Community</th><td>0.50</td>" in p
+    assert "<th style='text-align:left;padding-right:6px'>Score</th><td>81%</td>" in p
+    assert "Public transport</th><td>70%</td>" in p
+    assert "Community</th><td>50%</td>" in p
     assert "Daycare and school</th><td>not applicable</td>" in p
     # alternatives in rank order with score and difference
-    assert "D1 (0.60, -0.21); D4 (0.31, -0.50)" in p
+    assert "D1 (60%, -21 pp); D4 (31%, -50 pp)" in p
     h2 = [p for p in popups if "<td>H2</td>" in p]
     assert len(h2) == 1
-    assert "Closeness to anchor place</th><td>0.60</td>" in h2[0]
+    assert "Closeness to anchor place</th><td>60%</td>" in h2[0]
     assert "Alternatives</th><td>none</td>" in h2[0]
     # H3 has no dwelling: no marker, no popup
     assert not [p for p in popups if "<td>H3</td>" in p]
