@@ -33,8 +33,14 @@ if user is None:
     st.stop()
 
 pages = views.pages_for(user)
-page = st.sidebar.radio(t("app.page", lang), list(pages), key="page",
+keys = list(pages)
+# The page survives a language switch (the radio's label changes with the language).
+chosen = st.session_state.get("page_choice")
+if st.session_state.get("page") not in keys:
+    st.session_state["page"] = chosen if chosen in keys else keys[0]
+page = st.sidebar.radio(t("app.page", lang), keys, key="page",
                         format_func=lambda key: t(f"page.{key}", lang))
+st.session_state["page_choice"] = page
 st.sidebar.caption(t("app.signed_in_as", lang, name=user.name, role=t(f"role.{user.role}", lang)))
 if st.sidebar.button(t("app.sign_out", lang), key="sign_out"):
     views.sign_out()

@@ -49,8 +49,11 @@ __all__ = [
     "check_assignment",
     "conflict_words",
     "decision_preview",
+    "effective",
     "household_card",
     "one_rule_away",
+    "pair_score",
+    "pair_term_values",
     "review_base",
     "rule_masks",
     "rule_text",
@@ -334,8 +337,55 @@ def all_alternatives(base: ReviewBase, proposals: pd.DataFrame, *, k: int | None
 # --- the queue ---------------------------------------------------------------------------------
 
 
+def effective(proposals: pd.DataFrame, status: pd.DataFrame,
+              held: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the run's proposals as decided: a held dwelling replaces the proposal.
+
+    Parameters
+    ----------
+    proposals
+        The run's proposals (``store.load_run``).
+    status
+        ``store.proposal_status`` of the run (decisions on the proposed dwellings).
+    held
+        ``store.active_allocations`` (``household_id``, ``dwelling_id``, ``action``): a
+        household holding another dwelling than proposed (a manual assignment) gets that
+        dwelling and the status of that decision.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``proposals`` with ``household_id`` as text, ``status`` and ``manual`` (True where the
+        dwelling is a held one other than the proposal); the score columns of a manual row are
+        those of the proposed dwelling until :func:`household_card` scores the held pair.
+    """
+    out = proposals.assign(household_id=proposals["household_id"].astype(str)).copy()
+    st = status[["household_id", "status"]].assign(
+        household_id=status["household_id"].astype(str))
+    out = out.drop(columns=[c for c in ("status",) if c in out.columns]).merge(
+        st, on="household_id", how="left")
+    out["status"] = out["status"].fillna(pd.Series(
+        np.where(out["dwelling_id"].isna(), "unplaced", "proposed"), index=out.index))
+    out["manual"] = False
+    if held is not None and len(held):
+        h = held.assign(household_id=held["household_id"].astype(str),
+                        dwelling_id=held["dwelling_id"].astype(str)).drop_duplicates(
+            "household_id", keep="last").set_index("household_id")
+        for i, hid in enumerate(out["household_id"]):
+            if hid not in h.index:
+                continue
+            did = str(h.at[hid, "dwelling_id"])
+            current = out.at[i, "dwelling_id"]
+            if current is None or pd.isna(current) or str(current) != did:
+                out.at[i, "dwelling_id"] = did
+                out.at[i, "manual"] = True
+                out.at[i, "status"] = "locked" if h.at[hid, "action"] == "lock" else "approved"
+    return out
+
+
+
 def work_queue(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame,
-               language: str = "da") -> pd.DataFrame:
+               language: str = "da", *, held: pd.DataFrame | None = None) -> pd.DataFrame:
     """Every household of a run, in the order a coordinator works through them.
 
     Parameters
@@ -349,6 +399,9 @@ def work_queue(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame,
         ``store.proposal_status`` of the run.
     language
         Language of the status words.
+    held
+        ``store.active_allocations``: manual assignments replace the proposal (see
+        :func:`effective`).
 
     Returns
     -------
@@ -359,13 +412,10 @@ def work_queue(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame,
         locked; within a status the lowest score first (the ones to look at), then by id.
     """
     ds = base.dataset
-    q = proposals[["household_id", "dwelling_id", "score", "unplaced_reason"]].copy()
-    q["household_id"] = q["household_id"].astype(str)
-    st = status[["household_id", "status"]].assign(
-        household_id=status["household_id"].astype(str))
-    q = q.merge(st, on="household_id", how="left")
-    fallback = pd.Series(np.where(q["dwelling_id"].isna(), "unplaced", "proposed"), index=q.index)
-    q["status"] = q["status"].fillna(fallback)
+    q = effective(proposals, status, held)[["household_id", "dwelling_id", "score",
+                                            "unplaced_reason", "status", "manual"]]
+    for i in np.flatnonzero(q["manual"].to_numpy()):
+        q.at[i, "score"] = pair_score(base, q.at[i, "household_id"], q.at[i, "dwelling_id"])
     hh = ds.households[["household_id", "persons"]].assign(
         household_id=ds.households["household_id"].astype(str))
     q = q.merge(hh, on="household_id", how="left")
@@ -390,6 +440,31 @@ def work_queue(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame,
 # --- the card ----------------------------------------------------------------------------------
 
 
+def pair_score(base: ReviewBase, household_id: str, dwelling_id: str) -> float:
+    """Score (0–1) of a pair that passes the hard rules; NaN for any other pair."""
+    terms = pair_term_values(base, household_id, dwelling_id)
+    return float(terms.get("score", np.nan))
+
+
+def pair_term_values(base: ReviewBase, household_id: str, dwelling_id: str
+                     ) -> dict[str, float]:
+    """``score`` and the term values of an eligible pair (empty for any other pair)."""
+    try:
+        sl = base.pairs_of(household_id)
+        d = base.dwelling_pos(dwelling_id)
+    except KeyError:
+        return {}
+    hit = np.flatnonzero(base.inst.pair_d[sl] == d)
+    if not len(hit):
+        return {}
+    j = sl.start + int(hit[0])
+    out = {"score": float(base.inst.pair_score[j])}
+    for term in PAIR_TERMS:
+        if term in base.inst.pair_terms:
+            out[term] = float(base.inst.pair_terms[term][j])
+    return out
+
+
 def _yes_no(value: Any, language: str) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return t("field.no_data", language)
@@ -399,8 +474,13 @@ def _yes_no(value: Any, language: str) -> str:
 def household_card(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame,
                    household_id: str, *, language: str = "da",
                    rejected: Iterable[tuple[str, str]] = (),
-                   held: Mapping[str, str] | None = None) -> dict[str, Any]:
+                   held: Mapping[str, str] | None = None,
+                   allocations: pd.DataFrame | None = None) -> dict[str, Any]:
     """Everything the card of one household shows, in words, rounded for people.
+
+    ``held`` maps dwellings held by decisions to their household (not offered as
+    alternatives); ``allocations`` (``store.active_allocations``) makes a manual assignment
+    the card's dwelling (see :func:`effective`).
 
     Returns
     -------
@@ -418,13 +498,14 @@ def household_card(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFra
     hid = str(household_id)
     hh = ds.households.assign(household_id=ds.households["household_id"].astype(str))
     row = hh.set_index("household_id").loc[hid]
-    props = proposals.assign(household_id=proposals["household_id"].astype(str)).set_index(
-        "household_id")
-    prop = props.loc[hid]
-    st_row = status.assign(household_id=status["household_id"].astype(str)).set_index(
-        "household_id")
-    stat = str(st_row.loc[hid, "status"]) if hid in st_row.index else (
-        "unplaced" if pd.isna(prop["dwelling_id"]) else "proposed")
+    decided = effective(proposals, status, allocations)
+    prop = decided.set_index("household_id").loc[hid].copy()
+    stat = str(prop["status"])
+    if bool(prop["manual"]):  # the held dwelling's own score and terms
+        values = pair_term_values(base, hid, str(prop["dwelling_id"]))
+        for key in ("score", *PAIR_TERMS):
+            if key in prop.index:
+                prop[key] = values.get(key, np.nan)
 
     kids = []
     for col, key in (("children_0_5", "card.children_0_5"), ("children_6_16",
@@ -472,7 +553,7 @@ def household_card(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFra
         terms.append((t(f"term.{term}", lang), shown,
                       number(float(getattr(w, term)), lang, digits=2)))
 
-    alts = alternatives(base, proposals, hid, rejected=rejected, held=held)
+    alts = alternatives(base, decided, hid, rejected=rejected, held=held)
     alts = _describe_alternatives(alts, dwellings, names, lang)
     if did is None:
         reason_raw = prop.get("unplaced_reason")
@@ -481,7 +562,8 @@ def household_card(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFra
         taken = {str(x) for x in proposals["dwelling_id"].dropna().astype(str)}
         away = one_rule_away(base, hid, taken=taken, language=lang)
     else:
-        reason = _why_this(base, hid, alts, stat, lang)
+        reason = (t("card.why_manual", lang) if bool(prop["manual"])
+                  else _why_this(base, hid, alts, stat, lang))
         away = pd.DataFrame(columns=["rule", "rule_text", "n_dwellings", "dwelling_id", "free"])
     return {
         "household_id": hid, "status": stat, "status_text": t(f"status.{stat}", lang),
