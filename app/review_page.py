@@ -180,7 +180,12 @@ def _work_queue(run_id: int, user: auth.User, lang: str) -> None:
 def _queue_map(base: review.ReviewBase, decided: pd.DataFrame, shown: pd.DataFrame,
                selected: str | None, run_id: int, lang: str) -> str | None:
     """The map of the shown households; returns the household clicked on it (or None)."""
-    from placement.mapview import household_at, proposal_positions, selection_layer
+    from placement.mapview import (
+        household_at,
+        proposal_layer,
+        proposal_positions,
+        selection_layer,
+    )
 
     rows = decided[decided["household_id"].isin(set(shown["household_id"]))].drop(
         columns=["manual"])
@@ -188,16 +193,18 @@ def _queue_map(base: review.ReviewBase, decided: pd.DataFrame, shown: pd.DataFra
     alts = review.all_alternatives(base, decided, rejected=rejected, held=held)
     positions = proposal_positions(base.dataset, rows)
     center = zoom = None
-    layer = None
+    # The base map stays as drawn; the proposals (and the ring of the selected one) come as
+    # layers that the map swaps without being drawn again: a decision shows at once.
+    layers = [proposal_layer(base.dataset, rows, alts, lang)]
     if selected is not None:
         at = positions[positions["household_id"] == selected]
         if len(at):
             lat, lon = float(at["lat"].iloc[0]), float(at["lon"].iloc[0])
             center, zoom = (lat, lon), 16
-            layer = selection_layer(lat, lon, t("field.household", lang))
-    out = views.show_map(rows, views.area_table(views.run_summary(run_id)), lang,
-                         f"map_queue_{run_id}", households=True, alternatives=alts,
-                         center=center, zoom=zoom, feature_group=layer,
+            layers.append(selection_layer(lat, lon, t("field.household", lang)))
+    out = views.show_map(None, views.area_table(views.run_summary(run_id)), lang,
+                         f"map_queue_{run_id}", households=False, proposal_legend=True,
+                         center=center, zoom=zoom, feature_group=layers,
                          returned=["last_object_clicked"], height=MAP_HEIGHT)
     click = (out or {}).get("last_object_clicked") if isinstance(out, dict) else None
     if not click:
@@ -267,9 +274,10 @@ def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame
                  rent=a.rent_text, score=a.score_text, diff=diff or "–")
         c_text, c_btn = st.columns([4, 1])
         c_text.caption(line)
-        if user.can("decide") and c_btn.button(t("card.choose", lang, dwelling=a.dwelling_id),
-                                               key=f"choose_{hid}_{a.dwelling_id}"):
-            _assign(base, run_id, hid, str(a.dwelling_id), user, lang)
+        if user.can("decide"):
+            c_btn.button(t("card.choose", lang, dwelling=a.dwelling_id),
+                         key=f"choose_{hid}_{a.dwelling_id}", on_click=_assign,
+                         args=(base, run_id, hid, str(a.dwelling_id), user, lang))
     if card["dwelling_id"] is None:
         st.markdown(f"**{t('card.would_place', lang)}**")
         away = card["one_rule_away"]
@@ -284,21 +292,34 @@ def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame
 def _card_decisions(card: dict[str, Any], run_id: int, user: auth.User, lang: str) -> None:
     hid = card["household_id"]
     version = st.session_state.get("decision_version", 0)
-    reason = st.text_input(t("review.reason", lang), key=f"card_reason_{hid}_{version}")
+    st.text_input(t("review.reason", lang), key=f"card_reason_{hid}_{version}")
     cols = st.columns(4)
+    reason_key = f"card_reason_{hid}_{version}"
     for col, action in zip(cols, ("approve", "reject", "lock", "undo"), strict=True):
-        if col.button(t(f"action.{action}", lang), key=f"card_{action}_{hid}"):
-            if action != "undo" and card["dwelling_id"] is None:
-                _flash("error", t("review.no_proposal", lang, household=hid))
-            else:
-                _save(run_id, [hid], action, reason, user, lang,
-                      dwelling_id=None if action == "undo" else card["dwelling_id"])
-            st.rerun(scope="fragment")
+        col.button(t(f"action.{action}", lang), key=f"card_{action}_{hid}",
+                   on_click=_card_decision,
+                   args=(run_id, hid, action, card["dwelling_id"], reason_key, user, lang))
+
+
+def _card_decision(run_id: int, hid: str, action: str, dwelling_id: str | None,
+                   reason_key: str, user: auth.User, lang: str) -> None:
+    """Button callback: store the card's decision before the queue is drawn again."""
+    if action != "undo" and dwelling_id is None:
+        _flash("error", t("review.no_proposal", lang, household=hid))
+        return
+    _save(run_id, [hid], action, str(st.session_state.get(reason_key) or ""), user, lang,
+          dwelling_id=None if action == "undo" else dwelling_id)
 
 
 def _save(run_id: int, households: list[str], action: str, reason: str, user: auth.User,
           lang: str, *, dwelling_id: str | None = None) -> int:
     """Store one decision per household; say what happened (conflicts with what to do)."""
+    with auth.acting_as(views.users().current(user) or user):
+        return _save_as(run_id, households, action, reason, user, lang, dwelling_id=dwelling_id)
+
+
+def _save_as(run_id: int, households: list[str], action: str, reason: str, user: auth.User,
+             lang: str, *, dwelling_id: str | None = None) -> int:
     done = 0
     errors: list[str] = []
     for hid in households:
@@ -333,7 +354,6 @@ def _assign(base: review.ReviewBase, run_id: int, hid: str, dwelling_id: str, us
     elif _save(run_id, [hid], "approve", t("card.manual_reason", lang), user, lang,
                dwelling_id=dwelling_id):
         _flash("success", t("card.assigned", lang, dwelling=dwelling_id, household=hid))
-    st.rerun(scope="fragment")
 
 
 def _bulk_form(run_id: int, shown: pd.DataFrame, user: auth.User, lang: str) -> None:
@@ -353,7 +373,5 @@ def _bulk_form(run_id: int, shown: pd.DataFrame, user: auth.User, lang: str) -> 
         reason = c2.text_input(t("review.reason", lang), key=f"decide_reason_{version}")
         if picked:
             st.warning(review.decision_preview(len(picked), str(action), lang))
-        if st.button(t("review.decide", lang), key=f"decide_save_{version}",
-                     disabled=not picked):
-            _save(run_id, picked, str(action), reason, user, lang)
-            st.rerun(scope="fragment")
+        st.button(t("review.decide", lang), key=f"decide_save_{version}", disabled=not picked,
+                  on_click=_save, args=(run_id, list(picked), str(action), reason, user, lang))

@@ -264,7 +264,7 @@ def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: s
              key: str, *, households: bool, alternatives: pd.DataFrame | None = None,
              center: tuple[float, float] | None = None, zoom: int | None = None,
              feature_group: Any = None, returned: list[str] | None = None,
-             height: int = 560) -> Any:
+             height: int = 560, proposal_legend: bool = False) -> Any:
     """Draw the map with Leaflet served by the app itself; say so when its files are missing.
 
     The map never falls back to a CDN: without the files (``npm ci --prefix app``) the page
@@ -280,7 +280,7 @@ def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: s
         st.error(t("map.assets_missing", lang))
         return None
     m = _cached_map(str(dataset_dir()), lang, proposals if households else None, areas,
-                    alternatives, DEFAULT_ASSET_BASE)
+                    alternatives, DEFAULT_ASSET_BASE, proposal_legend)
     return st_folium(m, height=height, use_container_width=True,
                      returned_objects=returned or [], key=key, center=center, zoom=zoom,
                      feature_group_to_add=feature_group)
@@ -294,19 +294,21 @@ def _frame_key(df: pd.DataFrame | None) -> str:
 
 def _cached_map(folder: str, lang: str, proposals: pd.DataFrame | None,
                 areas: pd.DataFrame | None, alternatives: pd.DataFrame | None,
-                asset_base: str) -> Any:
+                asset_base: str, proposal_legend: bool = False) -> Any:
     """The folium map, built once per distinct content (a selection does not rebuild it)."""
     from placement.mapview import build_map
 
     cache = st.session_state.setdefault("_map_cache", {})
-    key = (folder, lang, _frame_key(proposals), _frame_key(areas), _frame_key(alternatives))
+    key = (folder, lang, _frame_key(proposals), _frame_key(areas), _frame_key(alternatives),
+           proposal_legend)
     if key not in cache:
         if len(cache) > 6:
             cache.clear()
         cache[key] = build_map(dataset(folder), access=access(folder), proposals=proposals,
                                alternatives=alternatives, area_table=areas,
                                amenities=amenities(folder), feed=feed(folder), language=lang,
-                               tiles=tiles(), asset_base=asset_base)
+                               tiles=tiles(), asset_base=asset_base,
+                               proposal_legend=proposal_legend)
     return cache[key]
 
 

@@ -64,6 +64,7 @@ __all__ = [
     "household_at",
     "install_assets",
     "missing_assets",
+    "proposal_layer",
     "proposal_positions",
     "selection_layer",
     "stop_service_table",
@@ -784,6 +785,47 @@ def _proposal_popup(row: pd.Series, alt_text: str, language: str) -> str:
     return f"<table>{rows}</table>"
 
 
+def _proposal_legend(statuses: set[str] | None, lang: str) -> list[str]:
+    if statuses is None:
+        return [_swatch_html(_PROPOSAL_COLOR, t("legend.proposal", lang), dashed=True)]
+    return [_swatch_html(STATUS_COLORS[s], f"{t('legend.proposal', lang)}: "
+                                           f"{t(f'status.{s}', lang).lower()}", dashed=True)
+            for s in STATUS_COLORS if s in statuses]
+
+
+def proposal_layer(dataset: Dataset, proposals: pd.DataFrame,
+                   alternatives: pd.DataFrame | None = None,
+                   language: str = "da") -> folium.FeatureGroup:
+    """Draw the proposals as one layer: a ring per placed household, coloured by status.
+
+    The same layer :func:`build_map` draws; on its own it can be added to a map that is
+    already shown (``streamlit_folium``'s ``feature_group_to_add``) without drawing the map
+    again. ``proposals`` as for :func:`build_map`, optionally with ``status``
+    (:data:`STATUS_COLORS`); positions as :func:`proposal_positions`.
+    """
+    lang = language
+    alt_text = _alternatives_text(alternatives, lang)
+    fg = folium.FeatureGroup(name=t("layer.proposals", lang))
+    by_hh = proposals.assign(household_id=proposals["household_id"].astype(str)
+                             ).drop_duplicates("household_id").set_index("household_id")
+    for place in proposal_positions(dataset, proposals).itertuples(index=False):
+        hid = str(place.household_id)
+        row = by_hh.loc[hid].copy()
+        row["household_id"] = hid
+        text = alt_text.get(hid, "")
+        if not text and "alternatives" in row.index and pd.notna(row["alternatives"]):
+            text = str(row["alternatives"])
+        status = str(row.get("status", "proposed")) if "status" in row.index else "proposed"
+        folium.CircleMarker(
+            location=[float(place.lat), float(place.lon)], radius=9,
+            color=STATUS_COLORS.get(status, _PROPOSAL_COLOR), weight=3, fill=True,
+            fill_opacity=0.0,
+            tooltip=folium.Tooltip(f"{_esc(t('field.household', lang))} {_esc(hid)}"),
+            popup=folium.Popup(_proposal_popup(row, text, lang), max_width=320),
+        ).add_to(fg)
+    return fg
+
+
 def build_map(
     dataset: Dataset,
     *,
@@ -802,6 +844,7 @@ def build_map(
     asset_base: str | None = None,
     max_points: int = 20_000,
     cluster_below_zoom: int = 15,
+    proposal_legend: bool = False,
 ) -> folium.Map:
     """Build the planner's map of a dataset and, optionally, a proposal.
 
@@ -857,6 +900,9 @@ def build_map(
         ``dwelling_id``; the legend says so). Clustering keeps up to tens of thousands responsive.
     cluster_below_zoom
         Dwellings are clustered below this zoom level and shown one by one from it.
+    proposal_legend
+        Without ``proposals``: still list the proposal colours per status in the legend (for
+        a map whose proposals come as a separate :func:`proposal_layer`).
 
     Returns
     -------
@@ -1108,37 +1154,12 @@ def build_map(
 
     # proposals
     if proposals is not None and len(proposals):
-        alt_text = _alternatives_text(alternatives, lang)
-        fg = folium.FeatureGroup(name=t("layer.proposals", lang))
-        by_hh = proposals.assign(household_id=proposals["household_id"].astype(str)
-                                 ).drop_duplicates("household_id").set_index("household_id")
-        seen: set[str] = set()
-        for place in proposal_positions(dataset, proposals).itertuples(index=False):
-            hid = str(place.household_id)
-            row = by_hh.loc[hid].copy()
-            row["household_id"] = hid
-            text = alt_text.get(hid, "")
-            if not text and "alternatives" in row.index and pd.notna(row["alternatives"]):
-                text = str(row["alternatives"])
-            status = str(row.get("status", "proposed")) if "status" in row.index else "proposed"
-            colour = STATUS_COLORS.get(status, _PROPOSAL_COLOR)
-            seen.add(status)
-            folium.CircleMarker(
-                location=[float(place.lat), float(place.lon)], radius=9, color=colour,
-                weight=3, fill=True, fill_opacity=0.0,
-                tooltip=folium.Tooltip(f"{_esc(t('field.household', lang))} {_esc(hid)}"),
-                popup=folium.Popup(_proposal_popup(row, text, lang), max_width=320),
-            ).add_to(fg)
-        fg.add_to(m)
-        if "status" in proposals.columns:
-            for status in STATUS_COLORS:
-                if status in seen:
-                    legend.append(_swatch_html(STATUS_COLORS[status],
-                                               f"{t('legend.proposal', lang)}: "
-                                               f"{t(f'status.{status}', lang).lower()}",
-                                               dashed=True))
-        else:
-            legend.append(_swatch_html(_PROPOSAL_COLOR, t("legend.proposal", lang), dashed=True))
+        proposal_layer(dataset, proposals, alternatives, lang).add_to(m)
+        statuses = (set(proposals["status"].dropna().astype(str))
+                    if "status" in proposals.columns else None)
+        legend.extend(_proposal_legend(statuses, lang))
+    elif proposal_legend:
+        legend.extend(_proposal_legend(set(STATUS_COLORS), lang))
 
     if legend:
         _Legend(t("legend.title", lang), "".join(legend)).add_to(m)
