@@ -272,18 +272,28 @@ def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: s
     """
     from streamlit_folium import st_folium
 
-    from placement.mapview import DEFAULT_ASSET_BASE, install_assets
+    from placement.mapview import DEFAULT_ASSET_BASE
 
-    try:
-        install_assets(APP_DIR)
-    except PlacementError:
+    if not _assets_ready():
         st.error(t("map.assets_missing", lang))
         return None
     m = _cached_map(str(dataset_dir()), lang, proposals if households else None, areas,
                     alternatives, DEFAULT_ASSET_BASE, proposal_legend)
-    return st_folium(m, height=height, use_container_width=True,
+    return st_folium(m, height=height, use_container_width=True, render=False,
                      returned_objects=returned or [], key=key, center=center, zoom=zoom,
                      feature_group_to_add=feature_group)
+
+
+@st.cache_resource(show_spinner=False, ttl=60)
+def _assets_ready() -> bool:
+    """Whether the map's files are served by the app (checked once a minute, not per click)."""
+    from placement.mapview import install_assets
+
+    try:
+        install_assets(APP_DIR)
+    except PlacementError:
+        return False
+    return True
 
 
 def _frame_key(df: pd.DataFrame | None) -> str:
@@ -309,6 +319,7 @@ def _cached_map(folder: str, lang: str, proposals: pd.DataFrame | None,
                                amenities=amenities(folder), feed=feed(folder), language=lang,
                                tiles=tiles(), asset_base=asset_base,
                                proposal_legend=proposal_legend)
+        cache[key].get_root().render()  # once: st_folium is told not to render it again
     return cache[key]
 
 

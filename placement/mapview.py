@@ -447,6 +447,34 @@ class _Legend(MacroElement):
         )
 
 
+class _ProposalMarkers(MacroElement):
+    """The proposal rings of a layer, drawn by a loop from one JSON list (fast to build).
+
+    Each row is ``[lat, lon, colour, tooltip HTML, popup HTML]``; the HTML is escaped by the
+    caller and passed as JSON data, never inside a JavaScript template literal.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var rows = {{ this.rows|tojson }};
+            for (var i = 0; i < rows.length; i++) {
+                var r = rows[i];
+                L.circleMarker([r[0], r[1]], {radius: 9, color: r[2], weight: 3, fill: true,
+                                              fillOpacity: 0.0})
+                    .bindTooltip(r[3]).bindPopup(r[4], {maxWidth: 320})
+                    .addTo({{ this._parent.get_name() }});
+            }
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, rows: list[list[Any]]) -> None:
+        super().__init__()
+        self._name = "ProposalMarkers"
+        self.rows = rows
+
+
 class _MetricScale(MacroElement):
     """A scale bar in metres and kilometres only (Leaflet's default also shows miles)."""
 
@@ -682,20 +710,20 @@ def _alternatives_text(alternatives: pd.DataFrame | None, language: str = "da"
     alt["household_id"] = alt["household_id"].astype(str)
     if "rank" in alt.columns:
         alt = alt.sort_values(["household_id", "rank"], kind="stable")
-    out: dict[str, str] = {}
-    for hid, g in alt.groupby("household_id", sort=True):
-        parts = []
-        for row in g.itertuples(index=False):
-            bits = [percent(getattr(row, "score", None), language)]
-            diff = getattr(row, "score_diff", None)
-            if diff is not None and pd.notna(diff):
-                bits.append(percent(float(diff), language, signed=True, points=True))
-            taken = getattr(row, "taken_by", None)
-            if taken is not None and pd.notna(taken):
-                bits.append(t("card.alt_taken", language, household=taken))
-            parts.append(f"{row.dwelling_id} ({', '.join(bits)})")
-        out[str(hid)] = "; ".join(parts)
-    return out
+    n = len(alt)
+    scores = alt["score"].tolist() if "score" in alt.columns else [None] * n
+    diffs = alt["score_diff"].tolist() if "score_diff" in alt.columns else [None] * n
+    takers = alt["taken_by"].tolist() if "taken_by" in alt.columns else [None] * n
+    out: dict[str, list[str]] = {}
+    for hid, did, score, diff, taken in zip(alt["household_id"], alt["dwelling_id"].astype(str),
+                                            scores, diffs, takers, strict=True):
+        bits = [percent(score, language)]
+        if diff is not None and pd.notna(diff):
+            bits.append(percent(float(diff), language, signed=True, points=True))
+        if taken is not None and pd.notna(taken):
+            bits.append(t("card.alt_taken", language, household=taken))
+        out.setdefault(hid, []).append(f"{did} ({', '.join(bits)})")
+    return {hid: "; ".join(parts) for hid, parts in sorted(out.items())}
 
 
 def proposal_positions(dataset: Dataset, proposals: pd.DataFrame, *,
@@ -807,22 +835,21 @@ def proposal_layer(dataset: Dataset, proposals: pd.DataFrame,
     alt_text = _alternatives_text(alternatives, lang)
     fg = folium.FeatureGroup(name=t("layer.proposals", lang))
     by_hh = proposals.assign(household_id=proposals["household_id"].astype(str)
-                             ).drop_duplicates("household_id").set_index("household_id")
+                             ).drop_duplicates("household_id")
+    records = dict(zip(by_hh["household_id"], by_hh.to_dict("records"), strict=True))
+    rows = []
     for place in proposal_positions(dataset, proposals).itertuples(index=False):
         hid = str(place.household_id)
-        row = by_hh.loc[hid].copy()
-        row["household_id"] = hid
+        row = pd.Series(records[hid])
         text = alt_text.get(hid, "")
         if not text and "alternatives" in row.index and pd.notna(row["alternatives"]):
             text = str(row["alternatives"])
         status = str(row.get("status", "proposed")) if "status" in row.index else "proposed"
-        folium.CircleMarker(
-            location=[float(place.lat), float(place.lon)], radius=9,
-            color=STATUS_COLORS.get(status, _PROPOSAL_COLOR), weight=3, fill=True,
-            fill_opacity=0.0,
-            tooltip=folium.Tooltip(f"{_esc(t('field.household', lang))} {_esc(hid)}"),
-            popup=folium.Popup(_proposal_popup(row, text, lang), max_width=320),
-        ).add_to(fg)
+        rows.append([round(float(place.lat), 7), round(float(place.lon), 7),
+                     STATUS_COLORS.get(status, _PROPOSAL_COLOR),
+                     f"{_esc(t('field.household', lang))} {_esc(hid)}",
+                     _proposal_popup(row, text, lang)])
+    _ProposalMarkers(rows).add_to(fg)
     return fg
 
 
