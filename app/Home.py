@@ -26,7 +26,10 @@ st.set_page_config(page_title="placement", page_icon="🏠", layout="wide")
 
 lang = st.sidebar.selectbox("Sprog / Language", LANGUAGES, key="lang",
                             format_func=lambda code: {"da": "Dansk", "en": "English"}[code])
-st.title(t("app.title", lang))
+st.sidebar.markdown(f"**{t('app.title', lang)}**")
+# Less padding above the page: the Review page's map, list and card fit 1366x768.
+st.markdown("<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
+            "h2{padding-top:0.2rem !important}</style>", unsafe_allow_html=True)
 
 user = views.current_user(lang)
 if user is None:

@@ -20,9 +20,9 @@ from placement.decisions import DecisionConflictError, DecisionError
 from placement.i18n import t
 
 #: Height of the map and of the right-hand column (fits 1366x768 below the metrics).
-MAP_HEIGHT = 500
-LIST_HEIGHT = 190
-CARD_HEIGHT = 300
+MAP_HEIGHT = 460
+LIST_HEIGHT = 165
+CARD_HEIGHT = 290
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -64,7 +64,9 @@ def _decided_context(run_id: int) -> tuple[list[tuple[str, str]], dict[str, str]
 def review_page(user: auth.User, lang: str) -> None:
     """Review proposals: the work queue (map, list, card), decisions, re-optimise."""
     st.header(t("page.review", lang))
-    run_id = views.selected_run(lang)
+    top = st.columns([2, 1, 1, 1, 1])
+    with top[0]:
+        run_id = views.selected_run(lang)
     if run_id is None:
         st.info(t("review.no_run", lang))
         if user.can("decide") and st.button(t("review.propose", lang), key="propose"):
@@ -78,7 +80,7 @@ def review_page(user: auth.User, lang: str) -> None:
     if changes and changes.get("run_id") == run_id:
         st.success(changes["text"])
     run = views.run_summary(run_id)
-    views.metrics(run, lang)
+    views.metrics(run, lang, columns=top[1:])
     for info in ((run.get("summary") or {}).get("unknown") or {}).values():
         if isinstance(info, dict) and info.get("dwellings_no_data"):
             st.caption(f"{t('field.no_data', lang)}: {info.get('words', '')}")
@@ -127,7 +129,7 @@ def _work_queue(run_id: int, user: auth.User, lang: str) -> None:
     queue = review.work_queue(base, proposals, status, lang, held=allocations)
     _show_flash()
 
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns([2, 2, 1])
     statuses = [s for s in review.QUEUE_ORDER if s in set(queue["status"])]
     chosen = c1.multiselect(t("review.filter_status", lang), statuses, key="filter_status",
                             format_func=lambda s: t(f"status.{s}", lang),
@@ -166,7 +168,7 @@ def _work_queue(run_id: int, user: auth.User, lang: str) -> None:
             selected = picked
         st.session_state["selected_household"] = selected
         st.session_state["queue_pick"] = selected  # before the box exists: allowed
-        st.selectbox(t("review.household_box", lang), ids, key="queue_pick",
+        c3.selectbox(t("review.household_box", lang), ids, key="queue_pick",
                      placeholder=t("widget.choose", lang))
         with st.container(height=CARD_HEIGHT, key="household_card"):
             if selected is None:

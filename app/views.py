@@ -232,11 +232,11 @@ def run_summary(run_id: int) -> dict[str, Any]:
     return store.run_summary(engine(), run_id)
 
 
-def metrics(run: dict[str, Any], lang: str) -> None:
-    """The run's key figures, rounded for people."""
+def metrics(run: dict[str, Any], lang: str, *, columns: Any = None) -> None:
+    """The run's key figures, rounded for people (in four given columns, or a new row)."""
     summary = run.get("summary") or {}
     measures = summary.get("measures", {})
-    cols = st.columns(4)
+    cols = columns if columns is not None else st.columns(4)
     placed = run.get("n_placed")
     households = run.get("n_households")
     cols[0].metric(t("measure.placed", lang), number(placed, lang))

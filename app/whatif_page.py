@@ -129,11 +129,12 @@ def compare_section(stored: pd.DataFrame, user: auth.User, lang: str) -> None:
     name_a, name_b = labels[a], labels[b]
     if name_a == name_b:
         name_b = f"{name_b} "
+    areas_a, areas_b = views.area_table(run_a), views.area_table(run_b)
     table = whatif.measures_table({
         name_a: (run_a.get("summary") or {}).get("measures", {}),
-        name_b: (run_b.get("summary") or {}).get("measures", {})}, lang)
-    st.dataframe(table, hide_index=True, key="whatif_measures", width="stretch")
-    areas_a, areas_b = views.area_table(run_a), views.area_table(run_b)
+        name_b: (run_b.get("summary") or {}).get("measures", {})}, lang,
+        areas={name_a: areas_a, name_b: areas_b})
+    st.table(table.set_index(table.columns[0]))  # text a reader (and a test) can see
     st.markdown(f"**{t('whatif.difference', lang)}**")
     diff = whatif.area_changes(areas_a, areas_b)
     st.dataframe(pd.DataFrame({

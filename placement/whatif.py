@@ -109,7 +109,8 @@ def _diff_text(key: str, diff: float, language: str) -> str:
 
 
 def measures_table(measures: Mapping[str, Mapping[str, float]],
-                   language: str = "da") -> pd.DataFrame:
+                   language: str = "da", *,
+                   areas: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """Measures of runs side by side, in words, with signed differences against the first.
 
     Parameters
@@ -119,6 +120,9 @@ def measures_table(measures: Mapping[str, Mapping[str, float]],
         one compared against first.
     language
         ``"da"`` or ``"en"``.
+    areas
+        Name → area table (``planning.run_area_table``): the largest share of a cap is taken
+        from it (a stored summary cannot hold the infinite share of an area with cap 0).
 
     Returns
     -------
@@ -128,6 +132,12 @@ def measures_table(measures: Mapping[str, Mapping[str, float]],
         objective value of the solver is not shown.
     """
     names = list(measures)
+    measures = {n: dict(measures[n]) for n in names}
+    for n, table in (areas or {}).items():
+        if n in measures and table is not None and len(table) and "share_of_cap" in table:
+            share = pd.to_numeric(table["share_of_cap"], errors="coerce")
+            if share.notna().any():
+                measures[n]["largest_area_share_of_cap"] = float(share.max())
     rows = []
     for key in MEASURE_KEYS:
         row: dict[str, str] = {t("whatif.col_measure", language): t(f"wm.{key}", language),

@@ -261,7 +261,9 @@ def test_work_queue_decisions_undo_manual_bulk_reoptimise(server, demo_plan, tmp
     assert got.equals(want)
     assert got.set_index("household_id").loc[first, "status"] == "approved"
     assert outside == []
-    print(f"\ndecision visible after (s): {', '.join(f'{x:.2f}' for x in timings)}")
+    (artefacts / "decision_timings.txt").write_text(
+        "decision visible after (s): " + ", ".join(f"{x:.2f}" for x in timings) + "\n",
+        encoding="utf-8")
     assert max(timings) < 5.0  # the goal (<1 s) is recorded in benchmarks/RESULTS.md
 
 
@@ -278,16 +280,29 @@ def test_retention_page_shows_no_count_under_five(server, artefacts):
         expect(page.get_by_role("heading", name="Fastholdelse")).to_be_visible(timeout=T)
         expect(page.locator("div[data-testid='stTable']").first).to_be_visible(timeout=T)
         _settled(page)
-        cells = page.locator("div[data-testid='stTable'] td").all_inner_texts()
-        headers = page.locator("div[data-testid='stTable'] thead th").all_inner_texts()
+        tables = page.evaluate("""() => [...document.querySelectorAll(
+            "div[data-testid='stTable'] table")].map(t => ({
+                head: [...t.querySelectorAll('thead th')].map(c => c.innerText.trim()),
+                rows: [...t.querySelectorAll('tbody tr')].map(r => [...r.children].map(
+                    c => c.innerText.trim()))}))""")
         page.screenshot(path=str(artefacts / "retention_viewer.png"), full_page=True)
         browser.close()
-    assert cells, "no table on the retention page"
+    assert tables, "no table on the retention page"
+    cells = [c for tb in tables for row in tb["rows"] for c in row]
     assert "<5" in cells  # small counts are suppressed as in the downloads
-    counts = [c for c in cells if re.fullmatch(r"\d+", c.replace(" ", ""))]
-    assert all(int(c.replace(" ", "")) >= 5 for c in counts), counts
-    assert not any(re.fullmatch(r"0\.\d+", c) for c in cells)  # rates are percentages
-    assert headers
+    persons = {"Persons", "Stayed", "Left"}
+    checked = 0
+    for tb in tables:
+        for j, name in enumerate(tb["head"]):
+            if name not in persons:
+                continue
+            for row in tb["rows"]:
+                value = row[j].replace(" ", "")
+                checked += 1
+                assert value == "<5" or int(value) >= 5, (name, row)
+            if name == "Retention":  # rates are percentages, never 0.8529
+                assert all(r[j].endswith("%") or r[j] in ("<5", "–") for r in tb["rows"])
+    assert checked > 0
 
 
 def test_what_if_cap_zero_gives_a_result(server, artefacts):
@@ -310,16 +325,20 @@ def test_what_if_cap_zero_gives_a_result(server, artefacts):
             has_text="Loft (andel af befolkningen)").get_by_role("slider")
         slider.focus()
         page.keyboard.press("Home")
-        expect(slider).to_have_attribute("aria-valuenow", "0")
+        expect(slider).to_have_value("0")
         page.get_by_role("button", name="Kør scenarie").click()
         expect(page.get_by_text(re.compile(r'Scenariet "Loft 0 i første område" er gemt'))
                ).to_be_visible(timeout=T)
         _settled(page)
-        page.screenshot(path=str(artefacts / "whatif_cap0.png"), full_page=True)
+        measures = page.locator("div[data-testid='stTable']").first
+        measures.scroll_into_view_if_needed()
+        page.screenshot(path=str(artefacts / "whatif_cap0.png"))
         text = page.inner_text("body")
         browser.close()
-    assert "ValueError" not in text and "Traceback" not in text
+    assert "ValueError" not in text
+    assert "Traceback" not in text
     assert "Thresholds" not in text
+    assert "over loftet (loft 0)" in text  # the capped area's share, in words
 
 
 @pytest.mark.parametrize("size", list(SIZES))
