@@ -145,7 +145,7 @@ def test_card_says_the_household_dwelling_terms_and_reason(base, plan, demo_plan
     dw = demo_plan.dataset.dwellings.set_index("dwelling_id").loc[card["dwelling_id"]]
     assert dwelling["Husleje"] == kroner(dw["rent_dkk"], "da", per_month=True)
     assert dwelling["Areal"].endswith("m²")
-    terms = dict((name, value) for name, value, _ in card["terms"])
+    terms = {name: value for name, value, _ in card["terms"]}
     assert terms["Kollektiv trafik"].endswith("%")
     assert card["reason"]
     assert len(card["alternatives"]) == base.policy.solver.alternatives
