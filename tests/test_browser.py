@@ -172,11 +172,14 @@ def test_work_queue_decisions_undo_manual_bulk_reoptimise(server, demo_plan, tmp
         _map_drawn(page)
         page.wait_for_timeout(1000)
         page.screenshot(path=str(artefacts / "review_coordinator_queue.png"))
-        if os.environ.get("PLACEMENT_SCREENSHOT"):  # the README's picture
-            page.screenshot(path=os.environ["PLACEMENT_SCREENSHOT"], full_page=False)
 
         # two successive decisions: the second leaves the first unchanged
         _pick(page, first)
+        _map_drawn(page)  # still drawn, zoomed to the household
+        page.wait_for_timeout(2500)
+        page.screenshot(path=str(artefacts / "review_card.png"))
+        if os.environ.get("PLACEMENT_SCREENSHOT"):  # the README's picture
+            page.screenshot(path=os.environ["PLACEMENT_SCREENSHOT"], full_page=False)
         timings.append(_decide(page, "Godkend", "Godkendt", first))
         _pick(page, second)
         timings.append(_decide(page, "Afvis", "Afvist", second))
