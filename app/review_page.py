@@ -182,12 +182,7 @@ def _work_queue(run_id: int, user: auth.User, lang: str) -> None:
 def _queue_map(base: review.ReviewBase, decided: pd.DataFrame, shown: pd.DataFrame,
                selected: str | None, run_id: int, lang: str) -> str | None:
     """The map of the shown households; returns the household clicked on it (or None)."""
-    from placement.mapview import (
-        household_at,
-        proposal_layer,
-        proposal_positions,
-        selection_layer,
-    )
+    from placement.mapview import household_at, proposal_layer, proposal_positions
 
     rows = decided[decided["household_id"].isin(set(shown["household_id"]))].drop(
         columns=["manual"])
@@ -197,13 +192,9 @@ def _queue_map(base: review.ReviewBase, decided: pd.DataFrame, shown: pd.DataFra
     center = zoom = None
     # The base map stays as drawn; the proposals (and the ring of the selected one) come as
     # layers that the map swaps without being drawn again: a decision shows at once.
-    layers = [proposal_layer(base.dataset, rows, alts, lang)]
-    if selected is not None:
-        at = positions[positions["household_id"] == selected]
-        if len(at):
-            lat, lon = float(at["lat"].iloc[0]), float(at["lon"].iloc[0])
-            center, zoom = (lat, lon), 16
-            layers.append(selection_layer(lat, lon, t("field.household", lang)))
+    # (the ring of the selected household is part of that layer: zooming the drawn map or
+    # adding a second layer blanked it in streamlit-folium 0.27)
+    layers = [proposal_layer(base.dataset, rows, alts, lang, selected=selected)]
     out = views.show_map(None, views.area_table(views.run_summary(run_id)), lang,
                          f"map_queue_{run_id}", households=False, proposal_legend=True,
                          center=center, zoom=zoom, feature_group=layers,

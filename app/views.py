@@ -175,7 +175,7 @@ def current_user(lang: str) -> auth.User | None:
 def sign_out() -> None:
     """Forget the signed-in user."""
     for key in ("user", "password_hash", "run_id", "whatif_result", "selected_household",
-                "run_changes", "_map_cache"):
+                "run_changes"):
         st.session_state.pop(key, None)
 
 
@@ -279,7 +279,7 @@ def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: s
         return None
     m = _cached_map(str(dataset_dir()), lang, proposals if households else None, areas,
                     alternatives, DEFAULT_ASSET_BASE, proposal_legend)
-    return st_folium(m, height=height, use_container_width=True, render=False,
+    return st_folium(m, height=height, use_container_width=True,
                      returned_objects=returned or [], key=key, center=center, zoom=zoom,
                      feature_group_to_add=feature_group)
 
@@ -296,31 +296,21 @@ def _assets_ready() -> bool:
     return True
 
 
-def _frame_key(df: pd.DataFrame | None) -> str:
-    if df is None:
-        return ""
-    return str(pd.util.hash_pandas_object(df.astype(str), index=False).sum()) + str(df.shape)
-
-
 def _cached_map(folder: str, lang: str, proposals: pd.DataFrame | None,
                 areas: pd.DataFrame | None, alternatives: pd.DataFrame | None,
                 asset_base: str, proposal_legend: bool = False) -> Any:
-    """The folium map, built once per distinct content (a selection does not rebuild it)."""
+    """The folium map, built anew for every run.
+
+    ``st_folium`` changes the map it is given while turning it into JavaScript, so a map object
+    is never handed to it twice (a cached one drew a blank map on the next run); the layers
+    behind it (accessibility, amenities, feed, area table) are cached.
+    """
     from placement.mapview import build_map
 
-    cache = st.session_state.setdefault("_map_cache", {})
-    key = (folder, lang, _frame_key(proposals), _frame_key(areas), _frame_key(alternatives),
-           proposal_legend)
-    if key not in cache:
-        if len(cache) > 6:
-            cache.clear()
-        cache[key] = build_map(dataset(folder), access=access(folder), proposals=proposals,
-                               alternatives=alternatives, area_table=areas,
-                               amenities=amenities(folder), feed=feed(folder), language=lang,
-                               tiles=tiles(), asset_base=asset_base,
-                               proposal_legend=proposal_legend)
-        cache[key].get_root().render()  # once: st_folium is told not to render it again
-    return cache[key]
+    return build_map(dataset(folder), access=access(folder), proposals=proposals,
+                     alternatives=alternatives, area_table=areas, amenities=amenities(folder),
+                     feed=feed(folder), language=lang, tiles=tiles(), asset_base=asset_base,
+                     proposal_legend=proposal_legend)
 
 
 # --- pages ---------------------------------------------------------------------------------------

@@ -450,8 +450,8 @@ class _Legend(MacroElement):
 class _ProposalMarkers(MacroElement):
     """The proposal rings of a layer, drawn by a loop from one JSON list (fast to build).
 
-    Each row is ``[lat, lon, colour, tooltip HTML, popup HTML]``; the HTML is escaped by the
-    caller and passed as JSON data, never inside a JavaScript template literal.
+    Each row is ``[lat, lon, colour, tooltip HTML, popup HTML, selected]``; the HTML is escaped
+    by the caller and passed as JSON data, never inside a JavaScript template literal.
     """
 
     _template = Template("""
@@ -460,6 +460,11 @@ class _ProposalMarkers(MacroElement):
             var rows = {{ this.rows|tojson }};
             for (var i = 0; i < rows.length; i++) {
                 var r = rows[i];
+                if (r[5]) {  // the selected household: a wide orange ring under its own
+                    L.circleMarker([r[0], r[1]], {radius: 15, color: "#ff7f00", weight: 5,
+                                                  fill: false, interactive: false})
+                        .addTo({{ this._parent.get_name() }});
+                }
                 L.circleMarker([r[0], r[1]], {radius: 9, color: r[2], weight: 3, fill: true,
                                               fillOpacity: 0.0})
                     .bindTooltip(r[3]).bindPopup(r[4], {maxWidth: 320})
@@ -823,13 +828,14 @@ def _proposal_legend(statuses: set[str] | None, lang: str) -> list[str]:
 
 def proposal_layer(dataset: Dataset, proposals: pd.DataFrame,
                    alternatives: pd.DataFrame | None = None,
-                   language: str = "da") -> folium.FeatureGroup:
+                   language: str = "da", *, selected: str | None = None) -> folium.FeatureGroup:
     """Draw the proposals as one layer: a ring per placed household, coloured by status.
 
     The same layer :func:`build_map` draws; on its own it can be added to a map that is
     already shown (``streamlit_folium``'s ``feature_group_to_add``) without drawing the map
     again. ``proposals`` as for :func:`build_map`, optionally with ``status``
-    (:data:`STATUS_COLORS`); positions as :func:`proposal_positions`.
+    (:data:`STATUS_COLORS`); positions as :func:`proposal_positions`. The ``selected``
+    household gets a wide orange ring around its own.
     """
     lang = language
     alt_text = _alternatives_text(alternatives, lang)
@@ -848,7 +854,7 @@ def proposal_layer(dataset: Dataset, proposals: pd.DataFrame,
         rows.append([round(float(place.lat), 7), round(float(place.lon), 7),
                      STATUS_COLORS.get(status, _PROPOSAL_COLOR),
                      f"{_esc(t('field.household', lang))} {_esc(hid)}",
-                     _proposal_popup(row, text, lang)])
+                     _proposal_popup(row, text, lang), hid == selected])
     _ProposalMarkers(rows).add_to(fg)
     return fg
 

@@ -181,6 +181,7 @@ def test_work_queue_decisions_undo_manual_bulk_reoptimise(server, demo_plan, tmp
         if os.environ.get("PLACEMENT_SCREENSHOT"):  # the README's picture
             page.screenshot(path=os.environ["PLACEMENT_SCREENSHOT"], full_page=False)
         timings.append(_decide(page, "Godkend", "Godkendt", first))
+        _map_drawn(page)  # the map stays drawn after a decision
         _pick(page, second)
         timings.append(_decide(page, "Afvis", "Afvist", second))
         status = store.proposal_status(engine, server["run_id"]).set_index("household_id")
