@@ -26,15 +26,24 @@ st.set_page_config(page_title="placement", page_icon="🏠", layout="wide")
 
 lang = st.sidebar.selectbox("Sprog / Language", LANGUAGES, key="lang",
                             format_func=lambda code: {"da": "Dansk", "en": "English"}[code])
-st.title(t("app.title", lang))
+st.sidebar.markdown(f"**{t('app.title', lang)}**")
+# Less padding above the page: the Review page's map, list and card fit 1366x768.
+st.markdown("<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
+            "h2{padding-top:0.2rem !important}</style>", unsafe_allow_html=True)
 
 user = views.current_user(lang)
 if user is None:
     st.stop()
 
 pages = views.pages_for(user)
-page = st.sidebar.radio(t("app.page", lang), list(pages), key="page",
+keys = list(pages)
+# The page survives a language switch (the radio's label changes with the language).
+chosen = st.session_state.get("page_choice")
+if st.session_state.get("page") not in keys:
+    st.session_state["page"] = chosen if chosen in keys else keys[0]
+page = st.sidebar.radio(t("app.page", lang), keys, key="page",
                         format_func=lambda key: t(f"page.{key}", lang))
+st.session_state["page_choice"] = page
 st.sidebar.caption(t("app.signed_in_as", lang, name=user.name, role=t(f"role.{user.role}", lang)))
 if st.sidebar.button(t("app.sign_out", lang), key="sign_out"):
     views.sign_out()

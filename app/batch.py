@@ -33,7 +33,8 @@ def batch_section(user: Any, lang: str, folder: Path, policy: str, engine: Any =
     """
     with st.expander(t("batch.title", lang), expanded=False):
         c1, c2 = st.columns(2)
-        until = c1.date_input(t("batch.until", lang), value=dt.date.today(), key="batch_until")
+        until = c1.date_input(t("batch.until", lang), value=dt.date.today(), key="batch_until",
+                              format="DD.MM.YYYY" if lang == "da" else "YYYY-MM-DD")
         scenarios = int(c2.number_input(t("batch.scenarios", lang), min_value=1, max_value=16,
                                         value=4, step=1, key="batch_scenarios"))
         if not st.button(t("batch.compute", lang), key="batch_compute"):

@@ -280,6 +280,18 @@ def _record(
     return decision.id
 
 
+def _stands_rejected(session: Session, municipality: str, household_id: str,
+                     dwelling_id: str) -> bool:
+    """Tell whether the latest decision on this pair in the municipality is a rejection."""
+    last = session.scalars(
+        select(Decision.action)
+        .where(Decision.dataset_id.in_(_municipality_datasets(session, municipality)),
+               Decision.household_id == household_id, Decision.dwelling_id == dwelling_id)
+        .order_by(Decision.id.desc())
+    ).first()
+    return last == "reject"
+
+
 def _decide_in(
     session: Session,
     *,
@@ -333,9 +345,18 @@ def _decide_in(
         if held_by_household is None or (
             dwelling_id is not None and held_by_household[0].dwelling_id != dwelling_id
         ):
-            what = f"dwelling {dwelling_id}" if dwelling_id else "any dwelling"
-            msg = f"nothing to undo: household {household_id} holds {what} in no decision"
-            raise DecisionError(msg)
+            # nothing held: an undo takes back a rejection that still stands (the pair may
+            # then be proposed again)
+            target = dwelling_id if dwelling_id is not None else proposed.dwelling_id
+            if target is None or not _stands_rejected(session, municipality, household_id,
+                                                      target):
+                what = f"dwelling {dwelling_id}" if dwelling_id else "any dwelling"
+                msg = (f"nothing to undo: household {household_id} holds {what} in no "
+                       "decision and has no standing rejection")
+                raise DecisionError(msg)
+            return _record(session, dataset_id=dataset_id, municipality=municipality,
+                           run_id=run_id, household_id=household_id, dwelling_id=target,
+                           action="undo", user=user, reason=reason, held_by_household=None)
         dwelling_id = held_by_household[0].dwelling_id
     return _record(
         session,
@@ -375,7 +396,8 @@ def decide(
 
     ``approve`` and ``lock`` hold the dwelling for the household (lock: later runs must keep
     it); ``reject`` records that the proposal is turned down (and releases it if this household
-    held that dwelling); ``undo`` releases the household's dwelling. What a decision holds, it
+    held that dwelling); ``undo`` releases the household's dwelling or, when it holds none, takes
+    back a rejection of the pair that still stands. What a decision holds, it
     holds for the municipality, on every later version of its data, until an ``undo``.
 
     On SQLite the transaction starts with ``BEGIN IMMEDIATE`` so concurrent deciders queue;

@@ -9,11 +9,15 @@ from the data (amenity categories of ``schema.AMENITY_CATEGORIES``, designated-a
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Any, Literal
 
 from placement._errors import ConfigError
 
-__all__ = ["LABELS", "LANGUAGES", "Language", "t"]
+__all__ = ["LABELS", "LANGUAGES", "Language", "kroner", "local_time", "number", "percent", "t"]
+
+#: Time zone of the dates a coordinator reads (stored times are UTC).
+LOCAL_TZ = "Europe/Copenhagen"
 
 Language = Literal["da", "en"]
 #: Supported languages, Danish first (the default).
@@ -70,6 +74,7 @@ LABELS: dict[str, dict[str, str]] = {
     "field.not_applicable": {"da": "ikke relevant", "en": "not applicable"},
     "field.no_data": {"da": "ingen data", "en": "no data"},
     "field.none": {"da": "ingen", "en": "none"},
+    "field.over_zero_cap": {"da": "over loftet (loft 0)", "en": "over the cap (cap 0)"},
     # score terms (columns of a proposal)
     "term.transit": {"da": "Kollektiv trafik", "en": "Public transport"},
     "term.community": {"da": "Fællesskab", "en": "Community"},
@@ -140,6 +145,187 @@ LABELS: dict[str, dict[str, str]] = {
                      "en": "Persons per local area against the cap"},
     "review.aggregates_only": {"da": "Din rolle ser kun samlede tal.",
                                "en": "Your role sees aggregate figures only."},
+    # the Review page's work queue and household card (placement.review)
+    "status.unplaced": {"da": "Uplaceret", "en": "Unplaced"},
+    "status.proposed": {"da": "Foreslået", "en": "Proposed"},
+    "status.approved": {"da": "Godkendt", "en": "Approved"},
+    "status.rejected": {"da": "Afvist", "en": "Rejected"},
+    "status.locked": {"da": "Låst", "en": "Locked"},
+    "word.yes": {"da": "ja", "en": "yes"},
+    "word.no": {"da": "nej", "en": "no"},
+    "word.no_limit": {"da": "intet loft", "en": "no limit"},
+    "rule.size_fit": {"da": "{rooms} til {persons} personer",
+                      "en": "{rooms} for {persons} persons"},
+    "rule.rooms_range": {"da": "{lo}–{hi} værelser", "en": "{lo}–{hi} rooms"},
+    "rule.rooms_or_more": {"da": "{lo} værelser eller flere", "en": "{lo} rooms or more"},
+    "rule.rent_ceiling": {"da": "husleje højst {ceiling}", "en": "rent at most {ceiling}"},
+    "rule.step_free": {"da": "niveaufri adgang", "en": "step-free access"},
+    "rule.availability": {"da": "ledig senest {date}", "en": "free by {date}"},
+    "rule.permanent_only": {"da": "permanent bolig", "en": "permanent housing"},
+    "rule.excluded_areas": {"da": "uden for udpegede områder", "en": "outside designated areas"},
+    "rule.unknown_excluded": {"da": "data til scoren (ukendt = udeluk)",
+                              "en": "data for the score (unknown = exclude)"},
+    "card.children": {"da": "Børn", "en": "Children"},
+    "card.children_0_5": {"da": "{n} på 0–5 år", "en": "{n} aged 0–5"},
+    "card.children_6_16": {"da": "{n} på 6–16 år", "en": "{n} aged 6–16"},
+    "card.children_17_plus": {"da": "{n} på 17 år eller mere", "en": "{n} aged 17 or more"},
+    "card.step_free_needed": {"da": "Behov for niveaufri adgang", "en": "Needs step-free access"},
+    "card.arrival": {"da": "Ankomst", "en": "Arrival"},
+    "card.rent_ceiling": {"da": "Huslejeloft", "en": "Rent ceiling"},
+    "card.floor_area": {"da": "Areal", "en": "Floor area"},
+    "card.rent": {"da": "Husleje", "en": "Rent"},
+    "card.available_from": {"da": "Ledig fra", "en": "Available from"},
+    "card.outside_areas": {"da": "uden for lokalområderne", "en": "outside the local areas"},
+    "card.unplaced_no_reason": {"da": "Ingen bolig fundet.", "en": "No dwelling found."},
+    "card.why_decided": {"da": "Boligen er besluttet (af {n} egnede boliger).",
+                         "en": "The dwelling is decided (of {n} suitable dwellings)."},
+    "card.why_manual": {"da": "Manuelt tildelt (overholder alle regler).",
+                        "en": "Assigned by hand (meets every rule)."},
+    "card.why_best": {"da": "Den bedste af {n} egnede boliger.",
+                      "en": "The best of {n} suitable dwellings."},
+    "card.why_taken": {"da": "Af {n} egnede boliger scorer {dwelling} højere, men den er foreslået "
+                              "til {household}; planen som helhed placerer flest og bedst.",
+                       "en": "Of {n} suitable dwellings {dwelling} scores higher, but it is "
+                             "proposed for {household}; the plan as a whole houses the most "
+                             "and best."},
+    "card.why_tradeoff": {"da": "Af {n} egnede boliger scorer en ledig bolig højere; loftet pr. "
+                                 "lokalområde eller spredningen giver denne bolig forrang.",
+                          "en": "Of {n} suitable dwellings a free one scores higher; the cap per "
+                                "local area or the spread gives this dwelling the edge."},
+    "card.household": {"da": "Husstand {household}", "en": "Household {household}"},
+    "card.proposed": {"da": "Foreslået bolig {dwelling}", "en": "Proposed dwelling {dwelling}"},
+    "card.score": {"da": "Score {score}", "en": "Score {score}"},
+    "card.term": {"da": "Delscore", "en": "Term"},
+    "card.value": {"da": "Værdi", "en": "Value"},
+    "card.weight": {"da": "Vægt", "en": "Weight"},
+    "card.reason": {"da": "Begrundelse", "en": "Reason"},
+    "card.alternatives": {"da": "Alternativer (alle regler overholdt)",
+                          "en": "Alternatives (every rule met)"},
+    "card.no_alternatives": {"da": "Ingen anden bolig overholder reglerne.",
+                             "en": "No other dwelling meets the rules."},
+    "card.alt_line": {"da": "{dwelling}: {address}, {area} · {rooms} vær. · {rent} · score "
+                             "{score} ({diff})",
+                      "en": "{dwelling}: {address}, {area} · {rooms} rooms · {rent} · score "
+                            "{score} ({diff})"},
+    "card.alt_taken": {"da": "foreslået til {household}", "en": "proposed for {household}"},
+    "card.choose": {"da": "Vælg {dwelling}", "en": "Choose {dwelling}"},
+    "card.would_place": {"da": "Det ville placere husstanden", "en": "What would place it"},
+    "card.would_place_line": {"da": "{n} bolig(er) mangler kun: {rule} (fx {examples})",
+                              "en": "{n} dwelling(s) miss only: {rule} (e.g. {examples})"},
+    "card.nothing_close": {"da": "Ingen bolig mangler kun én regel.",
+                           "en": "No dwelling misses only one rule."},
+    "card.pick": {"da": "Vælg en husstand i listen eller på kortet.",
+                  "en": "Pick a household in the list or on the map."},
+    "card.manual_reason": {"da": "manuel tildeling", "en": "manual assignment"},
+    "card.breaks": {"da": "{dwelling} kan ikke vælges: {rules}.",
+                    "en": "{dwelling} cannot be chosen: {rules}."},
+    "card.assigned": {"da": "{dwelling} er godkendt til {household}.",
+                      "en": "{dwelling} is approved for {household}."},
+    "action.approve": {"da": "Godkend", "en": "Approve"},
+    "action.reject": {"da": "Afvis", "en": "Reject"},
+    "action.lock": {"da": "Lås", "en": "Lock"},
+    "action.undo": {"da": "Fortryd", "en": "Undo"},
+    "preview.approve": {"da": "{n} husstand(e) bliver godkendt",
+                        "en": "{n} household(s) will be approved"},
+    "preview.reject": {"da": "{n} husstand(e) bliver afvist",
+                       "en": "{n} household(s) will be rejected"},
+    "preview.lock": {"da": "{n} husstand(e) bliver låst", "en": "{n} household(s) will be locked"},
+    "preview.undo": {"da": "{n} husstand(e) får beslutningen fortrudt",
+                     "en": "{n} household(s) will have their decision undone"},
+    "changes.line": {"da": "Ny kørsel: {kept} beholdt, {moved} flyttet, {newly_placed} nyplaceret, "
+                           "{now_unplaced} ikke længere placeret.",
+                     "en": "New run: {kept} kept, {moved} moved, {newly_placed} newly placed, "
+                           "{now_unplaced} no longer placed."},
+    "conflict.text": {"da": "Bolig {holder_dwelling} er allerede holdt for husstand {holder} "
+                            "(besluttet af {by}, {when}). Vælg {holder} i listen og klik "
+                            "Fortryd, eller vælg et andet alternativ.",
+                      "en": "Dwelling {holder_dwelling} is already held for household {holder} "
+                            "(decided by {by}, {when}). Pick {holder} in the list and click "
+                            "Undo, or choose another alternative."},
+    "review.household_box": {"da": "Husstand", "en": "Household"},
+    "review.bulk": {"da": "Beslutning for flere husstande", "en": "Decision on several households"},
+    "review.queue": {"da": "Arbejdsliste", "en": "Work queue"},
+    "review.nothing_to_undo": {"da": "Der er ingen beslutning at fortryde for {household}.",
+                               "en": "There is no decision to undo for {household}."},
+    "review.no_proposal": {"da": "{household} har ingen foreslået bolig at beslutte om.",
+                           "en": "{household} has no proposed dwelling to decide on."},
+    "col.household": {"da": "Husstand", "en": "Household"},
+    "col.status": {"da": "Status", "en": "Status"},
+    "col.persons": {"da": "Personer", "en": "Persons"},
+    "col.dwelling": {"da": "Bolig", "en": "Dwelling"},
+    "col.address": {"da": "Adresse", "en": "Address"},
+    "col.area": {"da": "Lokalområde", "en": "Local area"},
+    "col.score": {"da": "Score", "en": "Score"},
+    "col.reason": {"da": "Hvorfor uplaceret", "en": "Why unplaced"},
+    "map.assets_missing": {"da": "Kortets filer (Leaflet) mangler: kør `npm ci --prefix app` og "
+                                 "genstart appen. Kortet hentes aldrig fra internettet.",
+                           "en": "The map's files (Leaflet) are missing: run `npm ci --prefix "
+                                 "app` and restart the app. The map is never fetched from the "
+                                 "internet."},
+    "measure.time_to_decision": {"da": "Beslutning vist", "en": "Decision shown"},
+    # the What-if page (placement.whatif)
+    "mode.bus": {"da": "bus", "en": "bus"},
+    "mode.train": {"da": "tog", "en": "train"},
+    "mode.tram": {"da": "letbane", "en": "tram"},
+    "mode.metro": {"da": "metro", "en": "metro"},
+    "mode.ferry": {"da": "færge", "en": "ferry"},
+    "mode.cable": {"da": "kabelbane", "en": "cable car"},
+    "mode.funicular": {"da": "kabelbane", "en": "funicular"},
+    "mode.trolleybus": {"da": "trolleybus", "en": "trolleybus"},
+    "mode.monorail": {"da": "monorail", "en": "monorail"},
+    "mode.taxi": {"da": "taxa", "en": "taxi"},
+    "mode.other": {"da": "anden", "en": "other"},
+    "whatif.col_measure": {"da": "Nøgletal", "en": "Measure"},
+    "whatif.col_unit": {"da": "Enhed", "en": "Unit"},
+    "wm.households_placed": {"da": "Placerede husstande", "en": "Households placed"},
+    "wm.households_unplaced": {"da": "Uplacerede husstande", "en": "Households unplaced"},
+    "wm.persons_placed": {"da": "Placerede personer", "en": "Persons placed"},
+    "wm.share_near_served_stop": {"da": "Personer inden for 500 m af et stoppested med mindst "
+                                        "2 afgange i timen",
+                                  "en": "Persons within 500 m of a stop with at least 2 "
+                                        "departures an hour"},
+    "wm.median_pt_jobcenter_min": {"da": "Mediantid med kollektiv trafik til jobcentret",
+                                   "en": "Median public-transport time to the jobcentre"},
+    "wm.median_pt_language_school_min": {"da": "Mediantid med kollektiv trafik til sprogcentret",
+                                         "en": "Median public-transport time to the language "
+                                               "school"},
+    "wm.families_daycare_school_15min": {"da": "Familier med dagtilbud og skole inden for 15 min "
+                                               "gang",
+                                         "en": "Families with daycare and school within 15 min "
+                                               "walk"},
+    "wm.mean_associations_15min": {"da": "Foreninger inden for 15 min gang (gennemsnit)",
+                                   "en": "Associations within 15 min walk (mean)"},
+    "wm.households_no_data": {"da": "Placerede husstande med en ukendt delscore",
+                              "en": "Placed households with an unknown term"},
+    "wm.largest_area_share_of_cap": {"da": "Største lokalområde: belægning i forhold til loft",
+                                     "en": "Largest local area: load against its cap"},
+    "wu.count": {"da": "antal", "en": "count"},
+    "wu.share": {"da": "procent", "en": "percent"},
+    "wu.minutes": {"da": "minutter", "en": "minutes"},
+    "wu.mean": {"da": "gennemsnit", "en": "mean"},
+    "whatif.name": {"da": "Navn på scenariet", "en": "Name of the scenario"},
+    "whatif.default_name": {"da": "Scenarie {n}", "en": "Scenario {n}"},
+    "whatif.stored": {"da": "Gemte scenarier", "en": "Stored scenarios"},
+    "whatif.compare_a": {"da": "Sammenlign", "en": "Compare"},
+    "whatif.compare_b": {"da": "med", "en": "with"},
+    "whatif.base_run": {"da": "Basis (kørsel {run})", "en": "Base (run {run})"},
+    "whatif.scenario_label": {"da": "{name} (kørsel {run}, {by}, {when})",
+                              "en": "{name} (run {run}, {by}, {when})"},
+    "whatif.difference": {"da": "Forskel: ændring i placerede personer pr. lokalområde",
+                          "en": "Difference: change in persons placed per local area"},
+    "whatif.no_scenarios": {"da": "Der er ingen gemte scenarier endnu: kør et ovenfor.",
+                            "en": "No stored scenarios yet: run one above."},
+    "whatif.stored_as": {"da": "Scenariet \"{name}\" er gemt som kørsel {run}.",
+                         "en": "Scenario \"{name}\" is stored as run {run}."},
+    "whatif.cap_zero_note": {"da": "Et loft på 0 % betyder: ingen nye placeringer i området.",
+                             "en": "A cap of 0% means: no new placements in the area."},
+    "legend.area_change": {"da": "Ændring i placerede personer", "en": "Change in persons placed"},
+    "field.change": {"da": "Ændring", "en": "Change"},
+    "layer.changed_dwellings": {"da": "Boliger med ny husstand",
+                                "en": "Dwellings with another household"},
+    "layer.cut_line": {"da": "Nedlagt linje", "en": "Cut line"},
+    "widget.choose": {"da": "Vælg", "en": "Choose"},
+    "review.run_label": {"da": "Kørsel {run} ({when})", "en": "Run {run} ({when})"},
     "measure.placed": {"da": "Placerede husstande", "en": "Households placed"},
     "measure.unplaced": {"da": "Uplacerede husstande", "en": "Households unplaced"},
     "measure.gap": {"da": "Optimalitetsgab", "en": "Optimality gap"},
@@ -161,6 +347,9 @@ LABELS: dict[str, dict[str, str]] = {
     "retention.baseline": {"da": "Basisår", "en": "Baseline year"},
     "retention.download_html": {"da": "Hent rapport (HTML)", "en": "Download report (HTML)"},
     "retention.download_csv": {"da": "Hent alle tal (CSV)", "en": "Download every number (CSV)"},
+    "retention.report_language": {"da": "Rapporten er på engelsk (som den downloadede fil).",
+                                  "en": "The report is in English (as the downloaded file)."},
+    "retention.notes": {"da": "Noter og metode", "en": "Notes and method"},
     "retention.no_history": {"da": "Datasættet har ingen bopælshistorik.",
                              "en": "The dataset has no residence history."},
     "export.csv": {"da": "Forslag til sagsbehandling (CSV)",
@@ -245,3 +434,100 @@ def t(key: str, language: str = "da", **values: object) -> str:
         raise ConfigError(msg)
     text = LABELS[key][language]
     return text.format(**values) if values else text
+
+
+# --- numbers and dates for people ----------------------------------------------------------------
+_MONTHS = {"da": ("jan.", "feb.", "mar.", "apr.", "maj", "jun.", "jul.", "aug.", "sep.", "okt.",
+                  "nov.", "dec."),
+           "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                  "Dec")}
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN, NaT, pd.NA
+    except (TypeError, ValueError):
+        return False
+
+
+def number(value: Any, language: str = "da", *, digits: int = 0, unit: str = "") -> str:
+    """Format a number for people: rounded, Danish ``1.234,5``, English ``1,234.5``.
+
+    Examples
+    --------
+    >>> number(1234.56, "da", digits=1, unit="m²")
+    '1.234,6 m²'
+    >>> number(float("nan"), "en")
+    'no data'
+    """
+    if _missing(value):
+        return t("field.no_data", language)
+    v = float(value)
+    if not math.isfinite(v):
+        return t("field.no_data", language) if math.isnan(v) else ("∞" if v > 0 else "-∞")
+    text = f"{v:,.{digits}f}"
+    if language == "da":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return f"{text} {unit}" if unit else text
+
+
+def percent(share: Any, language: str = "da", *, digits: int = 0, signed: bool = False,
+            points: bool = False) -> str:
+    """Format a share 0–1 as percent (``85 %`` / ``85%``), or a difference in points.
+
+    Examples
+    --------
+    >>> percent(0.8529, "da")
+    '85 %'
+    >>> percent(-0.031, "en", signed=True, points=True)
+    '-3 pp'
+    """
+    if _missing(share) or not math.isfinite(float(share)):
+        return t("field.no_data", language)
+    v = 100.0 * float(share)
+    text = number(abs(v), language, digits=digits)
+    if signed or v < 0:
+        rounded_zero = round(abs(v), digits) == 0
+        text = ("±" if rounded_zero else ("+" if v > 0 else "-")) + text
+    if points:
+        return f"{text} {'point' if language == 'da' else 'pp'}"
+    return f"{text} %" if language == "da" else f"{text}%"
+
+
+def kroner(value: Any, language: str = "da", *, per_month: bool = False) -> str:
+    """Format an amount in Danish kroner, rounded to whole kroner (``7.500 kr./md.``).
+
+    An infinite amount (no ceiling) is said as "no limit".
+    """
+    if not _missing(value) and math.isinf(float(value)):
+        return t("word.no_limit", language)
+    text = number(value, language)
+    if _missing(value):
+        return text
+    unit = ("kr./md." if per_month else "kr.") if language == "da" else (
+        "DKK/month" if per_month else "DKK")
+    return f"{text} {unit}"
+
+
+def local_time(value: Any, language: str = "da", *, date_only: bool = False) -> str:
+    """Format a date or UTC time in Copenhagen time: ``17. jan. 2026 14:05``.
+
+    A value without a time zone is a calendar date (or a UTC time when ``date_only`` is
+    False and it carries a time of day).
+    """
+    import pandas as pd
+
+    if _missing(value):
+        return t("field.no_data", language)
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(LOCAL_TZ)
+    elif not date_only and (ts.hour or ts.minute or ts.second):
+        ts = ts.tz_localize("UTC").tz_convert(LOCAL_TZ)
+    month = _MONTHS["da" if language == "da" else "en"][ts.month - 1]
+    day = f"{ts.day}. {month} {ts.year}" if language == "da" else f"{ts.day} {month} {ts.year}"
+    if date_only:
+        return day
+    return f"{day} {ts.hour:02d}:{ts.minute:02d}"

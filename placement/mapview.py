@@ -43,7 +43,7 @@ from folium.plugins import FastMarkerCluster
 from folium.template import Template
 
 from placement._errors import ConfigError
-from placement.i18n import LABELS, t
+from placement.i18n import LABELS, percent, t
 from placement.schema import AMENITY_CATEGORIES
 
 if TYPE_CHECKING:
@@ -61,8 +61,12 @@ __all__ = [
     "TileSource",
     "asset_urls",
     "build_map",
+    "household_at",
     "install_assets",
     "missing_assets",
+    "proposal_layer",
+    "proposal_positions",
+    "selection_layer",
     "stop_service_table",
     "tile_source",
     "value_colormap",
@@ -335,6 +339,23 @@ _NEUTRAL = "#636363"
 #: Fixed colour index per amenity category, so a category keeps its colour across maps.
 AMENITY_INDEX: dict[str, int] = {c: i for i, c in enumerate(AMENITY_CATEGORIES)}
 _PROPOSAL_COLOR = "#7a0177"
+#: Ring colour of a proposal by its decision status (``store.proposal_status``).
+STATUS_COLORS: dict[str, str] = {"proposed": _PROPOSAL_COLOR, "approved": "#1b7837",
+                                 "locked": "#00441b", "rejected": "#b2182b"}
+#: Letter on an amenity's square symbol, per category.
+AMENITY_SYMBOLS: dict[str, str] = {
+    "school": "S", "upper_secondary": "U", "daycare": "D", "association": "F",
+    "library_culture": "B", "supermarket": "K", "doctor": "L", "jobcenter": "J",
+    "language_school": "C", "stop": "H"}
+#: Grey marker clusters: the counts never borrow the red-yellow-green of the scores.
+_CLUSTER_ICON = """function (cluster) {
+    var n = cluster.getChildCount();
+    var size = n < 10 ? 26 : (n < 100 ? 32 : 38);
+    return L.divIcon({html: '<div style="width:' + size + 'px;height:' + size + 'px;'
+        + 'line-height:' + size + 'px;border-radius:50%;background:rgba(99,99,99,0.75);'
+        + 'color:#fff;font:bold 11px sans-serif;text-align:center;border:2px solid #fff">'
+        + n + '</div>', className: 'placement-cluster', iconSize: L.point(size, size)});
+}"""
 #: Colour of a dwelling whose value is unknown (no data): light grey, never a value colour.
 NO_DATA_COLOR = "#d9d9d9"
 
@@ -405,20 +426,72 @@ class _Legend(MacroElement):
             var div = L.DomUtil.create("div", "placement-legend");
             div.innerHTML = {{ this.html|tojson }};
             L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
             return div;
         };
         {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
         {% endmacro %}
     """)
 
-    def __init__(self, body: str) -> None:
+    def __init__(self, title: str, body: str, *, open_: bool = False) -> None:
         super().__init__()
         self._name = "Legend"
+        # a <details> element: the legend folds away to its title and never covers the map
         self.html = (
-            '<div style="background:rgba(255,255,255,0.9);padding:6px 8px;border-radius:4px;'
-            'font:12px/1.4 sans-serif;max-width:260px;box-shadow:0 0 4px rgba(0,0,0,0.3)">'
-            + body + "</div>"
+            '<details class="placement-legend-box"' + (" open" if open_ else "") + ' style="'
+            'background:rgba(255,255,255,0.9);padding:4px 8px;border-radius:4px;'
+            'font:12px/1.4 sans-serif;max-width:240px;max-height:45vh;overflow:auto;'
+            'box-shadow:0 0 4px rgba(0,0,0,0.3)">'
+            f'<summary style="cursor:pointer"><b>{html.escape(title)}</b></summary>'
+            + body + "</details>"
         )
+
+
+class _ProposalMarkers(MacroElement):
+    """The proposal rings of a layer, drawn by a loop from one JSON list (fast to build).
+
+    Each row is ``[lat, lon, colour, tooltip HTML, popup HTML, selected]``; the HTML is escaped
+    by the caller and passed as JSON data, never inside a JavaScript template literal.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+            var rows = {{ this.rows|tojson }};
+            for (var i = 0; i < rows.length; i++) {
+                var r = rows[i];
+                if (r[5]) {  // the selected household: a wide orange ring under its own
+                    L.circleMarker([r[0], r[1]], {radius: 15, color: "#ff7f00", weight: 5,
+                                                  fill: false, interactive: false})
+                        .addTo({{ this._parent.get_name() }});
+                }
+                L.circleMarker([r[0], r[1]], {radius: 9, color: r[2], weight: 3, fill: true,
+                                              fillOpacity: 0.0})
+                    .bindTooltip(r[3]).bindPopup(r[4], {maxWidth: 320})
+                    .addTo({{ this._parent.get_name() }});
+            }
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, rows: list[list[Any]]) -> None:
+        super().__init__()
+        self._name = "ProposalMarkers"
+        self.rows = rows
+
+
+class _MetricScale(MacroElement):
+    """A scale bar in metres and kilometres only (Leaflet's default also shows miles)."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "MetricScale"
 
 
 def _gradient_html(title: str, cmap: LinearColormap, digits: int = 2) -> str:
@@ -428,6 +501,19 @@ def _gradient_html(title: str, cmap: LinearColormap, digits: int = 2) -> str:
             f'<div style="height:10px;background:linear-gradient(to right, {stops})"></div>'
             f'<div style="display:flex;justify-content:space-between">'
             f"<span>{cmap.vmin:.{digits}f}</span><span>{cmap.vmax:.{digits}f}</span></div></div>")
+
+
+def _amenity_icon_html(colour: str, letter: str) -> str:
+    return (f'<div style="width:14px;height:14px;background:{colour};color:#fff;'
+            f'border:1px solid #252525;border-radius:2px;font:bold 10px/14px sans-serif;'
+            f'text-align:center">{html.escape(letter)}</div>')
+
+
+def _symbol_html(colour: str, letter: str, text: str) -> str:
+    return (f'<div><span style="display:inline-block;width:12px;height:12px;margin-right:4px;'
+            f'background:{colour};color:#fff;border-radius:2px;font:bold 9px/12px sans-serif;'
+            f'text-align:center;vertical-align:middle">{html.escape(letter)}</span>'
+            f"{html.escape(text)}</div>")
 
 
 def _swatch_html(color: str, text: str, *, dashed: bool = False, round_: bool = True) -> str:
@@ -620,24 +706,87 @@ def _dwelling_values(dwellings: pd.DataFrame, access: pd.DataFrame | None, color
     return series.reindex(ids).to_numpy(dtype=float, na_value=np.nan), label
 
 
-def _alternatives_text(alternatives: pd.DataFrame | None) -> dict[str, str]:
+def _alternatives_text(alternatives: pd.DataFrame | None, language: str = "da"
+                       ) -> dict[str, str]:
+    """Per household: its alternatives in one line (score in percent, difference in points)."""
     if alternatives is None or len(alternatives) == 0:
         return {}
     alt = alternatives.copy()
     alt["household_id"] = alt["household_id"].astype(str)
     if "rank" in alt.columns:
         alt = alt.sort_values(["household_id", "rank"], kind="stable")
-    out: dict[str, str] = {}
-    for hid, g in alt.groupby("household_id", sort=True):
-        parts = []
-        for row in g.itertuples(index=False):
-            bits = [_fmt(getattr(row, "score", None))]
-            diff = getattr(row, "score_diff", None)
-            if diff is not None and pd.notna(diff):
-                bits.append(f"{float(diff):+.2f}")
-            parts.append(f"{row.dwelling_id} ({', '.join(bits)})")
-        out[str(hid)] = "; ".join(parts)
-    return out
+    n = len(alt)
+    scores = alt["score"].tolist() if "score" in alt.columns else [None] * n
+    diffs = alt["score_diff"].tolist() if "score_diff" in alt.columns else [None] * n
+    takers = alt["taken_by"].tolist() if "taken_by" in alt.columns else [None] * n
+    out: dict[str, list[str]] = {}
+    for hid, did, score, diff, taken in zip(alt["household_id"], alt["dwelling_id"].astype(str),
+                                            scores, diffs, takers, strict=True):
+        bits = [percent(score, language)]
+        if diff is not None and pd.notna(diff):
+            bits.append(percent(float(diff), language, signed=True, points=True))
+        if taken is not None and pd.notna(taken):
+            bits.append(t("card.alt_taken", language, household=taken))
+        out.setdefault(hid, []).append(f"{did} ({', '.join(bits)})")
+    return {hid: "; ".join(parts) for hid, parts in sorted(out.items())}
+
+
+def proposal_positions(dataset: Dataset, proposals: pd.DataFrame, *,
+                       spread_m: float = 12.0) -> pd.DataFrame:
+    """Where each placed household's proposal is drawn: at its dwelling, spread when shared.
+
+    Proposals whose dwellings share a position (one building) are put on a small circle of
+    ``spread_m`` metres around it, so that each has its own marker and a click never opens
+    the wrong household.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``household_id``, ``dwelling_id``, ``lat``, ``lon`` (drawn position), sorted by
+        household id; households without a (known) dwelling are left out.
+    """
+    pos = dataset.dwellings.assign(
+        dwelling_id=dataset.dwellings["dwelling_id"].astype(str)).set_index("dwelling_id")
+    p = proposals[["household_id", "dwelling_id"]].dropna(subset=["dwelling_id"]).assign(
+        household_id=lambda d: d["household_id"].astype(str),
+        dwelling_id=lambda d: d["dwelling_id"].astype(str))
+    p = p[p["dwelling_id"].isin(pos.index)].sort_values("household_id", kind="stable")
+    lat = pos["lat"].reindex(p["dwelling_id"]).to_numpy(dtype=float)
+    lon = pos["lon"].reindex(p["dwelling_id"]).to_numpy(dtype=float)
+    key = pd.Series([f"{a:.5f},{b:.5f}" for a, b in zip(lat, lon, strict=True)])
+    k = key.groupby(key).cumcount().to_numpy()
+    n = key.map(key.value_counts()).to_numpy()
+    angle = 2 * np.pi * k / np.maximum(n, 1)
+    r_lat = spread_m / 111_320.0
+    r_lon = spread_m / (111_320.0 * np.maximum(np.cos(np.radians(lat)), 1e-6))
+    shared = n > 1
+    lat = np.where(shared, lat + r_lat * np.sin(angle), lat)
+    lon = np.where(shared, lon + r_lon * np.cos(angle), lon)
+    return pd.DataFrame({"household_id": p["household_id"].to_numpy(),
+                         "dwelling_id": p["dwelling_id"].to_numpy(), "lat": lat, "lon": lon})
+
+
+def household_at(positions: pd.DataFrame, lat: float, lon: float, *,
+                 tolerance_m: float = 3.0) -> str | None:
+    """Return the household whose proposal marker is at (``lat``, ``lon``), or None.
+
+    ``positions`` is :func:`proposal_positions`; the nearest marker within ``tolerance_m``.
+    """
+    if not len(positions):
+        return None
+    dy = (positions["lat"].to_numpy() - lat) * 111_320.0
+    dx = (positions["lon"].to_numpy() - lon) * 111_320.0 * math.cos(math.radians(lat))
+    dist = np.hypot(dx, dy)
+    i = int(np.argmin(dist))
+    return str(positions["household_id"].iloc[i]) if dist[i] <= tolerance_m else None
+
+
+def selection_layer(lat: float, lon: float, label: str) -> folium.FeatureGroup:
+    """Make a layer that rings the selected proposal (added without redrawing the map)."""
+    fg = folium.FeatureGroup(name=label, control=False)
+    folium.CircleMarker(location=[lat, lon], radius=15, color="#ff7f00", weight=4, fill=False,
+                        interactive=False).add_to(fg)
+    return fg
 
 
 def _proposal_popup(row: pd.Series, alt_text: str, language: str) -> str:
@@ -645,26 +794,69 @@ def _proposal_popup(row: pd.Series, alt_text: str, language: str) -> str:
         (t("field.household", language), _esc(row.get("household_id"))),
         (t("field.dwelling", language), _esc(row.get("dwelling_id"))),
     ]
+    status = row.get("status") if "status" in row.index else None
+    if status is not None and pd.notna(status) and f"status.{status}" in LABELS:
+        lines.append((t("col.status", language), html.escape(t(f"status.{status}", language))))
     if "persons" in row.index:
         lines.append((t("field.persons", language), _esc(row["persons"])))
     no_data = str(row["no_data"]) if "no_data" in row.index and pd.notna(row["no_data"]) else ""
     unknown = {s.strip() for s in no_data.split(",") if s.strip()}
     if "score" in row.index:
         v = row["score"]
-        lines.append((t("field.score", language), _esc(v) if v is not None and pd.notna(v)
-                      else html.escape(t("field.no_data", language))))
+        lines.append((t("field.score", language), html.escape(percent(v, language))))
     for term in ("transit", "community", "family", "anchor", "spread"):
         if term in row.index:
             v = row[term]
             empty = "field.no_data" if term in unknown else "field.not_applicable"
-            shown = (_esc(v) if v is not None and pd.notna(v)
-                     else html.escape(t(empty, language)))
+            shown = html.escape(percent(v, language) if v is not None and pd.notna(v)
+                                else t(empty, language))
             lines.append((t(f"term.{term}", language), shown))
     lines.append((t("field.alternatives", language),
                   _esc(alt_text) if alt_text else html.escape(t("field.none", language))))
     rows = "".join(f"<tr><th style='text-align:left;padding-right:6px'>{html.escape(k)}</th>"
                    f"<td>{v}</td></tr>" for k, v in lines)
     return f"<table>{rows}</table>"
+
+
+def _proposal_legend(statuses: set[str] | None, lang: str) -> list[str]:
+    if statuses is None:
+        return [_swatch_html(_PROPOSAL_COLOR, t("legend.proposal", lang), dashed=True)]
+    return [_swatch_html(STATUS_COLORS[s], f"{t('legend.proposal', lang)}: "
+                                           f"{t(f'status.{s}', lang).lower()}", dashed=True)
+            for s in STATUS_COLORS if s in statuses]
+
+
+def proposal_layer(dataset: Dataset, proposals: pd.DataFrame,
+                   alternatives: pd.DataFrame | None = None,
+                   language: str = "da", *, selected: str | None = None) -> folium.FeatureGroup:
+    """Draw the proposals as one layer: a ring per placed household, coloured by status.
+
+    The same layer :func:`build_map` draws; on its own it can be added to a map that is
+    already shown (``streamlit_folium``'s ``feature_group_to_add``) without drawing the map
+    again. ``proposals`` as for :func:`build_map`, optionally with ``status``
+    (:data:`STATUS_COLORS`); positions as :func:`proposal_positions`. The ``selected``
+    household gets a wide orange ring around its own.
+    """
+    lang = language
+    alt_text = _alternatives_text(alternatives, lang)
+    fg = folium.FeatureGroup(name=t("layer.proposals", lang))
+    by_hh = proposals.assign(household_id=proposals["household_id"].astype(str)
+                             ).drop_duplicates("household_id")
+    records = dict(zip(by_hh["household_id"], by_hh.to_dict("records"), strict=True))
+    rows = []
+    for place in proposal_positions(dataset, proposals).itertuples(index=False):
+        hid = str(place.household_id)
+        row = pd.Series(records[hid])
+        text = alt_text.get(hid, "")
+        if not text and "alternatives" in row.index and pd.notna(row["alternatives"]):
+            text = str(row["alternatives"])
+        status = str(row.get("status", "proposed")) if "status" in row.index else "proposed"
+        rows.append([round(float(place.lat), 7), round(float(place.lon), 7),
+                     STATUS_COLORS.get(status, _PROPOSAL_COLOR),
+                     f"{_esc(t('field.household', lang))} {_esc(hid)}",
+                     _proposal_popup(row, text, lang), hid == selected])
+    _ProposalMarkers(rows).add_to(fg)
+    return fg
 
 
 def build_map(
@@ -685,6 +877,7 @@ def build_map(
     asset_base: str | None = None,
     max_points: int = 20_000,
     cluster_below_zoom: int = 15,
+    proposal_legend: bool = False,
 ) -> folium.Map:
     """Build the planner's map of a dataset and, optionally, a proposal.
 
@@ -740,6 +933,9 @@ def build_map(
         ``dwelling_id``; the legend says so). Clustering keeps up to tens of thousands responsive.
     cluster_below_zoom
         Dwellings are clustered below this zoom level and shown one by one from it.
+    proposal_legend
+        Without ``proposals``: still list the proposal colours per status in the legend (for
+        a map whose proposals come as a separate :func:`proposal_layer`).
 
     Returns
     -------
@@ -766,7 +962,7 @@ def build_map(
         dataset.areas.total_bounds)
     west, south, east, north = (float(v) for v in bounds)
     m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=12,
-                   tiles=None, control_scale=True, prefer_canvas=True)
+                   tiles=None, control_scale=False, prefer_canvas=True)
     # without a tile layer Leaflet knows no zoom limit, which marker clustering needs
     m.options["max_zoom"] = tiles.max_zoom if tiles is not None else 19
     js, css = asset_urls(asset_base)
@@ -808,8 +1004,10 @@ def build_map(
             share = _column(at, "share_of_cap")
             share_v = (pd.to_numeric(share, errors="coerce").to_numpy(dtype=float)
                        if share is not None else np.full(len(ids), np.nan))
+            # a cap of 0 with anyone there is an infinite share: the top colour, said in words
+            finite = share_v[np.isfinite(share_v)]
             cmap = LinearColormap(list(_LOAD_COLORS), vmin=0.0,
-                                  vmax=max(1.0, float(np.nanmax(share_v, initial=0.0))))
+                                  vmax=max(1.0, float(finite.max(initial=0.0))))
             shade = share_v
             legend.append(_gradient_html(t("legend.share_of_cap", lang), cmap))
             fields = ["name", "placed", "cap", "share"]
@@ -818,7 +1016,9 @@ def build_map(
             props = [{"name": n,
                       "placed": _fmt(placed.iloc[i]) if placed is not None else "–",
                       "cap": _fmt(cap.iloc[i]) if cap is not None else "–",
-                      "share": (f"{share_v[i]:.0%}" if math.isfinite(share_v[i]) else "–")}
+                      "share": (f"{share_v[i]:.0%}" if math.isfinite(share_v[i])
+                                else t("field.over_zero_cap", lang) if share_v[i] > 0
+                                else "–")}
                      for i, n in enumerate(names)]
         else:
             cmap = value_colormap(pop, AREA_COLORS)
@@ -829,8 +1029,8 @@ def build_map(
             props = [{"name": n, "population": _fmt(int(p)) if math.isfinite(p) else "–"}
                      for n, p in zip(names, pop, strict=True)]
         for p, v in zip(props, shade, strict=True):
-            fill = cmap.rgb_hex_str(float(np.clip(v, cmap.vmin, cmap.vmax))) if math.isfinite(
-                v) else "#bdbdbd"
+            fill = (cmap.rgb_hex_str(float(np.clip(v, cmap.vmin, cmap.vmax)))
+                    if math.isfinite(v) or (v > 0) else "#bdbdbd")
             p["_style"] = {"color": "#525252", "weight": 1, "fillColor": fill,
                            "fillOpacity": 0.45}
         folium.GeoJson(
@@ -914,15 +1114,18 @@ def build_map(
                 for i, (pt, nm) in enumerate(zip(points, names_a, strict=True))
             ]
             fg = folium.FeatureGroup(name=f"{t('layer.amenities', lang)}: {label}", show=False)
+            letter = AMENITY_SYMBOLS.get(cat, cat[:1].upper())
             folium.GeoJson(
                 _feature_collection(features),
-                marker=folium.CircleMarker(radius=5, color=colour, fill_color=colour,
-                                           fill_opacity=0.9, weight=1),
+                # a square with a letter: an amenity never looks like a (round) stop
+                marker=folium.Marker(icon=folium.DivIcon(
+                    html=_amenity_icon_html(colour, letter), icon_size=(16, 16),
+                    icon_anchor=(8, 8), class_name="placement-amenity")),
                 tooltip=_tooltip(["name", "category"], [t("field.name", lang),
                                                         t("field.category", lang)]),
             ).add_to(fg)
             fg.add_to(m)
-            legend.append(_swatch_html(colour, label))
+            legend.append(_symbol_html(colour, letter, label))
 
     # dwellings
     dw = dataset.dwellings
@@ -976,7 +1179,7 @@ def build_map(
         )
         cluster = FastMarkerCluster(rows, callback=callback, name=t("layer.dwellings", lang),
                                     disableClusteringAtZoom=cluster_below_zoom,
-                                    chunkedLoading=True)
+                                    chunkedLoading=True, icon_create_function=_CLUSTER_ICON)
         cjs, ccss = asset_urls(asset_base, cluster=True)
         cluster.default_js = cjs
         cluster.default_css = ccss
@@ -984,32 +1187,15 @@ def build_map(
 
     # proposals
     if proposals is not None and len(proposals):
-        alt_text = _alternatives_text(alternatives)
-        pos = dataset.dwellings.assign(
-            dwelling_id=dataset.dwellings["dwelling_id"].astype(str)).set_index("dwelling_id")
-        fg = folium.FeatureGroup(name=t("layer.proposals", lang))
-        props_sorted = proposals.assign(
-            household_id=proposals["household_id"].astype(str)).sort_values(
-            "household_id", kind="stable")
-        for _, row in props_sorted.iterrows():
-            did = row.get("dwelling_id")
-            if did is None or pd.isna(did) or str(did) not in pos.index:
-                continue
-            hid = str(row["household_id"])
-            text = alt_text.get(hid, "")
-            if not text and "alternatives" in row.index and pd.notna(row["alternatives"]):
-                text = str(row["alternatives"])
-            p = pos.loc[str(did)]
-            folium.CircleMarker(
-                location=[float(p["lat"]), float(p["lon"])], radius=9, color=_PROPOSAL_COLOR,
-                weight=3, fill=False,
-                tooltip=folium.Tooltip(f"{_esc(t('field.household', lang))} {_esc(hid)}"),
-                popup=folium.Popup(_proposal_popup(row, text, lang), max_width=320),
-            ).add_to(fg)
-        fg.add_to(m)
-        legend.append(_swatch_html(_PROPOSAL_COLOR, t("legend.proposal", lang), dashed=True))
+        proposal_layer(dataset, proposals, alternatives, lang).add_to(m)
+        statuses = (set(proposals["status"].dropna().astype(str))
+                    if "status" in proposals.columns else None)
+        legend.extend(_proposal_legend(statuses, lang))
+    elif proposal_legend:
+        legend.extend(_proposal_legend(set(STATUS_COLORS), lang))
 
     if legend:
-        _Legend(f"<b>{html.escape(t('legend.title', lang))}</b>" + "".join(legend)).add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
+        _Legend(t("legend.title", lang), "".join(legend)).add_to(m)
+    _MetricScale().add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     return m

@@ -432,6 +432,21 @@ def _content(summary: RetentionSummary, municipality: str) -> _Content:
     )
 
 
+def report_content(summary: RetentionSummary, *, municipality: str = "") -> _Content:
+    """Return what the report shows: title, summary in words, suppressed tables, charts, notes.
+
+    The app's Retention page shows exactly this, so the screen and the downloads agree
+    (small counts as ``<5`` in both; rates as percent).
+
+    Returns
+    -------
+    _Content
+        ``title``, ``sentences``, ``tables`` (heading, display frame of text cells),
+        ``charts`` (caption, matplotlib figure), ``notes``.
+    """
+    return _content(summary, municipality)
+
+
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;
 padding:0 1rem;color:#222;line-height:1.45}

@@ -74,16 +74,19 @@ def test_coordinator_reviews_and_decides(app, app_env):
                                                      "Fastholdelse", "Eksport"]
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Placerede husstande"] == "96"
-    assert any("household_id" in cols and "address" in cols for cols in table_columns(app))
+    assert any({"Husstand", "Status", "Lokalområde", "Score"} <= cols
+               for cols in table_columns(app))
     engine = db.open_engine(app_env["url"])
     _, proposals = store.load_run(engine, app_env["run_id"])
     household = sorted(proposals.dropna(subset=["dwelling_id"])["household_id"])[0]
-    app.multiselect(key="decide_households").set_value([household])
-    app.radio(key="decide_action").set_value("approve")
-    app.text_input(key="decide_reason").input("fits the family")
-    app.button(key="FormSubmitter:decide-Gem beslutning").click().run()
+    app.selectbox(key="queue_pick").set_value(household).run()
+    assert not app.exception, app.exception
+    assert any(f"Husstand {household}" in m.value for m in app.markdown)
+    app.text_input(key=f"card_reason_{household}_0").input("fits the family")
+    app.button(key=f"card_approve_{household}").click().run()
     assert not app.exception, app.exception
     assert [s.value for s in app.success] == ["1 beslutning(er) gemt."]
+    assert any(f"**Husstand {household}** · Godkendt" in m.value for m in app.markdown)
     decisions = store.decisions_for(engine, store.load_run(engine, app_env["run_id"])[0]
                                     ["dataset_id"])
     last = decisions.iloc[-1]
@@ -96,7 +99,7 @@ def test_planner_sees_aggregates_only(app):
     sign_in(app, "per")
     assert "Hvad nu hvis" in app.sidebar.radio(key="page").options
     assert all("household_id" not in cols for cols in table_columns(app))
-    assert any({"area_id", "persons_placed", "cap_persons"} <= cols
+    assert any({"Lokalområde", "Placerede personer", "Loft (personer)"} <= cols
                for cols in table_columns(app))
     assert len(app.multiselect) == 0  # no decision form
     go(app, "export")
@@ -122,17 +125,21 @@ def test_what_if_cut_line_compares_with_base(app):
     app.selectbox(key="wf_route").set_value("L201")
     app.button[0].click().run()  # the form's submit button
     assert not app.exception, app.exception
-    measures = [df.value for df in app.dataframe if "measure" in df.value.columns]
+    measures = [tb.value for tb in app.table if tb.value.index.name == "Nøgletal"]
     assert measures, "no measures table"
     table = measures[0]
-    assert "households_placed" in table.index
+    assert "Placerede husstande" in table.index
+    assert "Objective" not in " ".join(table.index)  # no raw objective value
     assert any(col.startswith("Δ ") for col in table.columns)
+    assert table.loc["Placerede husstande", "Enhed"] == "antal"
 
 
 def test_retention_page_tables_and_downloads(app):
     sign_in(app, "vera")
     go(app, "retention")
-    assert len(app.dataframe) >= 2
+    assert len(app.table) >= 2
+    shown = " ".join(tb.value.to_string() for tb in app.table)
+    assert "<5" in shown  # small counts suppressed on screen as in the downloads
     downloads = app.get("download_button")
     assert len(downloads) == 2
 

@@ -276,6 +276,7 @@ def test_no_dwelling_is_held_twice_across_versions(tmp_path_factory, steps):
     assert versions[0][0] != versions[1][0]  # two datasets of one municipality
     runs = [run for _, run in versions]
     held: dict[str, str] = {}  # household -> dwelling, for the whole municipality
+    rejected: set[tuple[str, str]] = set()  # pairs whose latest decision is a rejection
     for version, h, dwelling, action in steps:
         household = f"H{h}"
         target = dwelling if dwelling is not None else dwellings[(h + version) % 4]
@@ -283,8 +284,9 @@ def test_no_dwelling_is_held_twice_across_versions(tmp_path_factory, steps):
             holder = next((k for k, v in held.items() if v == target), None)
             refused = holder not in (None, household) or held.get(household, target) != target
         elif action == "undo":
-            refused = household not in held or (dwelling is not None
-                                                and held[household] != dwelling)
+            holds = household in held and (dwelling is None or held[household] == dwelling)
+            # nothing held: an undo takes back a standing rejection of the pair instead
+            refused = not holds and (household, target) not in rejected
         else:
             refused = False
         try:
@@ -294,10 +296,42 @@ def test_no_dwelling_is_held_twice_across_versions(tmp_path_factory, steps):
             assert refused
             continue
         assert not refused
+        undo_held = action == "undo" and household in held and (
+            dwelling is None or held[household] == dwelling)
+        pair = (household, held[household] if undo_held else target)
+        if action == "reject":
+            rejected.add(pair)
+        else:
+            rejected.discard(pair)
         if action in ("approve", "lock"):
             held[household] = target
-        elif action == "undo" or (action == "reject" and held.get(household) == target):
+        elif undo_held or (action == "reject" and held.get(household) == target):
             held.pop(household, None)
     frame = store.active_allocations(engine, 1)
     assert dict(zip(frame["household_id"], frame["dwelling_id"], strict=True)) == held
     engine.dispose()
+
+
+def test_undo_takes_back_a_standing_rejection_as_a_logged_decision(engine: Engine,
+                                                                   tmp_path: Path):
+    ds, run = new_version(engine, tmp_path / "ds", ["H1", "H2"], ["D1", "D2"],
+                          {"H1": "D1", "H2": "D2"})
+    store.decide(engine, run_id=run, household_id="H1", dwelling_id=None, action="reject",
+                 user="anna", reason="too far")
+    assert store.proposal_status(engine, run).set_index("household_id").loc[
+        "H1", "status"] == "rejected"
+    store.decide(engine, run_id=run, household_id="H1", dwelling_id=None, action="undo",
+                 user="anna", reason="the family changed its mind")
+    status = store.proposal_status(engine, run).set_index("household_id")
+    assert status.loc["H1", "status"] == "proposed"
+    log = store.decisions_for(engine, ds)
+    assert log["action"].tolist() == ["reject", "undo"]
+    assert log["dwelling_id"].tolist() == ["D1", "D1"]
+    # nothing held and no standing rejection: nothing to undo, nothing written
+    with pytest.raises(decisions.DecisionError, match="nothing to undo"):
+        store.decide(engine, run_id=run, household_id="H2", dwelling_id=None, action="undo",
+                     user="anna")
+    with pytest.raises(decisions.DecisionError, match="nothing to undo"):
+        store.decide(engine, run_id=run, household_id="H1", dwelling_id=None, action="undo",
+                     user="anna")  # the rejection is already taken back
+    assert len(store.decisions_for(engine, ds)) == 2

@@ -221,22 +221,32 @@ def test_vector_layers_without_tiles(tiny):
 # ---------------------------------------------------------------------------------------------
 
 
+def _popups(page: str) -> list[str]:
+    """Popup HTML of the proposal rings (a JSON list of rows in the page's script)."""
+    import json
+
+    out = []
+    for blob in re.findall(r"var rows = (\[.*?\]);\n", page):
+        out += [row[4] for row in json.loads(blob)]
+    return out
+
+
 def test_popups_show_household_score_parts_and_alternatives(tiny, tiny_feed):
     page = _full_map(tiny, tiny_feed, "en").get_root().render()
-    popups = re.findall(r"<table>.*?</table>", page)
+    popups = _popups(page)
     h1 = [p for p in popups if "<td>H1</td>" in p]
     assert len(h1) == 1
     p = h1[0]
     assert "<td>D2</td>" in p
-    assert "<th style='text-align:left;padding-right:6px'>Score</th><td>0.81</td>" in p
-    assert "Public transport</th><td>0.70</td>" in p
-    assert "Community</th><td>0.50</td>" in p
+    assert "<th style='text-align:left;padding-right:6px'>Score</th><td>81%</td>" in p
+    assert "Public transport</th><td>70%</td>" in p
+    assert "Community</th><td>50%</td>" in p
     assert "Daycare and school</th><td>not applicable</td>" in p
     # alternatives in rank order with score and difference
-    assert "D1 (0.60, -0.21); D4 (0.31, -0.50)" in p
+    assert "D1 (60%, -21 pp); D4 (31%, -50 pp)" in p
     h2 = [p for p in popups if "<td>H2</td>" in p]
     assert len(h2) == 1
-    assert "Closeness to anchor place</th><td>0.60</td>" in h2[0]
+    assert "Closeness to anchor place</th><td>60%</td>" in h2[0]
     assert "Alternatives</th><td>none</td>" in h2[0]
     # H3 has no dwelling: no marker, no popup
     assert not [p for p in popups if "<td>H3</td>" in p]
@@ -246,8 +256,9 @@ def test_proposal_object_and_text_alternatives(tiny):
     text = PROPOSALS.assign(alternatives=["D9 (0.7)", "", ""]).drop(columns=["family", "anchor"])
     prop = SimpleNamespace(assignments=text, alternatives=None, areas=AREA_TABLE)
     page = mapview.build_map(tiny, proposals=prop, language="en").get_root().render()
-    assert "Alternatives</th><td>D9 (0.7)</td>" in page
-    assert "Daycare and school" not in page  # the column is absent, so the row is too
+    popups = "".join(_popups(page))
+    assert "Alternatives</th><td>D9 (0.7)</td>" in popups
+    assert "Daycare and school" not in popups  # the column is absent, so the row is too
     assert _in(t("legend.share_of_cap", "en"), page)  # the area table came with the proposal
 
 

@@ -1,0 +1,210 @@
+"""The work queue's library: rules per pair, real alternatives, one rule away, the card."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from placement import review
+from placement.i18n import kroner, local_time, number, percent
+
+
+@pytest.fixture(scope="module")
+def base(demo_plan):
+    return review.review_base(demo_plan.dataset, demo_plan.access, demo_plan.policy)
+
+
+@pytest.fixture(scope="module")
+def plan(demo_plan):
+    return demo_plan.assignments[["household_id", "dwelling_id", "score", "transit",
+                                  "community", "family", "anchor", "unplaced_reason"]].copy()
+
+
+def proposed_status(plan: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"household_id": plan["household_id"].astype(str),
+                         "status": np.where(plan["dwelling_id"].isna(), "unplaced",
+                                            "proposed")})
+
+
+def test_rule_masks_give_exactly_the_eligible_dwellings(base):
+    inst = base.inst
+    for h, hid in enumerate(inst.hh_ids.astype(str)):
+        masks = review.rule_masks(base, hid)
+        ok = np.logical_and.reduce(list(masks.values())) if masks else np.ones(
+            inst.n_dwellings, bool)
+        assert set(np.flatnonzero(ok)) == set(inst.pair_d[inst.pair_h == h]), hid
+
+
+def test_alternatives_are_the_optimisers_and_meet_every_rule(base, plan, demo_plan):
+    got = review.all_alternatives(base, plan)
+    want = demo_plan.proposal.alternatives
+    cols = ["household_id", "rank", "dwelling_id"]
+    a = got[cols].astype(str).sort_values(cols).reset_index(drop=True)
+    b = want[cols].astype(str).sort_values(cols).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+    np.testing.assert_allclose(got.sort_values(cols)["score"].to_numpy(),
+                               want.sort_values(cols)["score"].to_numpy())
+    assert (got.groupby("household_id").size() <= base.policy.solver.alternatives).all()
+    for row in got.head(40).itertuples(index=False):
+        assert review.check_assignment(base, row.household_id, row.dwelling_id) == []
+        mine = plan.set_index("household_id").loc[row.household_id, "dwelling_id"]
+        assert row.dwelling_id != mine
+    # one household at a time gives the same rows
+    one = review.alternatives(base, plan, str(plan["household_id"].iloc[0]))
+    same = got[got["household_id"] == str(plan["household_id"].iloc[0])]
+    assert one["dwelling_id"].tolist() == same["dwelling_id"].tolist()
+
+
+def test_rejected_and_held_dwellings_are_never_offered(base, plan):
+    hid = str(plan["household_id"].iloc[0])
+    first = review.alternatives(base, plan, hid)
+    top = str(first["dwelling_id"].iloc[0])
+    again = review.alternatives(base, plan, hid, rejected=[(hid, top)])
+    assert top not in set(again["dwelling_id"])
+    held = review.alternatives(base, plan, hid, held={top: "H9999"})
+    assert top not in set(held["dwelling_id"])
+    mine = review.alternatives(base, plan, hid, held={top: hid})
+    assert top in set(mine["dwelling_id"])
+
+
+def test_score_diff_is_against_the_proposed_dwelling(base, plan):
+    got = review.all_alternatives(base, plan)
+    scores = plan.set_index(plan["household_id"].astype(str))["score"]
+    diff = got["score"] - got["household_id"].map(scores)
+    np.testing.assert_allclose(got["score_diff"].to_numpy(), diff.to_numpy(), atol=1e-9)
+
+
+def test_a_dwelling_one_rule_away_fails_exactly_that_rule(base):
+    inst = base.inst
+    checked = 0
+    for hid in inst.hh_ids.astype(str)[:30]:
+        away = review.one_rule_away(base, hid, language="en")
+        for row in away.itertuples(index=False):
+            broken = review.check_assignment(base, hid, row.dwelling_id, "en")
+            assert broken == [row.rule_text]
+            checked += 1
+    assert checked > 0
+
+
+def test_check_assignment_names_the_broken_rule(base):
+    inst = base.inst
+    h = int(np.argmax(inst.persons))
+    hid = str(inst.hh_ids[h])
+    small = int(np.argmin(inst.rooms))
+    words = review.check_assignment(base, hid, str(inst.dw_ids[small]), "en")
+    assert any("rooms" in w and f"{int(inst.persons[h])} persons" in w for w in words)
+    with pytest.raises(KeyError):
+        review.check_assignment(base, hid, "no-such-dwelling")
+
+
+def test_work_queue_lists_every_household_unplaced_first(base, plan):
+    p = plan.copy()
+    p.loc[p.index[5], "dwelling_id"] = None
+    p.loc[p.index[5], "unplaced_reason"] = "no dwelling with 4 or more rooms"
+    p.loc[p.index[5], "score"] = np.nan
+    status = proposed_status(p)
+    status.loc[status.index[7], "status"] = "approved"
+    q = review.work_queue(base, p, status, "da")
+    assert sorted(q["household_id"]) == sorted(p["household_id"].astype(str))
+    assert q["status"].iloc[0] == "unplaced"
+    assert q["status_text"].iloc[0] == "Uplaceret"
+    assert q["score_text"].iloc[0] == "ingen data"  # unknown, never 0
+    assert q["status"].iloc[-1] == "approved"
+    proposed = q[q["status"] == "proposed"]["score"].to_numpy()
+    assert (np.diff(proposed) >= 0).all()  # the weakest proposals first
+
+
+def test_a_manual_assignment_replaces_the_proposal_in_queue_and_card(base, plan):
+    hid = str(plan["household_id"].iloc[0])
+    alt = review.alternatives(base, plan, hid).iloc[0]
+    held = pd.DataFrame({"household_id": [hid], "dwelling_id": [alt["dwelling_id"]],
+                         "action": ["approve"]})
+    status = proposed_status(plan)
+    q = review.work_queue(base, plan, status, held=held).set_index("household_id")
+    assert q.loc[hid, "dwelling_id"] == alt["dwelling_id"]
+    assert q.loc[hid, "status"] == "approved"
+    assert q.loc[hid, "score"] == pytest.approx(alt["score"])
+    card = review.household_card(base, plan, status, hid, allocations=held, language="en")
+    assert card["dwelling_id"] == alt["dwelling_id"]
+    assert card["status"] == "approved"
+    assert card["reason"] == "Assigned by hand (meets every rule)."
+    assert alt["dwelling_id"] not in set(card["alternatives"]["dwelling_id"])
+
+
+def test_card_says_the_household_dwelling_terms_and_reason(base, plan, demo_plan):
+    hid = str(plan["household_id"].iloc[0])
+    card = review.household_card(base, plan, proposed_status(plan), hid, language="da")
+    facts = dict(card["household"])
+    hh = demo_plan.dataset.households.set_index("household_id").loc[hid]
+    assert facts["Personer"] == str(int(hh["persons"]))
+    assert facts["Ankomst"] == local_time(hh["arrival_date"], "da", date_only=True)
+    dwelling = dict(card["dwelling"])
+    dw = demo_plan.dataset.dwellings.set_index("dwelling_id").loc[card["dwelling_id"]]
+    assert dwelling["Husleje"] == kroner(dw["rent_dkk"], "da", per_month=True)
+    assert dwelling["Areal"].endswith("m²")
+    terms = {name: value for name, value, _ in card["terms"]}
+    assert terms["Kollektiv trafik"].endswith("%")
+    assert card["reason"]
+    assert len(card["alternatives"]) == base.policy.solver.alternatives
+
+
+def test_unplaced_card_says_why_and_what_would_place_it(base, plan):
+    p = plan.copy()
+    hid = str(p["household_id"].iloc[3])
+    p.loc[p.index[3], ["dwelling_id", "unplaced_reason"]] = [None, "every dwelling is taken"]
+    card = review.household_card(base, p, proposed_status(p), hid, language="en")
+    assert card["dwelling_id"] is None
+    assert card["reason"] == "every dwelling is taken"
+    assert isinstance(card["one_rule_away"], pd.DataFrame)
+    assert len(card["alternatives"])  # every dwelling it may get is listed, none proposed
+    assert card["alternatives"]["score_diff"].isna().all()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([None, "D1", "D2", "D3"]),
+                          st.sampled_from([None, "D1", "D2", "D3"])), min_size=1, max_size=12))
+def test_run_changes_count_every_household_once(pairs):
+    ids = [f"H{i}" for i in range(len(pairs))]
+    old = pd.DataFrame({"household_id": ids, "dwelling_id": [a for a, _ in pairs]})
+    new = pd.DataFrame({"household_id": ids, "dwelling_id": [b for _, b in pairs]})
+    c = review.run_changes(old, new, "en")
+    both_none = sum(a is None and b is None for a, b in pairs)
+    assert c["kept"] + c["moved"] + c["newly_placed"] + c["now_unplaced"] + both_none == len(
+        pairs)
+    assert c["kept"] == sum(a is not None and a == b for a, b in pairs)
+    assert f"{c['kept']} kept" in c["text"]
+
+
+def test_decision_words():
+    assert review.decision_preview(3, "reject", "da") == "3 husstand(e) bliver afvist"
+    assert review.decision_preview(3, "reject", "en") == "3 household(s) will be rejected"
+
+    class Conflict:
+        dwelling_id, household_id = "D2", "H2"
+        holder_household_id, holder_dwelling_id = "H1", "D2"
+        decided_by = "anna"
+        decided_at = pd.Timestamp("2026-07-01 10:00", tz="UTC")
+
+    text = review.conflict_words(Conflict(), "da")
+    assert "H1" in text
+    assert "Fortryd" in text
+    assert "1. jul. 2026 12:00" in text  # Copenhagen summer time
+
+
+def test_numbers_and_dates_for_people():
+    assert number(1234.56, "da", digits=1) == "1.234,6"
+    assert number(1234.56, "en", digits=1) == "1,234.6"
+    assert number(None, "da") == "ingen data"
+    assert number(float("nan"), "en") == "no data"
+    assert percent(0.8529, "da") == "85 %"
+    assert percent(0.8529, "en") == "85%"
+    assert percent(0.035, "da", digits=1) == "3,5 %"
+    assert percent(0.0, "da", signed=True, points=True) == "±0 point"
+    assert kroner(7500, "da", per_month=True) == "7.500 kr./md."
+    assert kroner(float("inf"), "en") == "no limit"
+    assert local_time(pd.Timestamp("2026-01-15 12:00", tz="UTC"), "da") == "15. jan. 2026 13:00"
+    assert local_time(pd.Timestamp("2026-07-15 12:00", tz="UTC"), "en") == "15 Jul 2026 14:00"
+    assert local_time("2026-03-02", "da", date_only=True) == "2. mar. 2026"
