@@ -81,6 +81,7 @@ LABELS: dict[str, dict[str, str]] = {
     "term.family": {"da": "Dagtilbud og skole", "en": "Daycare and school"},
     "term.anchor": {"da": "Nærhed til ankersted", "en": "Closeness to anchor place"},
     "term.spread": {"da": "Geografisk spredning", "en": "Geographic spread"},
+    "term.retention": {"da": "Forventet fastholdelse (model)", "en": "Expected retention (model)"},
     "term.daycare": {"da": "Dagtilbud", "en": "Daycare"},
     "term.school": {"da": "Skole", "en": "School"},
     # amenity categories (schema.AMENITY_CATEGORIES)

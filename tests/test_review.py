@@ -208,3 +208,11 @@ def test_numbers_and_dates_for_people():
     assert local_time(pd.Timestamp("2026-01-15 12:00", tz="UTC"), "da") == "15. jan. 2026 13:00"
     assert local_time(pd.Timestamp("2026-07-15 12:00", tz="UTC"), "en") == "15 Jul 2026 14:00"
     assert local_time("2026-03-02", "da", date_only=True) == "2. mar. 2026"
+
+
+def test_every_score_term_has_a_label_in_both_languages():
+    from placement.i18n import LABELS, LANGUAGES
+    from placement.score import PAIR_TERMS
+
+    for term in (*PAIR_TERMS, "spread"):
+        assert set(LABELS[f"term.{term}"]) >= set(LANGUAGES), term
