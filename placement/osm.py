@@ -5,6 +5,11 @@ temporary OSM XML file that osmnx then turns into a graph or a GeoDataFrame. The
 matters: osmnx ``graph_from_xml`` keeps every way of a file (buildings, fences, coastline...),
 so only walkable highway ways reach it, and ``features_from_xml`` only sees the tagged objects
 listed in ``placement/data/amenity_tags.csv``.
+
+The walk network used by the pipeline comes from :func:`walk_network_from_file`, which by
+default skips osmnx and reads the ways straight into arrays (:mod:`placement.osm_arrays`, the
+same network at about a twentieth of the memory); :func:`walk_graph_from_file` is the osmnx
+path, kept for comparison and for callers that want a networkx graph.
 """
 
 from __future__ import annotations
