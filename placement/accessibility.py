@@ -885,7 +885,8 @@ def accessibility_for_dataset(
     from placement.gtfs import load_gtfs
 
     ds = dataset_mod.load_dataset(dataset_dir)
-    graph = osm.walk_graph_from_file(ds.osm_path, boundary=ds.boundary)
+    graph = osm.walk_network_from_file(ds.osm_path, boundary=ds.boundary,
+                                       walk_speed_kmh=walk_speed_kmh)
     amenities = osm.amenities_from_file(ds.osm_path, boundary=ds.boundary)
     feed = stops = None
     if ds.gtfs_path is not None and gtfs_area.is_stop_list(ds.gtfs_path):

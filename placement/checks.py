@@ -85,8 +85,8 @@ class CheckContext:
     manifest : Manifest
     boundary, areas, dwellings : geopandas.GeoDataFrame or None
     households : pandas.DataFrame or None
-    graph : networkx.MultiDiGraph or None
-        The walk graph (deep checks only).
+    graph : WalkNetwork or networkx.MultiDiGraph or None
+        The walk network (deep checks only).
     amenities : geopandas.GeoDataFrame or None
         The OSM amenities (deep checks only).
     feed : gtfs_kit.Feed or None
@@ -164,7 +164,7 @@ def network_warnings(ctx: CheckContext) -> list[DataWarning]:
         WalkNetwork,
     )
 
-    net = WalkNetwork.from_graph(ctx.graph)
+    net = ctx.graph if isinstance(ctx.graph, WalkNetwork) else WalkNetwork.from_graph(ctx.graph)
     xy = _points_xy(ctx.dwellings)
     main = net.snap_to_edges(xy, edge_mask=net.component_edge_mask()).dist_m
     near = net.snap_to_edges(xy).dist_m

@@ -596,7 +596,7 @@ def validate_dataset(dataset_dir: str | Path, *, deep: bool = True) -> Validatio
         (``areas``, ``designated``, ``dwellings``, ``households``, ``history_rows``),
         ``population``, ``crs`` (of the loaded frames and the manifest keys), date ranges
         (``available_from``, ``arrival_date``, ``placement_date``) and, when ``deep``,
-        ``walk_nodes``, ``walk_edges``, ``amenities`` (count per category) and
+        ``walk_nodes``, ``walk_edges`` (undirected), ``amenities`` (count per category) and
         ``gtfs_service`` (first and last service date).
     """
     manifest, problems = _parse_manifest(Path(dataset_dir))
@@ -654,9 +654,9 @@ def _deep_checks(
     from placement import osm  # imported here: heavy, and only needed for deep checks
 
     try:
-        graph = osm.walk_graph_from_file(manifest.osm_file, boundary=boundary)
-        summary["walk_nodes"] = graph.number_of_nodes()
-        summary["walk_edges"] = graph.number_of_edges()
+        graph = osm.walk_network_from_file(manifest.osm_file, boundary=boundary)
+        summary["walk_nodes"] = graph.n_nodes
+        summary["walk_edges"] = len(graph.edge_u)  # undirected: a street is one edge
         amenities = osm.amenities_from_file(manifest.osm_file, boundary=boundary)
         counts = amenities["category"].value_counts()
         summary["amenities"] = {str(k): int(v) for k, v in sorted(counts.items())}

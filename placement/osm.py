@@ -5,6 +5,11 @@ temporary OSM XML file that osmnx then turns into a graph or a GeoDataFrame. The
 matters: osmnx ``graph_from_xml`` keeps every way of a file (buildings, fences, coastline...),
 so only walkable highway ways reach it, and ``features_from_xml`` only sees the tagged objects
 listed in ``placement/data/amenity_tags.csv``.
+
+The walk network used by the pipeline comes from :func:`walk_network_from_file`, which by
+default skips osmnx and reads the ways straight into arrays (:mod:`placement.osm_arrays`, the
+same network at about a twentieth of the memory); :func:`walk_graph_from_file` is the osmnx
+path, kept for comparison and for callers that want a networkx graph.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from placement.schema import AMENITY_CATEGORIES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from placement.network import WalkNetwork
 
 logger = logging.getLogger(__name__)
 
@@ -413,6 +420,61 @@ def walk_graph_from_file(
         f"{G.number_of_edges():,}",
     )
     return G
+
+
+#: Ways an OSM file can become the walk network (see :func:`walk_network_from_file`).
+OSM_LOADERS = ("arrays", "osmnx")
+
+
+def walk_network_from_file(
+    path: str | Path,
+    *,
+    boundary: gpd.GeoDataFrame | None = None,
+    loader: str | None = None,
+    walk_speed_kmh: float | None = None,
+) -> WalkNetwork:
+    """Build the pedestrian network of an OSM file as a :class:`~placement.network.WalkNetwork`.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.osm``, ``.osm.bz2`` or ``.osm.pbf`` file.
+    boundary : GeoDataFrame, optional
+        Municipality boundary, as in :func:`walk_graph_from_file`.
+    loader : {"arrays", "osmnx"}, optional
+        ``"arrays"`` reads the ways with pyosmium straight into arrays
+        (:func:`placement.osm_arrays.walk_arrays_from_file`, about a tenth of the memory);
+        ``"osmnx"`` builds the osmnx graph (:func:`walk_graph_from_file`) and converts it. Both
+        give the same nodes, edges, lengths and geometries. Default:
+        ``placement.settings.osm_loader`` (environment ``PLACEMENT_OSM_LOADER``, else
+        ``"arrays"``).
+    walk_speed_kmh : float, optional
+        Walking speed of the network; default
+        :data:`placement.network.DEFAULT_WALK_SPEED_KMH`.
+
+    Returns
+    -------
+    WalkNetwork
+
+    Raises
+    ------
+    DataError
+        If the file is missing, unreadable or holds no walkable way.
+    ValueError
+        If ``loader`` is not one of :data:`OSM_LOADERS`.
+    """
+    from placement.network import DEFAULT_WALK_SPEED_KMH, WalkNetwork
+    from placement.osm_arrays import walk_arrays_from_file
+
+    loader = settings.osm_loader if loader is None else loader
+    speed = DEFAULT_WALK_SPEED_KMH if walk_speed_kmh is None else walk_speed_kmh
+    if loader == "arrays":
+        return walk_arrays_from_file(path, boundary=boundary).to_network(walk_speed_kmh=speed)
+    if loader == "osmnx":
+        G = walk_graph_from_file(path, boundary=boundary)
+        return WalkNetwork.from_graph(G, walk_speed_kmh=speed)
+    msg = f"unknown OSM loader {loader!r}; use one of {', '.join(OSM_LOADERS)}"
+    raise ValueError(msg)
 
 
 # --- buildings -------------------------------------------------------------------------------
