@@ -857,3 +857,22 @@ def test_solves_from_other_threads_and_thread_counts_in_turn():
     assert len(found) == 5
     assert len(set(found)) == 1
     assert found[0][0] == "Optimal"
+
+
+def test_two_threads_solving_at_once_both_succeed():
+    # two app sessions solving at the same time: the second waits for the first, neither fails
+    import threading
+
+    hh, dw, ar, acc = tight(11, 18, 58)
+    found = []
+
+    def solve(threads):
+        r = propose(hh, dw, ar, acc, Policy().with_overrides(solver={"threads": threads}))
+        found.append((r.summary["status"], r.summary["persons_placed"]))
+
+    workers = [threading.Thread(target=solve, args=(t,)) for t in (1, 2, 1, 2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert found == [("Optimal", found[0][1])] * 4

@@ -94,7 +94,7 @@ import scipy.sparse as sp
 
 from placement._errors import InfeasibleError
 from placement.config import Policy
-from placement.optimizer.formulation import _highs
+from placement.optimizer.formulation import _highs, one_solve_at_a_time
 from placement.optimizer.instance import (
     Instance,
     _pair_keys,
@@ -694,6 +694,7 @@ class _Model:
         self.C.append(np.asarray(c, dtype=np.int64))
         self.V.append(np.broadcast_to(np.asarray(v, dtype=float), (len(r),)).copy())
 
+    @one_solve_at_a_time
     def solve(self, policy: Policy, *, time_limit_s: float, mip_gap: float, relax: bool = False,
               lo: np.ndarray | None = None, hi: np.ndarray | None = None,
               ) -> tuple[str, np.ndarray, np.ndarray]:

@@ -5,12 +5,14 @@ See :mod:`placement.optimizer.model` for the formulation.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -138,6 +140,23 @@ def pair_objective(inst: Instance, policy: Policy, bonus: np.ndarray) -> np.ndar
 
 _BANNER_SHOWN = False
 _THREADS: tuple[int, int] | None = None  # (thread count, Python thread) of the pool
+#: One solve at a time per process: HiGHS's thread pool is global and restarting it (for
+#: another thread count or Python thread) under a running solve would break that solve. The
+#: app runs each browser session in its own thread; two sessions solving queue here.
+SOLVER_LOCK = threading.RLock()
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def one_solve_at_a_time(fn: _F) -> _F:
+    """Decorate a function that creates and runs HiGHS models to hold :data:`SOLVER_LOCK`."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with SOLVER_LOCK:
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _new_highs() -> Any:

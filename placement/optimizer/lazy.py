@@ -26,6 +26,7 @@ from placement.optimizer.formulation import (
     _rows,
     _safe_duals,
     group_prices,
+    one_solve_at_a_time,
     spread_excess,
     stage_value,
     weighted_stage,
@@ -524,6 +525,7 @@ def _plan_cost(inst: Instance, rows: _Rows, cost: np.ndarray, plan: np.ndarray) 
     return out
 
 
+@one_solve_at_a_time
 def solve_lazy(
     inst: Instance,
     lz: LazyPairs,

@@ -25,6 +25,7 @@ from placement.optimizer.formulation import (
     _rows,
     _safe_duals,
     area_extra_values,
+    one_solve_at_a_time,
     stage_value,
     weighted_stage,
 )
@@ -180,6 +181,7 @@ def _solve_mip(inst: Instance, policy: Policy, rows: _Rows, sel: np.ndarray, cos
     return status, np.zeros(len(sel), dtype=np.int8), math.nan, math.nan, nnz
 
 
+@one_solve_at_a_time
 def build_and_solve(
     inst: Instance,
     policy: Policy,

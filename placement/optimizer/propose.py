@@ -17,7 +17,7 @@ import pandas as pd
 from placement._errors import InfeasibleError
 from placement.config import Policy
 from placement.optimizer import explain
-from placement.optimizer.formulation import Stage, spread_points
+from placement.optimizer.formulation import Stage, one_solve_at_a_time, spread_points
 from placement.optimizer.instance import greedy_pass
 from placement.optimizer.lazy import new_pool
 from placement.optimizer.model import (
@@ -100,6 +100,7 @@ def _previous_map(previous: Any) -> PairsLike:
     return previous
 
 
+@one_solve_at_a_time
 def propose(
     households: pd.DataFrame,
     dwellings: pd.DataFrame,
