@@ -240,6 +240,19 @@ def test_weekly_batch_places_locks_and_never_rejected_pairs(tmp_path):
     assert paths["kept"].exists()
 
 
+def test_the_batch_calendar_ends_on_31_december():
+    until = np.datetime64("2026-06-03")
+    clock = Clock.until(until, np.datetime64("2026-12-31"), 7)
+    last = clock.date(clock.n_batches - 1)
+    assert last <= np.datetime64("2026-12-31") < last + np.timedelta64(7, "D")
+    assert clock.end == np.datetime64("2026-12-31")
+    hh, dw, ar, acc = make_year(30, 80, seed=4, days=60)
+    bp = propose_batch(hh, dw, ar, acc, _policy(), "2025-06-03", n_scenarios=2, quota=60)
+    assert bp.summary["year_end"] == "2025-12-31"
+    assert len(bp.expected) > 0
+    assert (bp.expected["month"] <= "2025-12").all()  # nothing expected in January
+
+
 def test_locks_carry_through_the_year_for_every_method():
     hh, dw, ar, acc = make_year(12, 30, seed=8, days=56)
     pol = _policy()

@@ -174,6 +174,17 @@ class Clock:
         return cls(first, int(cadence_days), int(n),
                    stop if end is None else max(np.datetime64(end, "D"), stop))
 
+    @classmethod
+    def until(cls, first: np.datetime64, end: np.datetime64, cadence_days: int) -> Clock:
+        """Make batches from ``first`` on or before ``end``; the year ends at ``end``.
+
+        There is always the batch at ``first`` (and the year then ends no earlier).
+        """
+        first = np.datetime64(first, "D")
+        end = max(np.datetime64(end, "D"), first)
+        span = int((end - first).astype(np.int64))
+        return cls(first, int(cadence_days), span // int(cadence_days) + 1, end)
+
 
 @dataclass
 class Universe:
