@@ -253,6 +253,29 @@ def test_the_batch_calendar_ends_on_31_december():
     assert (bp.expected["month"] <= "2025-12").all()  # nothing expected in January
 
 
+def test_a_time_limit_without_a_solution_is_an_error_not_an_empty_batch(monkeypatch):
+    import placement.optimizer.batch as batch_mod
+    from placement._errors import InfeasibleError
+
+    hh, dw, ar, acc = make_year(30, 80, seed=4, days=60)
+    pol = _policy()
+    uni, _ = build_universe(hh, dw, ar, acc, pol)
+    clock = Clock.covering(uni.inst.arrival.min(),
+                           max(uni.inst.arrival.max(), uni.offer_date.max()), 7)
+    real = batch_mod._highs
+
+    def no_time(policy, *, time_limit_s, mip_gap):
+        h = real(policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        h.setOptionValue("time_limit", 0.0)  # HiGHS stops before it has any plan
+        return h
+
+    monkeypatch.setattr(batch_mod, "_highs", no_time)
+    with pytest.raises(InfeasibleError, match=r"no feasible batch plan .* time limit"):
+        propose_batch(hh, dw, ar, acc, pol, "2025-01-29", n_scenarios=2)
+    with pytest.raises(InfeasibleError, match="no feasible batch plan"):
+        run_batches(uni, clock, "myopic")
+
+
 def test_locks_carry_through_the_year_for_every_method():
     hh, dw, ar, acc = make_year(12, 30, seed=8, days=56)
     pol = _policy()

@@ -741,6 +741,14 @@ class _Model:
         h.run()
         status = h.modelStatusToString(h.getModelStatus())
         sol = h.getSolution()
+        if status != "Optimal" and not _has_primal(h, sol):
+            # a time limit reached before any feasible plan: its column values are not a plan
+            if status == "Time limit reached" and not relax:
+                msg = (f"no feasible batch plan was found within the time limit of "
+                       f"{time_limit_s:g} s, so no placement is proposed; raise "
+                       "solver.time_limit_s")
+                raise InfeasibleError([msg])
+            status = f"{status} (no feasible solution)"
         x = np.asarray(sol.col_value, dtype=float) if self.n_cols else np.zeros(0)
         duals = (np.asarray(sol.row_dual, dtype=float)
                  if (relax or not integ.any()) and self.n_rows else np.zeros(self.n_rows))
@@ -749,6 +757,14 @@ class _Model:
         if len(duals) != self.n_rows:
             duals = np.zeros(self.n_rows)
         return status, x, duals
+
+
+def _has_primal(h: Any, sol: Any) -> bool:
+    """Whether HiGHS holds a feasible primal solution (not just the zeros of none)."""
+    import highspy
+
+    feasible = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+    return bool(sol.value_valid) and int(h.getInfo().primal_solution_status) == feasible
 
 
 def _scenario_pairs(uni: Universe, clock: Clock, b: int, hh_src: np.ndarray,
