@@ -4,6 +4,7 @@ hard rules hold in every batch, results repeat for a seed, decisions carry betwe
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
@@ -329,6 +330,27 @@ def test_simulation_repeats_for_a_seed_and_writes_its_files(tmp_path):
     # with a quota the arrivals are drawn anew per seed, the same for every method
     q = simulate_year(hh, dw, ar, acc, pol, seeds=[3], quota=20, n_scenarios=2)
     assert (q.methods["households"] == 20).all()
+
+
+def test_year_files_are_one_set_and_no_cell_runs_as_a_formula(tmp_path):
+    from placement.export import check_file_set, restore_formulas
+
+    hh, dw, ar, acc = make_year(10, 24, seed=5, days=28)
+    hh = hh.copy()
+    first = str(hh["household_id"].iloc[0])
+    hh.loc[hh.index[0], "household_id"] = "=HYPERLINK(1)"
+    run = simulate_year(hh, dw, ar, acc, _policy(), seeds=[1], n_scenarios=1)
+    assert "=HYPERLINK(1)" in set(run.households["household_id"])
+    paths = write_year(run, tmp_path / "year")
+    text = paths["households"].read_text(encoding="utf-8")
+    assert "\n=HYPERLINK" not in text
+    assert "'=HYPERLINK(1)" in text
+    back = restore_formulas(pd.read_csv(paths["households"], dtype={"household_id": str}))
+    assert "=HYPERLINK(1)" in set(back["household_id"])
+    assert first not in set(back["household_id"])
+    digests = json.loads(paths["summary"].read_text(encoding="utf-8"))["files"]
+    assert set(digests) == {"methods.csv", "households.csv", "ratios.png"}
+    assert check_file_set(paths["summary"], digests) == []
 
 
 def test_cli_year_simulate_and_batch_until(tmp_path, capsys):
