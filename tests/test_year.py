@@ -396,3 +396,35 @@ def test_priced_batches_of_large_futures_keep_the_hard_rules(monkeypatch, seed):
     _check_rules(uni, clock, state, batches)
     j_h = year_objective(uni, hindsight_plan(uni, clock), clock.end)
     assert year_objective(uni, state, clock.end) <= j_h + 1e-6
+
+
+def test_batch_and_year_score_the_retention_term_when_it_is_weighed(demo_dir, monkeypatch):
+    import placement.optimizer.weekly as weekly_mod
+    import placement.optimizer.year as year_mod
+    from placement import planning
+    from placement.score import RETENTION_COLUMN
+
+    seen: dict[str, pd.DataFrame] = {}
+
+    def capture(name):
+        def run(households, dwellings, areas, access, policy, *args, **kwargs):
+            seen[name] = access
+            return weekly_mod.BatchPlan(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
+                                        pd.DataFrame(), {})
+        return run
+
+    monkeypatch.setattr(weekly_mod, "propose_batch", capture("batch"))
+    monkeypatch.setattr(year_mod, "simulate_year", capture("year"))
+    ds = planning.load_dataset(demo_dir)
+    acc = planning.accessibility(demo_dir)
+    pol = planning.policy_for("default", weights={"retention": 0.5})
+    planning.batch_plan(demo_dir, pol, until="2026-03-02", dataset=ds, access=acc)
+    planning.simulate_year_on(demo_dir, pol, dataset=ds, access=acc)
+    for name in ("batch", "year"):
+        pred = seen[name][RETENTION_COLUMN]
+        assert pred.notna().any(), name  # the term is scored, not all unknown
+        assert ((pred.dropna() > 0) & (pred.dropna() < 1)).all(), name
+    # with the weight at 0 nothing is fitted and the term stays absent
+    planning.batch_plan(demo_dir, planning.policy_for("default", weights={"retention": 0.0}),
+                        until="2026-03-02", dataset=ds, access=acc)
+    assert RETENTION_COLUMN not in seen["batch"].columns
