@@ -173,10 +173,7 @@ def make_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default", 
     acc = access if access is not None else accessibility(folder, date=date, window=window,
                                                           use_cache=use_cache)
     pol = policy_for(policy, weights=weights, area_caps=area_caps)
-    retention = None
-    if pol.weights.retention > 0:
-        retention = retention_model_for(ds, acc)
-        acc = with_predicted_retention(acc, retention)
+    acc, retention = access_with_retention(ds, acc, pol)
     proposal = propose(ds.households, ds.dwellings, ds.areas, acc, pol, locks=locks,
                        rejected=rejected, previous=previous, time_limit_s=time_limit_s,
                        mip_gap=mip_gap)
@@ -233,6 +230,39 @@ def with_predicted_retention(access: pd.DataFrame, fit: Any) -> pd.DataFrame:
     out = access.copy()
     out[RETENTION_COLUMN] = pred.reindex(out.index.astype(str)).to_numpy()
     return out
+
+
+def access_with_retention(ds: Dataset, access: pd.DataFrame,
+                          policy: Policy) -> tuple[pd.DataFrame, Any]:
+    """Return ``access`` with the retention term when the policy weighs it, and the fit.
+
+    Every planner (the plan, the weekly batch, the year replayed) scores through this, so a
+    retention weight above 0 never silently drops the term.
+
+    Parameters
+    ----------
+    ds : Dataset
+        Loaded dataset (its residence history trains the model).
+    access : pandas.DataFrame
+        Accessibility table.
+    policy : Policy
+        The policy; with ``weights.retention`` 0 nothing is fitted.
+
+    Returns
+    -------
+    tuple
+        The accessibility table (with ``predicted_retention`` when fitted) and the
+        :class:`placement.retention_model.RetentionFit` (``None`` when not fitted).
+
+    Raises
+    ------
+    ConfigError, RetentionError
+        As :func:`retention_model_for`.
+    """
+    if policy.weights.retention <= 0:
+        return access, None
+    fit = retention_model_for(ds, access)
+    return with_predicted_retention(access, fit), fit
 
 
 def retention_summary(plan: Plan, target: Any = None) -> dict[str, Any]:
@@ -878,6 +908,7 @@ def batch_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default",
     ds = dataset if dataset is not None else load_dataset(folder)
     acc = access if access is not None else accessibility(folder, date=date, window=window)
     pol = policy_for(policy)
+    acc, _ = access_with_retention(ds, acc, pol)
     locks = rejected = None
     notes: list[str] = []
     if engine is not None:
@@ -903,5 +934,6 @@ def simulate_year_on(dataset_dir: str | Path, policy: str | Path | Policy = "def
     folder = Path(dataset_dir)
     ds = dataset if dataset is not None else load_dataset(folder)
     acc = access if access is not None else accessibility(folder, date=date, window=window)
-    return simulate_year(ds.households, ds.dwellings, ds.areas, acc, policy_for(policy),
-                         **kwargs)
+    pol = policy_for(policy)
+    acc, _ = access_with_retention(ds, acc, pol)
+    return simulate_year(ds.households, ds.dwellings, ds.areas, acc, pol, **kwargs)

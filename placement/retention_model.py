@@ -18,7 +18,8 @@ measured but finds no place within reach counts as :data:`WALK_CAP_MIN`, a publi
 time with known departures but no journey as :data:`PT_CAP_MIN`; a measure that could not be
 measured is unknown: such persons are left out of the fit and such dwellings get no prediction
 (NaN), never a guess. Numeric features are standardised on the training rows; categorical ones
-are one-hot coded, every level kept; the intercept is not penalised (penalty ``l2 / 2 *
+are one-hot coded, every level kept (a level the training rows did not have, or a missing one,
+is unknown: no prediction); the intercept is not penalised (penalty ``l2 / 2 *
 sum(beta**2)`` on the standardised scale).
 
 The figures are an **association, not a cause**: households were not placed at random, and
@@ -300,9 +301,11 @@ class RetentionModel:
         z = ((x_num - self.mean) / self.scale).to_numpy(dtype=float)
         parts = [np.nan_to_num(z, nan=0.0)]
         for col, levels in self.levels.items():
-            values = (frame[col].astype(str) if col in frame.columns
-                      else pd.Series("", index=frame.index))
-            parts.append(np.column_stack([(values == lv).to_numpy(float) for lv in levels])
+            values = _category(frame, col)
+            # a level the training rows did not have (or none) is unknown, not the intercept
+            known &= values.isin(levels).fillna(False).to_numpy(dtype=bool)
+            parts.append(np.column_stack([(values == lv).fillna(False).to_numpy(float)
+                                          for lv in levels])
                          if levels else np.zeros((len(frame), 0)))
         return np.hstack(parts) if parts else np.zeros((len(frame), 0)), known
 
@@ -315,6 +318,14 @@ class RetentionModel:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """Return the predicted probability of staying; NaN where a measure is unknown."""
         return _sigmoid(self.linear(frame))
+
+
+def _category(frame: pd.DataFrame, col: str) -> pd.Series:
+    """Return ``frame[col]`` as text, missing (NA) where absent, empty or not given."""
+    if col not in frame.columns:
+        return pd.Series(pd.NA, index=frame.index, dtype="string")
+    values = frame[col].astype("string").str.strip()
+    return values.mask(values.isin(["", "nan", "None", "<NA>"]))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -369,6 +380,9 @@ def fit_retention_model(persons: pd.DataFrame, settings: ModelSettings | None = 
     num = dwelling_features(data, s.features)
     num = num[[c for c in num.columns if num[c].notna().any()]]
     known = num.notna().all(axis=1)
+    for c in s.categorical:
+        if c in data.columns:
+            known &= _category(data, c).notna()
     left_out = int((~known).sum())
     data, num = data.loc[known], num.loc[known]
     y = data["stayed"].to_numpy(dtype=float)
@@ -380,7 +394,7 @@ def fit_retention_model(persons: pd.DataFrame, settings: ModelSettings | None = 
     sd = num.std(ddof=0)
     num = num[[c for c in num.columns if sd[c] > 0]]
     mean, scale = num.mean(), num.std(ddof=0)
-    levels = {c: sorted(data[c].astype(str).unique()) for c in s.categorical if c in data.columns}
+    levels = {c: sorted(_category(data, c).unique()) for c in s.categorical if c in data.columns}
     model = RetentionModel(intercept=0.0, coef=pd.Series(dtype=float), numeric=list(num.columns),
                            mean=mean, scale=scale, levels=levels,
                            type_mix=data["household_type"].astype(str).value_counts(

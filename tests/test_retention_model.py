@@ -261,3 +261,15 @@ def test_logistic_model_on_the_access_table_finds_the_direction_of_the_relation(
     assert list(v.by_year["cohort"]) == [2017, 2018, 2019, 2020]
     assert v.better_than_base
     assert v.pooled["auc"] > 0.55
+
+
+def test_an_area_or_type_the_training_rows_did_not_have_gives_no_prediction() -> None:
+    h = _history()
+    p = outcome_frame(h)
+    m = fit_retention_model(p, ModelSettings(features=(), categorical=("household_type",
+                                                                      "area_id")))
+    frame = pd.DataFrame({"household_type": ["single", "single", "single", "nomad"],
+                          "area_id": ["A", "ZZ", None, "A"]})
+    pred = m.predict(frame)
+    assert 0 < pred[0] < 1
+    assert np.isnan(pred[1:]).all()  # unseen area, no area, unseen type: unknown, not a guess

@@ -4,6 +4,7 @@ hard rules hold in every batch, results repeat for a seed, decisions carry betwe
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
@@ -240,6 +241,42 @@ def test_weekly_batch_places_locks_and_never_rejected_pairs(tmp_path):
     assert paths["kept"].exists()
 
 
+def test_the_batch_calendar_ends_on_31_december():
+    until = np.datetime64("2026-06-03")
+    clock = Clock.until(until, np.datetime64("2026-12-31"), 7)
+    last = clock.date(clock.n_batches - 1)
+    assert last <= np.datetime64("2026-12-31") < last + np.timedelta64(7, "D")
+    assert clock.end == np.datetime64("2026-12-31")
+    hh, dw, ar, acc = make_year(30, 80, seed=4, days=60)
+    bp = propose_batch(hh, dw, ar, acc, _policy(), "2025-06-03", n_scenarios=2, quota=60)
+    assert bp.summary["year_end"] == "2025-12-31"
+    assert len(bp.expected) > 0
+    assert (bp.expected["month"] <= "2025-12").all()  # nothing expected in January
+
+
+def test_a_time_limit_without_a_solution_is_an_error_not_an_empty_batch(monkeypatch):
+    import placement.optimizer.batch as batch_mod
+    from placement._errors import InfeasibleError
+
+    hh, dw, ar, acc = make_year(30, 80, seed=4, days=60)
+    pol = _policy()
+    uni, _ = build_universe(hh, dw, ar, acc, pol)
+    clock = Clock.covering(uni.inst.arrival.min(),
+                           max(uni.inst.arrival.max(), uni.offer_date.max()), 7)
+    real = batch_mod._highs
+
+    def no_time(policy, *, time_limit_s, mip_gap):
+        h = real(policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        h.setOptionValue("time_limit", 0.0)  # HiGHS stops before it has any plan
+        return h
+
+    monkeypatch.setattr(batch_mod, "_highs", no_time)
+    with pytest.raises(InfeasibleError, match=r"no feasible batch plan .* time limit"):
+        propose_batch(hh, dw, ar, acc, pol, "2025-01-29", n_scenarios=2)
+    with pytest.raises(InfeasibleError, match="no feasible batch plan"):
+        run_batches(uni, clock, "myopic")
+
+
 def test_locks_carry_through_the_year_for_every_method():
     hh, dw, ar, acc = make_year(12, 30, seed=8, days=56)
     pol = _policy()
@@ -295,6 +332,27 @@ def test_simulation_repeats_for_a_seed_and_writes_its_files(tmp_path):
     assert (q.methods["households"] == 20).all()
 
 
+def test_year_files_are_one_set_and_no_cell_runs_as_a_formula(tmp_path):
+    from placement.export import check_file_set, restore_formulas
+
+    hh, dw, ar, acc = make_year(10, 24, seed=5, days=28)
+    hh = hh.copy()
+    first = str(hh["household_id"].iloc[0])
+    hh.loc[hh.index[0], "household_id"] = "=HYPERLINK(1)"
+    run = simulate_year(hh, dw, ar, acc, _policy(), seeds=[1], n_scenarios=1)
+    assert "=HYPERLINK(1)" in set(run.households["household_id"])
+    paths = write_year(run, tmp_path / "year")
+    text = paths["households"].read_text(encoding="utf-8")
+    assert "\n=HYPERLINK" not in text
+    assert "'=HYPERLINK(1)" in text
+    back = restore_formulas(pd.read_csv(paths["households"], dtype={"household_id": str}))
+    assert "=HYPERLINK(1)" in set(back["household_id"])
+    assert first not in set(back["household_id"])
+    digests = json.loads(paths["summary"].read_text(encoding="utf-8"))["files"]
+    assert set(digests) == {"methods.csv", "households.csv", "ratios.png"}
+    assert check_file_set(paths["summary"], digests) == []
+
+
 def test_cli_year_simulate_and_batch_until(tmp_path, capsys):
     from fixtures_data import write_dataset
 
@@ -338,3 +396,35 @@ def test_priced_batches_of_large_futures_keep_the_hard_rules(monkeypatch, seed):
     _check_rules(uni, clock, state, batches)
     j_h = year_objective(uni, hindsight_plan(uni, clock), clock.end)
     assert year_objective(uni, state, clock.end) <= j_h + 1e-6
+
+
+def test_batch_and_year_score_the_retention_term_when_it_is_weighed(demo_dir, monkeypatch):
+    import placement.optimizer.weekly as weekly_mod
+    import placement.optimizer.year as year_mod
+    from placement import planning
+    from placement.score import RETENTION_COLUMN
+
+    seen: dict[str, pd.DataFrame] = {}
+
+    def capture(name):
+        def run(households, dwellings, areas, access, policy, *args, **kwargs):
+            seen[name] = access
+            return weekly_mod.BatchPlan(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(),
+                                        pd.DataFrame(), {})
+        return run
+
+    monkeypatch.setattr(weekly_mod, "propose_batch", capture("batch"))
+    monkeypatch.setattr(year_mod, "simulate_year", capture("year"))
+    ds = planning.load_dataset(demo_dir)
+    acc = planning.accessibility(demo_dir)
+    pol = planning.policy_for("default", weights={"retention": 0.5})
+    planning.batch_plan(demo_dir, pol, until="2026-03-02", dataset=ds, access=acc)
+    planning.simulate_year_on(demo_dir, pol, dataset=ds, access=acc)
+    for name in ("batch", "year"):
+        pred = seen[name][RETENTION_COLUMN]
+        assert pred.notna().any(), name  # the term is scored, not all unknown
+        assert ((pred.dropna() > 0) & (pred.dropna() < 1)).all(), name
+    # with the weight at 0 nothing is fitted and the term stays absent
+    planning.batch_plan(demo_dir, planning.policy_for("default", weights={"retention": 0.0}),
+                        until="2026-03-02", dataset=ds, access=acc)
+    assert RETENTION_COLUMN not in seen["batch"].columns

@@ -174,6 +174,17 @@ class Clock:
         return cls(first, int(cadence_days), int(n),
                    stop if end is None else max(np.datetime64(end, "D"), stop))
 
+    @classmethod
+    def until(cls, first: np.datetime64, end: np.datetime64, cadence_days: int) -> Clock:
+        """Make batches from ``first`` on or before ``end``; the year ends at ``end``.
+
+        There is always the batch at ``first`` (and the year then ends no earlier).
+        """
+        first = np.datetime64(first, "D")
+        end = max(np.datetime64(end, "D"), first)
+        span = int((end - first).astype(np.int64))
+        return cls(first, int(cadence_days), span // int(cadence_days) + 1, end)
+
 
 @dataclass
 class Universe:
@@ -731,6 +742,14 @@ class _Model:
         h.run()
         status = h.modelStatusToString(h.getModelStatus())
         sol = h.getSolution()
+        if status != "Optimal" and not _has_primal(h, sol):
+            # a time limit reached before any feasible plan: its column values are not a plan
+            if status == "Time limit reached" and not relax:
+                msg = (f"no feasible batch plan was found within the time limit of "
+                       f"{time_limit_s:g} s, so no placement is proposed; raise "
+                       "solver.time_limit_s")
+                raise InfeasibleError([msg])
+            status = f"{status} (no feasible solution)"
         x = np.asarray(sol.col_value, dtype=float) if self.n_cols else np.zeros(0)
         duals = (np.asarray(sol.row_dual, dtype=float)
                  if (relax or not integ.any()) and self.n_rows else np.zeros(self.n_rows))
@@ -739,6 +758,14 @@ class _Model:
         if len(duals) != self.n_rows:
             duals = np.zeros(self.n_rows)
         return status, x, duals
+
+
+def _has_primal(h: Any, sol: Any) -> bool:
+    """Whether HiGHS holds a feasible primal solution (not just the zeros of none)."""
+    import highspy
+
+    feasible = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+    return bool(sol.value_valid) and int(h.getInfo().primal_solution_status) == feasible
 
 
 def _scenario_pairs(uni: Universe, clock: Clock, b: int, hh_src: np.ndarray,

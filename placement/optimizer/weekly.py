@@ -232,11 +232,10 @@ def propose_batch(households: pd.DataFrame, dwellings: pd.DataFrame, areas: pd.D
     uni, lock_pos = build_universe(households, dwellings, areas, access, policy, locks=locks,
                                    rejected=rejected)
     inst = uni.inst
-    last = max([t, inst.arrival.max() if inst.n_households else t,
-                uni.offer_date.max() if inst.n_dwellings else t])
     year_end = (np.datetime64(f"{str(t)[:4]}-12-31", "D") if end is None
                 else np.datetime64(pd.Timestamp(end).date(), "D"))
-    clock = Clock.covering(t, max(last, year_end), int(cadence_days))
+    # batches on or before the year end; what arrives or frees after it is next year's
+    clock = Clock.until(t, year_end, int(cadence_days))
     bh = clock.batch_of(inst.arrival)
     bd = clock.batch_of(uni.offer_date)
     early = inst.arrival <= t

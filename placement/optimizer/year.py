@@ -339,22 +339,27 @@ OBJECTIVE_WORDS = ("J = sum over placed households of (1 point per person + the 
 def write_year(result: YearResult, out_dir: str | Path) -> dict[str, Path]:
     """Write ``methods.csv``, ``households.csv``, ``ratios.png`` and ``summary.json``.
 
+    The files are one set (``summary.json``, written last, names each with its SHA-256); no
+    text cell of the CSVs can run as a spreadsheet formula.
+
     Returns
     -------
     dict
         Paths keyed ``methods``, ``households``, ``chart``, ``summary``.
     """
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from placement.export import neutralise_formulas, write_file_set
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"methods": out / "methods.csv", "households": out / "households.csv",
              "chart": out / "ratios.png", "summary": out / "summary.json"}
-    result.methods.to_csv(paths["methods"], index=False, float_format="%.6g")
-    result.households.to_csv(paths["households"], index=False, float_format="%.4g")
     fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=120)
     t = result.methods
     names = [m for m in METHODS if m in set(t["method"])]
@@ -371,8 +376,17 @@ def write_year(result: YearResult, out_dir: str | Path) -> dict[str, Path]:
     ax.set_title("Year replayed in batches: ratio to hindsight (bars: mean, dots: seeds)",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(paths["chart"])
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
-    paths["summary"].write_text(json.dumps(result.parameters, indent=2, default=str) + "\n",
-                                encoding="utf-8")
+    write_file_set(
+        {paths["methods"].name: neutralise_formulas(result.methods).to_csv(
+            index=False, float_format="%.6g"),
+         paths["households"].name: neutralise_formulas(result.households).to_csv(
+            index=False, float_format="%.4g"),
+         paths["chart"].name: png.getvalue()},
+        paths["summary"],
+        lambda digests: json.dumps({**result.parameters, "files": digests}, indent=2,
+                                   default=str) + "\n",
+    )
     return paths
