@@ -343,8 +343,21 @@ def _save_as(run_id: int, households: list[str], action: str, reason: str, user:
 
 def _assign(base: review.ReviewBase, run_id: int, hid: str, dwelling_id: str, user: auth.User,
             lang: str) -> None:
-    """A manual assignment: checked against the hard rules, stored as an approval."""
-    broken = review.check_assignment(base, hid, dwelling_id, lang)
+    """A manual assignment: checked against every hard rule, stored as an approval.
+
+    The area cap and the building limit count what the run's proposals and the decisions
+    already place (the household itself moves, it is not counted twice).
+    """
+    try:
+        _, proposals = store.load_run(views.engine(), run_id)
+        status = store.proposal_status(views.engine(), run_id)
+        decided = review.effective(proposals, status, _allocations(run_id))
+        _, held = _decided_context(run_id)
+        broken = review.check_assignment(base, hid, dwelling_id, lang, proposals=decided,
+                                         held=held)
+    except PlacementError as err:
+        _flash("error", str(err))
+        return
     if broken:
         _flash("error", t("card.breaks", lang, dwelling=dwelling_id, rules="; ".join(broken)))
     elif _save(run_id, [hid], "approve", t("card.manual_reason", lang), user, lang,

@@ -161,6 +161,14 @@ LABELS: dict[str, dict[str, str]] = {
     "rule.rooms_or_more": {"da": "{lo} værelser eller flere", "en": "{lo} rooms or more"},
     "rule.rent_ceiling": {"da": "husleje højst {ceiling}", "en": "rent at most {ceiling}"},
     "rule.step_free": {"da": "niveaufri adgang", "en": "step-free access"},
+    "rule.area_cap": {"da": "plads under loftet i {area} ({free} personer fri, "
+                            "husstanden er {persons})",
+                      "en": "room under the cap of {area} ({free} persons free, "
+                            "the household is {persons})"},
+    "rule.building_limit": {"da": "højst {limit} husstande i samme bygning "
+                                  "({n} er der allerede)",
+                            "en": "at most {limit} households in one building "
+                                  "({n} already there)"},
     "rule.availability": {"da": "ledig senest {date}", "en": "free by {date}"},
     "rule.permanent_only": {"da": "permanent bolig", "en": "permanent housing"},
     "rule.excluded_areas": {"da": "uden for udpegede områder", "en": "outside designated areas"},
