@@ -72,9 +72,15 @@ def review_page(user: auth.User, lang: str) -> None:
         st.info(t("review.no_run", lang))
         if user.can("decide") and st.button(t("review.propose", lang), key="propose"):
             with st.spinner(t("whatif.running", lang)):
-                plan = planning.plan_with_decisions(views.engine(), views.dataset_dir(),
-                                                    views.policy_name(), user=user.username)
-                views.open_run(planning.store_plan(views.engine(), plan, user=user.username))
+                try:
+                    plan = planning.plan_with_decisions(views.engine(), views.dataset_dir(),
+                                                        views.policy_name(),
+                                                        user=user.username)
+                    new_run = planning.store_plan(views.engine(), plan, user=user.username)
+                except PlacementError as err:
+                    st.error(str(err))
+                    return
+                views.open_run(new_run)
             st.rerun()
         return
     changes = st.session_state.get("run_changes")
@@ -125,7 +131,11 @@ def work_queue(run_id: int, user: auth.User, lang: str) -> None:
 
 def _work_queue(run_id: int, user: auth.User, lang: str) -> None:
     folder = str(views.dataset_dir())
-    base = _review_base(folder, run_id)
+    try:
+        base = _review_base(folder, run_id)
+    except PlacementError as err:
+        st.error(str(err))
+        return
     _, proposals = store.load_run(views.engine(), run_id)
     status = store.proposal_status(views.engine(), run_id)
     allocations = _allocations(run_id)
