@@ -18,7 +18,7 @@ import views
 from placement import auth, planning, review, store
 from placement._errors import PlacementError
 from placement.decisions import DecisionConflictError, DecisionError
-from placement.i18n import t
+from placement.i18n import markdown_escape, t
 
 #: Height of the map and of the right-hand column (fits 1366x768 below the metrics).
 MAP_HEIGHT = 460
@@ -244,7 +244,7 @@ def _queue_list(shown: pd.DataFrame, selected: str | None, run_id: int,
 
 
 def _facts(lines: list[tuple[str, str]]) -> str:
-    return "\n".join(f"- **{k}:** {v}" for k, v in lines)
+    return "\n".join(f"- **{k}:** {markdown_escape(v)}" for k, v in lines)
 
 
 def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame,
@@ -253,15 +253,16 @@ def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame
     rejected, held = _decided_context(run_id)
     card = review.household_card(base, proposals, status, hid, language=lang,
                                  rejected=rejected, held=held, allocations=allocations)
-    title = t("card.household", lang, household=hid)
+    title = t("card.household", lang, household=markdown_escape(hid))
     st.markdown(f"**{title}** · {card['status_text']} · "
                 f"{t('card.score', lang, score=card['score_text'])}")
     c1, c2 = st.columns(2)
     c1.markdown(_facts(card["household"]))
     if card["dwelling_id"] is not None:
-        c2.markdown(f"**{t('card.proposed', lang, dwelling=card['dwelling_id'])}**\n"
+        dwelling = markdown_escape(card["dwelling_id"])
+        c2.markdown(f"**{t('card.proposed', lang, dwelling=dwelling)}**\n"
                     + _facts(card["dwelling"]))
-    st.markdown(f"**{t('card.reason', lang)}:** {card['reason']}")
+    st.markdown(f"**{t('card.reason', lang)}:** {markdown_escape(card['reason'])}")
     if card["terms"]:
         st.markdown(" · ".join(f"{name} {value} ({t('card.weight', lang).lower()} {w})"
                                for name, value, w in card["terms"]))
@@ -274,14 +275,16 @@ def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame
     for a in alts.itertuples(index=False):
         diff = a.diff_text or ""
         if pd.notna(a.taken_by):
-            diff = f"{diff}, {t('card.alt_taken', lang, household=a.taken_by)}".strip(", ")
-        line = t("card.alt_line", lang, dwelling=a.dwelling_id, address=a.address,
-                 area=a.area or "–", rooms=int(a.rooms) if pd.notna(a.rooms) else "–",
+            taken = t("card.alt_taken", lang, household=markdown_escape(a.taken_by))
+            diff = f"{diff}, {taken}".strip(", ")
+        line = t("card.alt_line", lang, dwelling=markdown_escape(a.dwelling_id),
+                 address=markdown_escape(a.address), area=markdown_escape(a.area) or "–",
+                 rooms=int(a.rooms) if pd.notna(a.rooms) else "–",
                  rent=a.rent_text, score=a.score_text, diff=diff or "–")
         c_text, c_btn = st.columns([4, 1])
         c_text.caption(line)
         if user.can("decide"):
-            c_btn.button(t("card.choose", lang, dwelling=a.dwelling_id),
+            c_btn.button(t("card.choose", lang, dwelling=markdown_escape(a.dwelling_id)),
                          key=f"choose_{hid}_{a.dwelling_id}", on_click=_assign,
                          args=(base, run_id, hid, str(a.dwelling_id), user, lang))
     if card["dwelling_id"] is None:
@@ -290,7 +293,7 @@ def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame
         if not len(away):
             st.caption(t("card.nothing_close", lang))
         for rule, group in away.groupby("rule_text", sort=False):
-            examples = ", ".join(group["dwelling_id"].head(3))
+            examples = ", ".join(markdown_escape(d) for d in group["dwelling_id"].head(3))
             st.caption(t("card.would_place_line", lang, n=int(group["n_dwellings"].iloc[0]),
                          rule=rule, examples=examples))
 

@@ -16,7 +16,7 @@ import views
 
 from placement import auth, planning, store, whatif
 from placement._errors import PlacementError
-from placement.i18n import local_time, t
+from placement.i18n import local_time, markdown_escape, t
 
 
 def whatif_page(user: auth.User, lang: str) -> None:
@@ -277,7 +277,7 @@ def _sweep_front(state: dict[str, Any], lang: str) -> None:
     row = stored[stored["run"] == run_no].iloc[0]
     run = views.run_summary(int(row["run_id"]))  # aggregates only: open to every role
     scenario = store.load_scenario(views.engine(), int(row["scenario_id"]))
-    st.markdown(f"**{scenario['name']}**")
+    st.markdown(f"**{markdown_escape(scenario['name'])}**")
     views.metrics(run, lang)
     definition = scenario["definition"]
     st.caption(_sw("changes", lang))

@@ -319,3 +319,48 @@ def test_one_rule_away_free_excludes_dwellings_held_by_others(base, plan):
                                  allocations=held)
     got = card["one_rule_away"]
     assert not got.loc[got["dwelling_id"] == d, "free"].any()
+
+
+@pytest.mark.parametrize("text", ["![x](http://e)", "[link](http://e.example/a)",
+                                  "**bold** _it_ `code`", "# heading", "1. list", "- item",
+                                  "> quote", "<img src=x>", "a | b", "\\*", "line\n# two",
+                                  "    code", "Søndergade 4, 2. th."])
+def test_markdown_escape_keeps_the_text_literal(text):
+    from markdown_it import MarkdownIt
+
+    from placement.i18n import markdown_escape
+
+    out = markdown_escape(text)
+    html = MarkdownIt("commonmark").enable("table").render(out)
+    # independent check: rendered as one plain paragraph, no element but <p>
+    assert html.startswith("<p>")
+    assert html.rstrip().endswith("</p>")
+    inner = html.strip()[3:-4]
+    assert "<" not in inner.replace("&lt;", "")
+    import html as html_lib
+    assert html_lib.unescape(inner) == " ".join(text.splitlines()).lstrip()
+
+
+def test_markdown_escape_of_nothing_is_empty():
+    from placement.i18n import markdown_escape
+
+    assert markdown_escape(None) == ""
+    assert markdown_escape(12) == "12"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab1 æ\\`*_{}[]()#+-.!|<>~$:=\"'&/@%^?,;", min_size=1, max_size=30)
+       .map(str.strip).filter(bool))
+def test_markdown_escape_is_literal_for_any_text(text):
+    import html as html_lib
+
+    from markdown_it import MarkdownIt
+
+    from placement.i18n import markdown_escape
+
+    html = MarkdownIt("commonmark").enable("table").render(markdown_escape(text)).strip()
+    assert html.startswith("<p>"), html
+    assert html.endswith("</p>"), html
+    inner = html[3:-4]
+    assert "<" not in inner
+    assert " ".join(html_lib.unescape(inner).split()) == " ".join(text.split())
