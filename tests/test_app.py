@@ -206,3 +206,14 @@ def test_a_removed_user_is_signed_out_without_a_restart(app, app_env, tmp_path, 
     assert len(app.sidebar.radio) == 0
     assert [w.value for w in app.warning] == [
         "Du er logget ud, fordi din bruger er ændret eller fjernet."]
+
+
+def test_what_if_cap_slider_reaches_a_policy_cap_above_ten_percent(app, tmp_path, monkeypatch):
+    policy = tmp_path / "wide.toml"
+    policy.write_text("[rules]\nmax_area_share = 0.153\n", encoding="utf-8")
+    monkeypatch.setenv("PLACEMENT_POLICY", str(policy))
+    sign_in(app, "per")
+    go(app, "whatif")
+    slider = app.slider(key="wf_cap_share")
+    assert slider.value == pytest.approx(15.3)
+    assert slider.max == pytest.approx(16.0)
