@@ -229,7 +229,9 @@ def test_a_failing_proposal_or_review_base_is_said_not_thrown(app_env, tmp_path,
     def broken(*args, **kwargs):
         raise DataError([Problem("dwellings.csv", 3, "rooms", "rooms must be a number")])
 
-    # no run yet: the Propose button
+    # no run yet: the Propose button (nothing cached from the other tests' databases)
+    st.cache_data.clear()
+    st.cache_resource.clear()
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     db.upgrade(url)
     monkeypatch.setenv("PLACEMENT_DB", url)
@@ -245,6 +247,7 @@ def test_a_failing_proposal_or_review_base_is_said_not_thrown(app_env, tmp_path,
     assert not at.exception, at.exception
     assert any("rooms must be a number" in e.value for e in at.error)
     # a stored run whose review base cannot be made
+    st.cache_data.clear()
     st.cache_resource.clear()
     monkeypatch.setenv("PLACEMENT_DB", app_env["url"])
     monkeypatch.setattr(review, "review_base", broken)
@@ -254,4 +257,5 @@ def test_a_failing_proposal_or_review_base_is_said_not_thrown(app_env, tmp_path,
     go(at, "review")
     assert not at.exception, at.exception
     assert any("rooms must be a number" in e.value for e in at.error)
+    st.cache_data.clear()
     st.cache_resource.clear()
