@@ -15,7 +15,7 @@ import views
 
 from placement import auth
 from placement._errors import PlacementError
-from placement.i18n import t
+from placement.i18n import markdown_escape, t
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -65,7 +65,7 @@ def retention_page(user: auth.User, lang: str) -> None:
     st.subheader(content.title)
     with st.container(border=True):
         for sentence in content.sentences:
-            st.markdown(sentence)
+            st.markdown(markdown_escape(sentence))
     d1, d2 = st.columns(2)
     d1.download_button(t("retention.download_html", lang), html_bytes, file_name=name,
                        mime="text/html", key="dl_report")
@@ -80,4 +80,4 @@ def retention_page(user: auth.User, lang: str) -> None:
         st.caption(caption)
     with st.expander(t("retention.notes", lang)):
         for note in content.notes:
-            st.markdown(note)
+            st.markdown(markdown_escape(note))

@@ -18,7 +18,7 @@ import views
 from placement import auth, planning, review, store
 from placement._errors import PlacementError
 from placement.decisions import DecisionConflictError, DecisionError
-from placement.i18n import t
+from placement.i18n import markdown_escape, t
 
 #: Height of the map and of the right-hand column (fits 1366x768 below the metrics).
 MAP_HEIGHT = 460
@@ -72,9 +72,15 @@ def review_page(user: auth.User, lang: str) -> None:
         st.info(t("review.no_run", lang))
         if user.can("decide") and st.button(t("review.propose", lang), key="propose"):
             with st.spinner(t("whatif.running", lang)):
-                plan = planning.plan_with_decisions(views.engine(), views.dataset_dir(),
-                                                    views.policy_name(), user=user.username)
-                views.open_run(planning.store_plan(views.engine(), plan, user=user.username))
+                try:
+                    plan = planning.plan_with_decisions(views.engine(), views.dataset_dir(),
+                                                        views.policy_name(),
+                                                        user=user.username)
+                    new_run = planning.store_plan(views.engine(), plan, user=user.username)
+                except PlacementError as err:
+                    st.error(str(err))
+                    return
+                views.open_run(new_run)
             st.rerun()
         return
     changes = st.session_state.get("run_changes")
@@ -125,7 +131,11 @@ def work_queue(run_id: int, user: auth.User, lang: str) -> None:
 
 def _work_queue(run_id: int, user: auth.User, lang: str) -> None:
     folder = str(views.dataset_dir())
-    base = _review_base(folder, run_id)
+    try:
+        base = _review_base(folder, run_id)
+    except PlacementError as err:
+        st.error(str(err))
+        return
     _, proposals = store.load_run(views.engine(), run_id)
     status = store.proposal_status(views.engine(), run_id)
     allocations = _allocations(run_id)
@@ -234,7 +244,7 @@ def _queue_list(shown: pd.DataFrame, selected: str | None, run_id: int,
 
 
 def _facts(lines: list[tuple[str, str]]) -> str:
-    return "\n".join(f"- **{k}:** {v}" for k, v in lines)
+    return "\n".join(f"- **{k}:** {markdown_escape(v)}" for k, v in lines)
 
 
 def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame,
@@ -243,15 +253,16 @@ def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame
     rejected, held = _decided_context(run_id)
     card = review.household_card(base, proposals, status, hid, language=lang,
                                  rejected=rejected, held=held, allocations=allocations)
-    title = t("card.household", lang, household=hid)
+    title = t("card.household", lang, household=markdown_escape(hid))
     st.markdown(f"**{title}** · {card['status_text']} · "
                 f"{t('card.score', lang, score=card['score_text'])}")
     c1, c2 = st.columns(2)
     c1.markdown(_facts(card["household"]))
     if card["dwelling_id"] is not None:
-        c2.markdown(f"**{t('card.proposed', lang, dwelling=card['dwelling_id'])}**\n"
+        dwelling = markdown_escape(card["dwelling_id"])
+        c2.markdown(f"**{t('card.proposed', lang, dwelling=dwelling)}**\n"
                     + _facts(card["dwelling"]))
-    st.markdown(f"**{t('card.reason', lang)}:** {card['reason']}")
+    st.markdown(f"**{t('card.reason', lang)}:** {markdown_escape(card['reason'])}")
     if card["terms"]:
         st.markdown(" · ".join(f"{name} {value} ({t('card.weight', lang).lower()} {w})"
                                for name, value, w in card["terms"]))
@@ -264,14 +275,16 @@ def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame
     for a in alts.itertuples(index=False):
         diff = a.diff_text or ""
         if pd.notna(a.taken_by):
-            diff = f"{diff}, {t('card.alt_taken', lang, household=a.taken_by)}".strip(", ")
-        line = t("card.alt_line", lang, dwelling=a.dwelling_id, address=a.address,
-                 area=a.area or "–", rooms=int(a.rooms) if pd.notna(a.rooms) else "–",
+            taken = t("card.alt_taken", lang, household=markdown_escape(a.taken_by))
+            diff = f"{diff}, {taken}".strip(", ")
+        line = t("card.alt_line", lang, dwelling=markdown_escape(a.dwelling_id),
+                 address=markdown_escape(a.address), area=markdown_escape(a.area) or "–",
+                 rooms=int(a.rooms) if pd.notna(a.rooms) else "–",
                  rent=a.rent_text, score=a.score_text, diff=diff or "–")
         c_text, c_btn = st.columns([4, 1])
         c_text.caption(line)
         if user.can("decide"):
-            c_btn.button(t("card.choose", lang, dwelling=a.dwelling_id),
+            c_btn.button(t("card.choose", lang, dwelling=markdown_escape(a.dwelling_id)),
                          key=f"choose_{hid}_{a.dwelling_id}", on_click=_assign,
                          args=(base, run_id, hid, str(a.dwelling_id), user, lang))
     if card["dwelling_id"] is None:
@@ -280,7 +293,7 @@ def _card(base: review.ReviewBase, proposals: pd.DataFrame, status: pd.DataFrame
         if not len(away):
             st.caption(t("card.nothing_close", lang))
         for rule, group in away.groupby("rule_text", sort=False):
-            examples = ", ".join(group["dwelling_id"].head(3))
+            examples = ", ".join(markdown_escape(d) for d in group["dwelling_id"].head(3))
             st.caption(t("card.would_place_line", lang, n=int(group["n_dwellings"].iloc[0]),
                          rule=rule, examples=examples))
 
@@ -343,8 +356,21 @@ def _save_as(run_id: int, households: list[str], action: str, reason: str, user:
 
 def _assign(base: review.ReviewBase, run_id: int, hid: str, dwelling_id: str, user: auth.User,
             lang: str) -> None:
-    """A manual assignment: checked against the hard rules, stored as an approval."""
-    broken = review.check_assignment(base, hid, dwelling_id, lang)
+    """A manual assignment: checked against every hard rule, stored as an approval.
+
+    The area cap and the building limit count what the run's proposals and the decisions
+    already place (the household itself moves, it is not counted twice).
+    """
+    try:
+        _, proposals = store.load_run(views.engine(), run_id)
+        status = store.proposal_status(views.engine(), run_id)
+        decided = review.effective(proposals, status, _allocations(run_id))
+        _, held = _decided_context(run_id)
+        broken = review.check_assignment(base, hid, dwelling_id, lang, proposals=decided,
+                                         held=held)
+    except PlacementError as err:
+        _flash("error", str(err))
+        return
     if broken:
         _flash("error", t("card.breaks", lang, dwelling=dwelling_id, rules="; ".join(broken)))
     elif _save(run_id, [hid], "approve", t("card.manual_reason", lang), user, lang,

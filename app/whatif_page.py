@@ -6,6 +6,7 @@ and the change per local area come from ``placement.whatif``.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import views
 
 from placement import auth, planning, store, whatif
 from placement._errors import PlacementError
-from placement.i18n import local_time, t
+from placement.i18n import local_time, markdown_escape, t
 
 
 def whatif_page(user: auth.User, lang: str) -> None:
@@ -43,8 +44,10 @@ def whatif_page(user: auth.User, lang: str) -> None:
                                 format_func=lambda a: area_names.get(a, t("whatif.none", lang)),
                                 key="wf_cap_area")
         # in percent with one decimal: a stored 0.035 is shown as 3.5 %, never rounded
-        cap_pct = st.slider(t("whatif.cap_share", lang), 0.0, 10.0,
-                            round(100.0 * float(policy.rules.max_area_share), 1), 0.1,
+        share_pct = round(100.0 * float(policy.rules.max_area_share), 1)
+        # up to 10 %, or the policy's own cap rounded up to a whole percent when higher
+        cap_max = max(10.0, float(math.ceil(round(share_pct, 6))))
+        cap_pct = st.slider(t("whatif.cap_share", lang), 0.0, cap_max, share_pct, 0.1,
                             format="%.1f %%", key="wf_cap_share")
         st.caption(t("whatif.cap_zero_note", lang))
         st.caption(t("whatif.weights", lang))
@@ -277,7 +280,7 @@ def _sweep_front(state: dict[str, Any], lang: str) -> None:
     row = stored[stored["run"] == run_no].iloc[0]
     run = views.run_summary(int(row["run_id"]))  # aggregates only: open to every role
     scenario = store.load_scenario(views.engine(), int(row["scenario_id"]))
-    st.markdown(f"**{scenario['name']}**")
+    st.markdown(f"**{markdown_escape(scenario['name'])}**")
     views.metrics(run, lang)
     definition = scenario["definition"]
     st.caption(_sw("changes", lang))

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from placement._errors import ConfigError
 
-__all__ = ["LABELS", "LANGUAGES", "Language", "kroner", "local_time", "number", "percent", "t"]
+__all__ = ["LABELS", "LANGUAGES", "Language", "kroner", "local_time", "markdown_escape", "number",
+           "percent", "t"]
 
 #: Time zone of the dates a coordinator reads (stored times are UTC).
 LOCAL_TZ = "Europe/Copenhagen"
@@ -161,6 +162,14 @@ LABELS: dict[str, dict[str, str]] = {
     "rule.rooms_or_more": {"da": "{lo} værelser eller flere", "en": "{lo} rooms or more"},
     "rule.rent_ceiling": {"da": "husleje højst {ceiling}", "en": "rent at most {ceiling}"},
     "rule.step_free": {"da": "niveaufri adgang", "en": "step-free access"},
+    "rule.area_cap": {"da": "plads under loftet i {area} ({free} personer fri, "
+                            "husstanden er {persons})",
+                      "en": "room under the cap of {area} ({free} persons free, "
+                            "the household is {persons})"},
+    "rule.building_limit": {"da": "højst {limit} husstande i samme bygning "
+                                  "({n} er der allerede)",
+                            "en": "at most {limit} households in one building "
+                                  "({n} already there)"},
     "rule.availability": {"da": "ledig senest {date}", "en": "free by {date}"},
     "rule.permanent_only": {"da": "permanent bolig", "en": "permanent housing"},
     "rule.excluded_areas": {"da": "uden for udpegede områder", "en": "outside designated areas"},
@@ -442,6 +451,33 @@ _MONTHS = {"da": ("jan.", "feb.", "mar.", "apr.", "maj", "jun.", "jul.", "aug.",
                   "nov.", "dec."),
            "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                   "Dec")}
+
+
+#: Characters with a meaning in (Streamlit's) Markdown: each is written with a backslash.
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~$:=\"'&")
+
+
+def markdown_escape(text: Any) -> str:
+    """Return ``text`` so that Markdown shows it literally (no link, image, emphasis, list).
+
+    Every Markdown punctuation character gets a backslash, line breaks become spaces (no
+    heading, list or quote can start a line) and leading spaces are dropped (no code block).
+    ``None`` is the empty string.
+
+    Parameters
+    ----------
+    text
+        Text from the input data (an address, an area or scenario name, an id).
+
+    Returns
+    -------
+    str
+        Text safe to put inside ``st.markdown`` or ``st.caption``.
+    """
+    if text is None:
+        return ""
+    flat = " ".join(str(text).splitlines()).lstrip()
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in flat)
 
 
 def _missing(value: Any) -> bool:

@@ -45,12 +45,14 @@ from placement.score import PAIR_TERMS
 
 __all__ = [
     "ReviewBase",
+    "all_alternatives",
     "alternatives",
     "check_assignment",
     "conflict_words",
     "decision_preview",
     "effective",
     "household_card",
+    "occupancy",
     "one_rule_away",
     "pair_score",
     "pair_term_values",
@@ -186,9 +188,99 @@ def rule_text(base: ReviewBase, rule: str, household_id: str, language: str = "d
     return t(f"rule.{rule}", language)
 
 
+def occupancy(base: ReviewBase, proposals: pd.DataFrame | None = None,
+              held: Mapping[str, str] | None = None) -> np.ndarray:
+    """Dwelling position each household of the instance occupies (-1: none).
+
+    A household occupies its proposed dwelling (``proposals``: ``household_id``,
+    ``dwelling_id``, optional ``status``; a rejected proposal occupies nothing) unless a
+    decision holds another dwelling for it (``held``: ``dwelling_id -> household_id``).
+    Households and dwellings outside the dataset are left out.
+    """
+    inst = base.inst
+    hpos = pd.Series(np.arange(inst.n_households), index=inst.hh_ids.astype(str))
+    dpos = pd.Series(np.arange(inst.n_dwellings), index=inst.dw_ids.astype(str))
+    occ = np.full(inst.n_households, -1, dtype=np.int64)
+    if proposals is not None and len(proposals):
+        prop = proposals.dropna(subset=["dwelling_id"])
+        if "status" in prop.columns:
+            prop = prop[prop["status"].astype(str) != "rejected"]
+        hh = prop["household_id"].astype(str)
+        dw = prop["dwelling_id"].astype(str)
+        ok = (hh.isin(hpos.index) & dw.isin(dpos.index)).to_numpy()
+        occ[hpos[hh[ok]].to_numpy()] = dpos[dw[ok]].to_numpy()
+    for dw_id, hh_id in (held or {}).items():
+        if str(dw_id) in dpos.index and str(hh_id) in hpos.index:
+            occ[hpos[str(hh_id)]] = dpos[str(dw_id)]
+    return occ
+
+
+def _loads(base: ReviewBase, occ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Persons per area and households per building of the occupied dwellings."""
+    inst = base.inst
+    on = occ >= 0
+    n_areas = len(inst.area_cap)
+    nb = int(inst.dw_building.max()) + 1 if inst.n_dwellings else 0
+    a = inst.dw_area[occ[on]]
+    inside = a >= 0
+    aload = np.bincount(a[inside], weights=inst.persons[on][inside].astype(float),
+                        minlength=n_areas)
+    bload = np.bincount(inst.dw_building[occ[on]], minlength=nb)
+    return aload, bload
+
+
+def _capacity_ok(base: ReviewBase, h: np.ndarray, d: np.ndarray, occ: np.ndarray,
+                 aload: np.ndarray, bload: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair (h, d): area cap kept, building limit kept, others' persons, others' households.
+
+    The household itself is not counted among the others (it would move, not add).
+    """
+    inst, r = base.inst, base.policy.rules
+    own = occ[h]
+    a = inst.dw_area[d]
+    a0 = np.maximum(a, 0)
+    persons = inst.persons[h].astype(float)
+    if len(inst.area_cap):
+        own_a = np.where(own >= 0, inst.dw_area[np.maximum(own, 0)], -1)
+        others_p = aload[a0] - np.where((own_a == a) & (a >= 0), persons, 0.0)
+        area_ok = (a < 0) | (others_p + persons <= inst.area_cap[a0] + 1e-9)
+    else:
+        others_p = np.zeros(len(d))
+        area_ok = np.ones(len(d), dtype=bool)
+    b = inst.dw_building[d]
+    own_b = np.where(own >= 0, inst.dw_building[np.maximum(own, 0)], -1)
+    others_b = bload[b] - ((own_b == b) & (own >= 0)).astype(np.int64)
+    building_ok = others_b + 1 <= int(r.max_households_per_building)
+    if not r.area_cap:
+        area_ok = np.ones(len(d), dtype=bool)
+    if not r.building_limit:
+        building_ok = np.ones(len(d), dtype=bool)
+    return area_ok, building_ok, others_p, others_b
+
+
 def check_assignment(base: ReviewBase, household_id: str, dwelling_id: str,
-                     language: str = "da") -> list[str]:
+                     language: str = "da", *, proposals: pd.DataFrame | None = None,
+                     held: Mapping[str, str] | None = None) -> list[str]:
     """List the hard rules a dwelling breaks for a household, in words (empty: it may be chosen).
+
+    Besides the rules on the pair itself, the area cap (persons of the area's integration
+    residents plus those placed or held there by others, plus this household, at most the
+    cap) and the building limit (households per building) are checked against what
+    ``proposals`` and ``held`` already place (see :func:`occupancy`).
+
+    Parameters
+    ----------
+    base
+        From :func:`review_base`.
+    household_id, dwelling_id
+        The pair to check.
+    language
+        Language of the rule texts.
+    proposals
+        The run's proposals as decided (:func:`effective`); None: nobody else is placed.
+    held
+        ``dwelling_id -> household_id`` of dwellings held by decisions.
 
     Raises
     ------
@@ -196,8 +288,27 @@ def check_assignment(base: ReviewBase, household_id: str, dwelling_id: str,
         Unknown household or dwelling.
     """
     d = base.dwelling_pos(dwelling_id)
-    return [rule_text(base, rule, household_id, language)
-            for rule, mask in rule_masks(base, household_id).items() if not mask[d]]
+    h = base.household_pos(household_id)
+    out = [rule_text(base, rule, household_id, language)
+           for rule, mask in rule_masks(base, household_id).items() if not mask[d]]
+    occ = occupancy(base, proposals, held)
+    aload, bload = _loads(base, occ)
+    area_ok, building_ok, others_p, others_b = _capacity_ok(
+        base, np.array([h]), np.array([d]), occ, aload, bload)
+    inst = base.inst
+    if not area_ok[0]:
+        a = int(inst.dw_area[d])
+        area_id = str(inst.area_ids[a])
+        names = dict(zip(base.dataset.areas["area_id"].astype(str),
+                         base.dataset.areas["name"].astype(str), strict=True))
+        free = max(float(inst.area_cap[a] - others_p[0]), 0.0)
+        out.append(t("rule.area_cap", language, area=names.get(area_id, area_id),
+                     free=number(free, language), persons=int(inst.persons[h])))
+    if not building_ok[0]:
+        out.append(t("rule.building_limit", language,
+                     limit=int(base.policy.rules.max_households_per_building),
+                     n=int(others_b[0])))
+    return out
 
 
 def one_rule_away(base: ReviewBase, household_id: str, *, taken: Iterable[str] = (),
@@ -273,6 +384,9 @@ def alternatives(base: ReviewBase, proposals: pd.DataFrame, household_id: str, *
         ``dwelling_id -> household_id`` of dwellings held by a decision (approved or locked);
         they are not offered.
 
+    Only dwellings that also keep the area cap and the building limit (counting what the
+    proposals and ``held`` already place there, see :func:`check_assignment`) are listed.
+
     Returns
     -------
     pandas.DataFrame
@@ -296,6 +410,11 @@ def alternatives(base: ReviewBase, proposals: pd.DataFrame, household_id: str, *
     ids = inst.dw_ids[d].astype(str)
     keep = np.array([x != current and x not in no and held_by.get(x, str(household_id))
                      == str(household_id) for x in ids], dtype=bool)
+    occ = occupancy(base, proposals, held_by)
+    aload, bload = _loads(base, occ)
+    area_ok, building_ok, _, _ = _capacity_ok(
+        base, np.full(len(d), base.household_pos(household_id)), d, occ, aload, bload)
+    keep &= area_ok & building_ok
     d, s, ids = d[keep], s[keep], ids[keep]
     order = np.lexsort((d, -np.nan_to_num(s, nan=-np.inf)))[:k]
     cur_score = np.nan
@@ -346,6 +465,10 @@ def all_alternatives(base: ReviewBase, proposals: pd.DataFrame, *, k: int | None
             held_by[dpos[str(dw)]] = hpos[str(hh)]
     h, d, s = inst.pair_h, inst.pair_d, inst.pair_score
     ok = (d != current[h]) & ((held_by[d] < 0) | (held_by[d] == h))
+    occ = occupancy(base, proposals, held)
+    aload, bload = _loads(base, occ)
+    area_ok, building_ok, _, _ = _capacity_ok(base, h, d, occ, aload, bload)
+    ok &= area_ok & building_ok
     nd = max(inst.n_dwellings, 1)
     rej = [hpos[str(a)] * nd + dpos[str(b)] for a, b in rejected
            if str(a) in hpos.index and str(b) in dpos.index]
@@ -607,6 +730,11 @@ def household_card(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFra
         reason = (str(reason_raw) if reason_raw is not None and pd.notna(reason_raw)
                   and str(reason_raw) else t("card.unplaced_no_reason", lang))
         taken = {str(x) for x in proposals["dwelling_id"].dropna().astype(str)}
+        taken |= {str(d) for d, h in (held or {}).items() if str(h) != hid}
+        if allocations is not None and len(allocations):
+            taken |= {str(d) for d, h in zip(allocations["dwelling_id"],
+                                             allocations["household_id"], strict=True)
+                      if str(h) != hid}
         away = one_rule_away(base, hid, taken=taken, language=lang)
     else:
         reason = (t("card.why_manual", lang) if bool(prop["manual"])

@@ -206,3 +206,56 @@ def test_a_removed_user_is_signed_out_without_a_restart(app, app_env, tmp_path, 
     assert len(app.sidebar.radio) == 0
     assert [w.value for w in app.warning] == [
         "Du er logget ud, fordi din bruger er ændret eller fjernet."]
+
+
+def test_what_if_cap_slider_reaches_a_policy_cap_above_ten_percent(app, tmp_path, monkeypatch):
+    policy = tmp_path / "wide.toml"
+    policy.write_text("[rules]\nmax_area_share = 0.153\n", encoding="utf-8")
+    monkeypatch.setenv("PLACEMENT_POLICY", str(policy))
+    sign_in(app, "per")
+    go(app, "whatif")
+    slider = app.slider(key="wf_cap_share")
+    assert slider.value == pytest.approx(15.3)
+    assert slider.max == pytest.approx(16.0)
+
+
+def test_a_failing_proposal_or_review_base_is_said_not_thrown(app_env, tmp_path, monkeypatch,
+                                                               demo_dir):
+    import streamlit as st
+
+    from placement import review
+    from placement._errors import DataError, Problem
+
+    def broken(*args, **kwargs):
+        raise DataError([Problem("dwellings.csv", 3, "rooms", "rooms must be a number")])
+
+    # no run yet: the Propose button (nothing cached from the other tests' databases)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    db.upgrade(url)
+    monkeypatch.setenv("PLACEMENT_DB", url)
+    monkeypatch.setenv("PLACEMENT_USERS", str(app_env["users"]))
+    monkeypatch.setenv("PLACEMENT_DATASET", str(demo_dir))
+    monkeypatch.setenv("PLACEMENT_TILES", "none")
+    monkeypatch.setattr(planning, "plan_with_decisions", broken)
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    sign_in(at, "mette")
+    go(at, "review")
+    at.button(key="propose").click().run()
+    assert not at.exception, at.exception
+    assert any("rooms must be a number" in e.value for e in at.error)
+    # a stored run whose review base cannot be made
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    monkeypatch.setenv("PLACEMENT_DB", app_env["url"])
+    monkeypatch.setattr(review, "review_base", broken)
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.run()
+    sign_in(at, "mette")
+    go(at, "review")
+    assert not at.exception, at.exception
+    assert any("rooms must be a number" in e.value for e in at.error)
+    st.cache_data.clear()
+    st.cache_resource.clear()

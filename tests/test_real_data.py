@@ -466,3 +466,40 @@ def test_samsoe_year_in_batches(
     b = pd.read_csv(batch).set_index("household_id")
     assert b.loc["H1", "status"] in ("placed", "waits")
     assert b.loc["H3", "status"] == "later"
+
+
+def test_samsoe_review_alternatives_keep_the_area_cap_and_building_limit(
+    case_files: dict[str, Any], shared_data: Path, tmp_path: Path
+) -> None:
+    """On real Samsø parishes: every offered alternative keeps the cap and the building limit."""
+    from placement import planning, review
+
+    case = case_files["0741"]
+    osm_file = (shared_data / SAMSOE_OSM).resolve()
+    folder = _write_dataset(tmp_path / "samsoe", case, osm_file, _dwelling_rows(case["sogne"]))
+    plan = planning.make_plan(folder, "default")
+    base = review.review_base(plan.dataset, plan.access, plan.policy)
+    props = plan.assignments[["household_id", "dwelling_id"]]
+    ds, r = plan.dataset, plan.policy.rules
+    persons = dict(zip(ds.households["household_id"].astype(str), ds.households["persons"],
+                       strict=True))
+    area_of = dict(zip(ds.dwellings["dwelling_id"].astype(str),
+                       ds.dwellings["area_id"].astype("string"), strict=True))
+    pop = dict(zip(ds.areas["area_id"].astype(str), ds.areas["population"], strict=True))
+    res = (dict(zip(ds.areas["area_id"].astype(str),
+                    ds.areas["integration_residents"].fillna(0), strict=True))
+           if "integration_residents" in ds.areas.columns else {})
+    alts = review.all_alternatives(base, props, k=10_000)
+    assert len(alts)
+    placed = props.dropna(subset=["dwelling_id"]).astype(str)
+    for row in alts.itertuples(index=False):
+        area = area_of[row.dwelling_id]
+        if r.area_cap and pd.notna(area):
+            share = r.area_max_share.get(str(area), r.max_area_share)
+            cap = np.floor(share * float(pop[str(area)]) + 1e-9) - float(res.get(str(area), 0))
+            others = sum(int(persons[h]) for h, d in zip(placed["household_id"],
+                                                          placed["dwelling_id"], strict=True)
+                         if h != row.household_id and str(area_of[d]) == str(area))
+            assert others + int(persons[row.household_id]) <= cap + 1e-9
+        assert review.check_assignment(base, row.household_id, row.dwelling_id, "en",
+                                       proposals=props) == []

@@ -216,3 +216,151 @@ def test_every_score_term_has_a_label_in_both_languages():
 
     for term in (*PAIR_TERMS, "spread"):
         assert set(LABELS[f"term.{term}"]) >= set(LANGUAGES), term
+
+
+def _with(base, *, caps=None, **rules):
+    import dataclasses
+    inst = base.inst if caps is None else dataclasses.replace(base.inst, area_cap=caps)
+    pol = base.policy.with_overrides(rules=rules) if rules else base.policy
+    return review.ReviewBase(inst=inst, policy=pol, dataset=base.dataset)
+
+
+def test_a_dwelling_in_a_full_area_is_refused_and_not_offered(base, plan, demo_plan):
+    ds = demo_plan.dataset
+    persons = dict(zip(ds.households["household_id"].astype(str), ds.households["persons"],
+                       strict=True))
+    area_of = dict(zip(ds.dwellings["dwelling_id"].astype(str),
+                       ds.dwellings["area_id"].astype("string"), strict=True))
+    placed = plan.dropna(subset=["dwelling_id"])
+    for hid, mine in zip(placed["household_id"].astype(str), placed["dwelling_id"].astype(str),
+                         strict=True):
+        alts = review.alternatives(base, plan, hid)
+        other = [d for d in alts["dwelling_id"] if pd.notna(area_of[d])
+                 and area_of[d] != area_of[mine]]
+        if other:
+            break
+    target = other[0]
+    area = str(area_of[target])
+    # independent count: persons the other households are proposed in that area
+    others = sum(int(persons[h]) for h, d in zip(placed["household_id"].astype(str),
+                                                   placed["dwelling_id"].astype(str),
+                                                   strict=True)
+                 if h != hid and str(area_of[d]) == area)
+    a = list(base.inst.area_ids.astype(str)).index(area)
+    cap = base.inst.area_cap.astype(float).copy()
+    cap[a] = others + int(persons[hid]) - 1  # one person short
+    full = _with(base, caps=cap)
+    words = review.check_assignment(full, hid, target, "en", proposals=plan)
+    assert any("cap" in w for w in words), words
+    words_da = review.check_assignment(full, hid, target, "da", proposals=plan)
+    assert any("loftet" in w for w in words_da), words_da
+    listed = review.alternatives(full, plan, hid, k=10_000)
+    assert not any(str(area_of[d]) == area for d in listed["dwelling_id"])
+    every = review.all_alternatives(full, plan, k=10_000)
+    mine_rows = every[every["household_id"] == hid]
+    assert mine_rows["dwelling_id"].tolist() == listed["dwelling_id"].tolist()
+    # one person more room: allowed again, and listed
+    cap[a] += 1
+    roomy = _with(base, caps=cap)
+    assert review.check_assignment(roomy, hid, target, "en", proposals=plan) == []
+    assert target in set(review.alternatives(roomy, plan, hid, k=10_000)["dwelling_id"])
+    # without the cap rule the area does not matter
+    off = _with(base, caps=cap - 1, area_cap=False)
+    assert review.check_assignment(off, hid, target, "en", proposals=plan) == []
+
+
+def test_a_full_building_is_refused_and_not_offered(base, plan):
+    inst = base.inst
+    placed = plan.dropna(subset=["dwelling_id"])
+    import dataclasses
+    hid = str(placed["household_id"].iloc[0])
+    mine = str(placed["dwelling_id"].iloc[0])
+    d = str(review.alternatives(base, plan, hid)["dwelling_id"].iloc[0])
+    mate = next(str(x) for x in inst.dw_ids if str(x) not in (d, mine))
+    # the demo's dwellings are each their own building: put ``mate`` in the building of ``d``
+    building = inst.dw_building.copy()
+    building[base.dwelling_pos(mate)] = building[base.dwelling_pos(d)]
+    shared = review.ReviewBase(inst=dataclasses.replace(inst, dw_building=building),
+                               policy=base.policy, dataset=base.dataset)
+    one = _with(shared, max_households_per_building=1)
+    solo = plan[plan["household_id"].astype(str) == hid]  # nobody else placed
+    assert review.check_assignment(one, hid, d, "en", proposals=solo) == []
+    assert d in set(review.alternatives(one, solo, hid, k=10_000)["dwelling_id"])
+    # another household holds a dwelling in the same building: the building is full
+    neighbour = next(h for h in placed["household_id"].astype(str) if h != hid)
+    held = {mate: neighbour}
+    words = review.check_assignment(one, hid, d, "en", proposals=solo, held=held)
+    assert words == ["at most 1 households in one building (1 already there)"]
+    assert d not in set(review.alternatives(one, solo, hid, k=10_000, held=held)["dwelling_id"])
+    every = review.all_alternatives(one, solo, k=10_000, held=held)
+    assert d not in set(every.loc[every["household_id"] == hid, "dwelling_id"])
+    # without the building limit it may be chosen
+    off = _with(one, building_limit=False)
+    assert review.check_assignment(off, hid, d, "en", proposals=solo, held=held) == []
+
+
+def test_one_rule_away_free_excludes_dwellings_held_by_others(base, plan):
+    p = plan.copy()
+    hid = str(p["household_id"].iloc[3])
+    p.loc[p.index[3], ["dwelling_id", "unplaced_reason"]] = [None, "every dwelling is taken"]
+    card = review.household_card(base, p, proposed_status(p), hid, language="en")
+    away = card["one_rule_away"]
+    free = away[away["free"]]
+    if not len(free):
+        pytest.skip("no free dwelling one rule away in the demo")
+    d = str(free["dwelling_id"].iloc[0])
+    other = str(p["household_id"].iloc[0])
+    card = review.household_card(base, p, proposed_status(p), hid, language="en",
+                                 held={d: other})
+    got = card["one_rule_away"]
+    assert not got.loc[got["dwelling_id"] == d, "free"].any()
+    held = pd.DataFrame({"household_id": [other], "dwelling_id": [d], "action": ["approve"]})
+    card = review.household_card(base, p, proposed_status(p), hid, language="en",
+                                 allocations=held)
+    got = card["one_rule_away"]
+    assert not got.loc[got["dwelling_id"] == d, "free"].any()
+
+
+@pytest.mark.parametrize("text", ["![x](http://e)", "[link](http://e.example/a)",
+                                  "**bold** _it_ `code`", "# heading", "1. list", "- item",
+                                  "> quote", "<img src=x>", "a | b", "\\*", "line\n# two",
+                                  "    code", "Søndergade 4, 2. th."])
+def test_markdown_escape_keeps_the_text_literal(text):
+    from markdown_it import MarkdownIt
+
+    from placement.i18n import markdown_escape
+
+    out = markdown_escape(text)
+    html = MarkdownIt("commonmark").enable("table").render(out)
+    # independent check: rendered as one plain paragraph, no element but <p>
+    assert html.startswith("<p>")
+    assert html.rstrip().endswith("</p>")
+    inner = html.strip()[3:-4]
+    assert "<" not in inner.replace("&lt;", "")
+    import html as html_lib
+    assert html_lib.unescape(inner) == " ".join(text.splitlines()).lstrip()
+
+
+def test_markdown_escape_of_nothing_is_empty():
+    from placement.i18n import markdown_escape
+
+    assert markdown_escape(None) == ""
+    assert markdown_escape(12) == "12"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="ab1 æ\\`*_{}[]()#+-.!|<>~$:=\"'&/@%^?,;", min_size=1, max_size=30)
+       .map(str.strip).filter(bool))
+def test_markdown_escape_is_literal_for_any_text(text):
+    import html as html_lib
+
+    from markdown_it import MarkdownIt
+
+    from placement.i18n import markdown_escape
+
+    html = MarkdownIt("commonmark").enable("table").render(markdown_escape(text)).strip()
+    assert html.startswith("<p>"), html
+    assert html.endswith("</p>"), html
+    inner = html[3:-4]
+    assert "<" not in inner
+    assert " ".join(html_lib.unescape(inner).split()) == " ".join(text.split())
