@@ -528,5 +528,8 @@ def test_app_starts_a_small_sweep_and_opens_a_run(client, tmp_path, monkeypatch,
     assert not at.exception, at.exception
     changes = next(df.value for df in at.dataframe if "kind" in df.value.columns)
     assert changes["kind"].tolist() == ["weights"]
-    assert any(m.value == "**sweep by per #2**" for m in at.markdown)
+    from placement.i18n import markdown_escape
+
+    # the name is input text: shown literally, escaped for markdown
+    assert any(m.value == f"**{markdown_escape('sweep by per #2')}**" for m in at.markdown)
     engine.dispose()
