@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
@@ -504,6 +504,7 @@ def test_racing_deciders_book_a_dwelling_once(url: str, run_id: int) -> None:
         max_size=12,
     )
 )
+@example(steps=[(3, "D001", "reject"), (3, "D001", "undo")])  # undo of a rejection
 def test_no_dwelling_or_household_is_ever_held_twice(
     tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[int, str | None, str]]
 ) -> None:
@@ -515,6 +516,7 @@ def test_no_dwelling_or_household_is_ever_held_twice(
         engine, dataset_id, summary=SUMMARY, proposals=make_proposals(4, unplaced=()), policy={}
     )
     held: dict[str, str] = {}  # household -> dwelling, an independent model of the rules
+    rejected: set[tuple[str, str]] = set()  # pairs whose latest decision is a rejection
     for h, dwelling, action in steps:
         household = f"H00{h}"
         target = dwelling if dwelling is not None else f"D00{h}"  # None: the proposed one
@@ -526,9 +528,9 @@ def test_no_dwelling_or_household_is_ever_held_twice(
                 else None
             )
         elif action == "undo":
-            refused = household not in held or (
-                dwelling is not None and held[household] != dwelling
-            )
+            holds = household in held and (dwelling is None or held[household] == dwelling)
+            # nothing held: an undo takes back a standing rejection of the pair instead
+            refused = not holds and (household, target) not in rejected
             expected = store.DecisionError if refused else None
         else:
             expected = None
@@ -548,9 +550,16 @@ def test_no_dwelling_or_household_is_ever_held_twice(
             assert isinstance(caught, expected)
             continue
         assert caught is None
+        undo_held = action == "undo" and household in held and (
+            dwelling is None or held[household] == dwelling)
+        pair = (household, held[household] if undo_held else target)
+        if action == "reject":
+            rejected.add(pair)
+        else:
+            rejected.discard(pair)
         if action in ("approve", "lock"):
             held[household] = target
-        elif action == "undo" or (action == "reject" and held.get(household) == target):
+        elif undo_held or (action == "reject" and held.get(household) == target):
             held.pop(household, None)
     frame = store.active_allocations(engine, dataset_id)
     assert dict(zip(frame["household_id"], frame["dwelling_id"], strict=True)) == held
