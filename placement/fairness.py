@@ -196,9 +196,11 @@ def _household_frame(p: PlanInput) -> pd.DataFrame:
     dep = col("departures_per_hour_500m")
     out["share_near_served_stop"] = placed_only(
         np.where(np.isnan(dep), np.nan, (dep >= SERVED_DEPARTURES_PER_HOUR).astype(float)))
-    small = pd.to_numeric(h["children_0_5"], errors="coerce").fillna(0).to_numpy() > 0
-    school = pd.to_numeric(h["children_6_16"], errors="coerce").fillna(0).to_numpy() > 0
-    known = (~small | _walk_known(rows, "daycare")) & (~school | _walk_known(rows, "school"))
+    c05 = pd.to_numeric(h["children_0_5"], errors="coerce").to_numpy(dtype=float)
+    c616 = pd.to_numeric(h["children_6_16"], errors="coerce").to_numpy(dtype=float)
+    small, school = c05 > 0, c616 > 0  # NaN > 0 is False; such rows are left out below
+    known = ((~small | _walk_known(rows, "daycare")) & (~school | _walk_known(rows, "school"))
+             & ~np.isnan(c05) & ~np.isnan(c616))  # unknown children: not known a family
     ok = ((~small | (col("walk_daycare_min") <= FAMILY_REACH_MIN))
           & (~school | (col("walk_school_min") <= FAMILY_REACH_MIN)))
     fam = placed & (small | school) & known

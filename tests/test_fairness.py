@@ -109,6 +109,25 @@ def test_audit_equals_an_independent_computation() -> None:
             assert math.isnan(r["value"]), (g, m)
 
 
+def test_a_household_with_unknown_children_is_not_counted_as_childless() -> None:
+    p = _inputs()
+    before = audit_plan(p).set_index(["dimension", "group", "measure"])
+    key = ("all", "all", "families_daycare_school_15min")
+    # a placed family with school children, counted in the families measure today
+    day_known = p.access["n_daycare_within_15min"].notna()
+    dw = p.assignments["dwelling_id"]
+    counted = (dw.notna() & (p.households["children_6_16"] > 0)
+               & ((p.households["children_0_5"] == 0)
+                  | dw.map(day_known).fillna(False).astype(bool)))
+    i = int(np.flatnonzero(counted.to_numpy())[0])
+    hh = p.households.astype({"children_0_5": float})
+    hh.loc[i, "children_0_5"] = np.nan  # its younger children's count is not known
+    after = audit_plan(PlanInput(p.assignments, hh, p.access, p.predicted_retention))
+    after = after.set_index(["dimension", "group", "measure"])
+    # not taken for a family without small children: it leaves the measure
+    assert after.at[key, "n"] == before.at[key, "n"] - 1
+
+
 def test_weeks_waited_unknown_without_the_column_and_a_mean_with_it() -> None:
     audit = fairness_audit({"plan": _inputs()})
     t = audit.table.set_index(["dimension", "group", "measure"])
