@@ -263,10 +263,16 @@ def area_table(run: dict[str, Any]) -> pd.DataFrame:
     if folder.resolve() == Path(dataset_dir()).resolve():
         return planning.run_area_table(engine(), run_id, base)
     try:
-        return planning.run_area_table(engine(), run_id)
+        return _own_area_table(run_id, str(folder))
     except PlacementError as err:
         st.warning(str(err))
         return planning.run_area_table(engine(), run_id, base).iloc[0:0]
+
+
+@st.cache_data(show_spinner=False, ttl=60, max_entries=32)
+def _own_area_table(run_id: int, folder: str) -> pd.DataFrame:
+    """A run's area table on its own folder (hashes and loads it: once a minute at most)."""
+    return planning.run_area_table(engine(), run_id)
 
 
 def area_display(areas: pd.DataFrame, lang: str) -> pd.DataFrame:

@@ -905,10 +905,7 @@ def batch_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default",
     from placement.optimizer.weekly import propose_batch
 
     folder = Path(dataset_dir)
-    ds = dataset if dataset is not None else load_dataset(folder)
-    acc = access if access is not None else accessibility(folder, date=date, window=window)
-    pol = policy_for(policy)
-    acc, _ = access_with_retention(ds, acc, pol)
+    ds, acc, pol = _year_inputs(folder, policy, date, window, dataset, access)
     locks = rejected = None
     notes: list[str] = []
     if engine is not None:
@@ -917,6 +914,17 @@ def batch_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default",
                          rejected=rejected, **kwargs)
     plan.summary["notes"] = [*plan.summary.get("notes", []), *notes]
     return plan
+
+
+def _year_inputs(folder: Path, policy: str | Path | Policy, date: Any,
+                 window: tuple[str, str], dataset: Dataset | None,
+                 access: pd.DataFrame | None) -> tuple[Dataset, pd.DataFrame, Policy]:
+    """Dataset, accessibility (with predicted retention when weighed) and policy of a year."""
+    ds = dataset if dataset is not None else load_dataset(folder)
+    acc = access if access is not None else accessibility(folder, date=date, window=window)
+    pol = policy_for(policy)
+    acc, _ = access_with_retention(ds, acc, pol)
+    return ds, acc, pol
 
 
 def simulate_year_on(dataset_dir: str | Path, policy: str | Path | Policy = "default", *,
@@ -932,8 +940,5 @@ def simulate_year_on(dataset_dir: str | Path, policy: str | Path | Policy = "def
     from placement.optimizer.year import simulate_year
 
     folder = Path(dataset_dir)
-    ds = dataset if dataset is not None else load_dataset(folder)
-    acc = access if access is not None else accessibility(folder, date=date, window=window)
-    pol = policy_for(policy)
-    acc, _ = access_with_retention(ds, acc, pol)
+    ds, acc, pol = _year_inputs(folder, policy, date, window, dataset, access)
     return simulate_year(ds.households, ds.dwellings, ds.areas, acc, pol, **kwargs)
