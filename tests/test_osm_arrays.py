@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from scipy.sparse import csgraph
 from shapely.geometry import box
@@ -71,7 +71,9 @@ def assert_same_graph(arrays: WalkArrays, G: nx.MultiDiGraph) -> None:
     assert net.n_nodes == len(node)
     assert mine.shape == ref.shape
     np.testing.assert_array_equal(mine[:, :2], ref[:, :2])
-    np.testing.assert_allclose(mine[:, 2:], ref[:, 2:], rtol=1e-12, atol=1e-6)
+    # 0.1 mm: the centroid of a way walked backwards differs from the forward one in the last
+    # bits (a way 2-10-2 gives two parallel edges whose order after sorting is then arbitrary).
+    np.testing.assert_allclose(mine[:, 2:], ref[:, 2:], rtol=0, atol=1e-4)
 
 
 def assert_same_times(arrays: WalkNetwork, ref: WalkNetwork, *, n_sources: int = 20) -> None:
@@ -156,6 +158,7 @@ def test_rings_loops_duplicates_and_gaps(tmp_path: Path) -> None:
 
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(ways=[[2, 10, 2, 6, 10]], missing=set())  # once failed on float noise in a centroid
 @given(
     ways=st.lists(st.lists(st.integers(0, 11), min_size=1, max_size=7), min_size=1, max_size=8),
     missing=st.sets(st.integers(0, 11), max_size=2),
