@@ -1,6 +1,7 @@
 """Benchmark scenario sweeps on Dask: 1 against 2 workers, and per run against a run alone.
 
 Usage: python benchmarks/sweep.py [--runs 32] [--workers 1,2] [--alone 6] [--floor 12] [--large]
+                                 [--solver-threads 1]
 
 The sweep is a seeded Latin-hypercube sample over the transit and family weights and the
 arrivals factor (the spread weight stays at the preset's, whose share of the weights sets how
@@ -45,6 +46,7 @@ dataset = "{dataset}"
 sample = "lhs"
 runs = {runs}
 seed = 1
+solver_threads = {threads}
 
 [[axis]]
 kind = "weight"
@@ -93,21 +95,21 @@ def _floor_warm(_: int) -> int:
     return os.getpid()
 
 
-def _floor_run(job: tuple[dict, str, str, pd.DataFrame]) -> float:
-    definition, folder, work, access = job
+def _floor_run(job: tuple[dict, str, str, pd.DataFrame, int]) -> float:
+    definition, folder, work, access, threads = job
     t = time.perf_counter()
     planning.run_scenario(scenario_from_dict(definition, base=Path(folder)), Path(work),
-                          base_access=access)
+                          base_access=access, solver_threads=threads)
     return time.perf_counter() - t
 
 
-def floor(definitions: list[dict], folder: Path, access: pd.DataFrame, processes: int
-          ) -> float:
+def floor(definitions: list[dict], folder: Path, access: pd.DataFrame, processes: int,
+          threads: int) -> float:
     """Wall time of the runs in a warmed-up plain process pool (no Dask)."""
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(processes, mp_context=ctx) as pool:
         list(pool.map(_floor_warm, range(processes * 4)))
-        jobs = [(d, str(folder), str(folder / f"floor-{processes}-{i}"), access)
+        jobs = [(d, str(folder), str(folder / f"floor-{processes}-{i}"), access, threads)
                 for i, d in enumerate(definitions)]
         t = time.perf_counter()
         list(pool.map(_floor_run, jobs))
@@ -117,8 +119,8 @@ def floor(definitions: list[dict], folder: Path, access: pd.DataFrame, processes
 def bench(name: str, folder: Path, dataset: Path, changes: str, args: argparse.Namespace
           ) -> list[dict]:
     sweep = folder / f"{name}.toml"
-    sweep.write_text(SWEEP.format(name=name, dataset=dataset, runs=args.runs, changes=changes),
-                     encoding="utf-8")
+    sweep.write_text(SWEEP.format(name=name, dataset=dataset, runs=args.runs, changes=changes,
+                                  threads=args.solver_threads), encoding="utf-8")
     spec = read_sweep(sweep)
     runs = sample_runs(spec)
     rows = []
@@ -132,11 +134,13 @@ def bench(name: str, folder: Path, dataset: Path, changes: str, args: argparse.N
     for run in matched:
         scen = scenario_from_dict(run_definition(spec, run, areas), base=folder)
         t = time.perf_counter()
-        planning.run_scenario(scen, folder / "alone", base_access=base.plan.access)
+        planning.run_scenario(scen, folder / "alone", base_access=base.plan.access,
+                              solver_threads=args.solver_threads)
         alone.append(time.perf_counter() - t)
     alone_s = statistics.mean(alone)
     floor_defs = [run_definition(spec, r, areas) for r in same_network[: args.floor]]
-    floors = {n: floor(floor_defs, folder, base.plan.access, n) for n in args.workers}
+    floors = {n: floor(floor_defs, folder, base.plan.access, n, args.solver_threads)
+              for n in args.workers}
     floor_speed_up = floors[args.workers[0]] / floors[args.workers[-1]]
     print(f"  floor (plain process pool, {len(floor_defs)} runs): "
           + ", ".join(f"{n} process(es) {w:.1f} s" for n, w in floors.items())
@@ -183,6 +187,8 @@ def main() -> None:
     parser.add_argument("--alone", type=int, default=6)
     parser.add_argument("--floor", type=int, default=12)
     parser.add_argument("--large", action="store_true")
+    parser.add_argument("--solver-threads", type=int, default=1,
+                        help="the sweep's solver_threads (also alone and in the floor)")
     args = parser.parse_args()
     args.workers = [int(w) for w in args.workers.split(",")]
     print(f"cores: {os.cpu_count()}, load average before: "

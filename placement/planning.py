@@ -566,7 +566,8 @@ class ScenarioResult:
 def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | None = None,
                  user: str | None = None, base_access: pd.DataFrame | None = None,
                  time_limit_s: float | None = None, date: Any = None,
-                 window: tuple[str, str] = DEFAULT_WINDOW) -> ScenarioResult:
+                 window: tuple[str, str] = DEFAULT_WINDOW,
+                 solver_threads: int | None = None) -> ScenarioResult:
     """Run a scenario: apply its changes, recompute what they touch, propose and measure.
 
     Accessibility is reused when the changes touch neither the network nor the feed nor the
@@ -589,6 +590,9 @@ def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | N
     date, window
         Service date and departure window of the public-transport measures; the scenario's
         own date (``[scenario] date`` or a ``date`` change) wins over ``date``.
+    solver_threads : int, optional
+        Threads of the solver (replaces the policy's ``solver.threads``; a sweep's runs use its
+        ``[sweep] solver_threads``).
 
     Returns
     -------
@@ -605,7 +609,10 @@ def run_scenario(scenario: Scenario, work_dir: str | Path, *, engine: Engine | N
         keep = base_access.index.astype(str).isin(ds.dwellings["dwelling_id"].astype(str))
         access = base_access[keep]
     own_date = scenario.effective_date()
-    plan = make_plan(folder, scenario.effective_policy(),
+    policy = policy_for(scenario.effective_policy())
+    if solver_threads is not None:
+        policy = policy.with_overrides(solver={"threads": int(solver_threads)})
+    plan = make_plan(folder, policy,
                      date=own_date if own_date is not None else date, window=window,
                      weights=scenario.weight_overrides(),
                      area_caps=scenario.area_caps(), dataset=ds, access=access,

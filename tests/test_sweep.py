@@ -44,6 +44,7 @@ def test_bad_sweep_file_lists_every_problem_with_its_key(tmp_path, demo_dir):
 [sweep]
 sample = "sobol"
 colour = "red"
+solver_threads = 0
 
 [[axis]]
 kind = "weight"
@@ -71,6 +72,7 @@ households_placed = "more"
     text = str(exc.value)
     for expected in ("bad.toml: sweep.sample: must be one of grid, random, lhs",
                      "bad.toml: sweep.colour: unknown key",
+                     "bad.toml: sweep.solver_threads: must be a whole number >= 1, got 0",
                      "bad.toml: axis[1].term: must be one of transit",
                      "bad.toml: axis[2].min: is above max",
                      "bad.toml: axis[3].values[2]: an arrivals factor must be > 0",
@@ -378,8 +380,9 @@ def test_sweep_on_two_workers_runs_fronts_stores_and_resumes(
     spec = read_sweep(demo_sweep)
     run = next(r for r in result.runs if r.index == 3)
     definition = run_definition(spec, run, [])
+    assert spec.solver_threads == 1  # the default: a worker is one core
     alone = planning.run_scenario(scenario_from_dict(definition, base=tmp_path),
-                                  tmp_path / "alone")
+                                  tmp_path / "alone", solver_threads=spec.solver_threads)
     for key, value in alone.plan.measures.items():
         assert cut[key] == pytest.approx(value, rel=1e-12, nan_ok=True), key
     _, stored = store.load_run(engine, int(cut["run_id"]))

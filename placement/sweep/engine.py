@@ -219,7 +219,8 @@ def _worker_name() -> str | None:
 
 
 def solve_run(definition: dict[str, Any], folder: str, work_dir: str,
-              access: pd.DataFrame, base_key: str = "") -> dict[str, Any]:
+              access: pd.DataFrame, base_key: str = "",
+              solver_threads: int | None = None) -> dict[str, Any]:
     """Run one sweep run (on a worker): materialise its dataset, solve once, measure.
 
     The steps are those of :func:`placement.planning.run_scenario`, with the accessibility
@@ -239,6 +240,8 @@ def solve_run(definition: dict[str, Any], folder: str, work_dir: str,
     base_key : str
         Content hash of the base dataset: the worker loads the base once per key (it does not
         change during a sweep). Empty: loaded for this run.
+    solver_threads : int, optional
+        Threads of the run's solver (replaces the policy's ``solver.threads``).
 
     Returns
     -------
@@ -264,7 +267,10 @@ def solve_run(definition: dict[str, Any], folder: str, work_dir: str,
         else:
             ds = load_dataset(out)
         keep = access.index.astype(str).isin(ds.dwellings["dwelling_id"].astype(str))
-        plan = planning.make_plan(out, scen.effective_policy(), date=scen.effective_date(),
+        policy = planning.policy_for(scen.effective_policy())
+        if solver_threads is not None:
+            policy = policy.with_overrides(solver={"threads": int(solver_threads)})
+        plan = planning.make_plan(out, policy, date=scen.effective_date(),
                                   window=planning.DEFAULT_WINDOW,
                                   weights=scen.weight_overrides(), area_caps=scen.area_caps(),
                                   dataset=ds, access=access[keep])
@@ -517,7 +523,7 @@ def _submit_all(client: Any, spec: SweepSpec, todo: list[RunSpec], area_ids: lis
                 for run in runs:  # the table moves to each worker once, not per task
                     task = client.submit(solve_run, definitions[run.run_hash],
                                          str(spec.folder), str(work / run.run_hash), fut,
-                                         base_key, pure=False)
+                                         base_key, spec.solver_threads, pure=False)
                     pending[task] = run
                     done.add(task)
             else:

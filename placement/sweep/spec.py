@@ -189,6 +189,9 @@ class SweepSpec:
     seed : int
     objectives : dict
         Measure key → ``"max"`` or ``"min"``, in file order.
+    solver_threads : int
+        Threads each run's solver may use (``[sweep] solver_threads``, default 1: a worker is one
+        core, so the workers of a machine do not compete for its cores).
     """
 
     name: str
@@ -201,6 +204,7 @@ class SweepSpec:
     runs: int | None
     seed: int
     objectives: dict[str, str]
+    solver_threads: int = 1
 
     @property
     def source(self) -> str:
@@ -412,8 +416,9 @@ def sweep_from_dict(data: Mapping[str, Any], *, folder: Path, source: str = "swe
         problems.append(("sweep", "must be a table"))
         head = {}
     for key in head:
-        if key not in ("sample", "runs", "seed"):
-            problems.append((f"sweep.{key}", "unknown key (allowed: runs, sample, seed)"))
+        if key not in ("sample", "runs", "seed", "solver_threads"):
+            problems.append((f"sweep.{key}", "unknown key (allowed: runs, sample, seed, "
+                             "solver_threads)"))
     sample = head.get("sample", "grid")
     if sample not in SAMPLES:
         problems.append(("sweep.sample", f"must be one of {', '.join(SAMPLES)}, got {sample!r}"))
@@ -428,6 +433,10 @@ def sweep_from_dict(data: Mapping[str, Any], *, folder: Path, source: str = "swe
     if not (isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0):
         problems.append(("sweep.seed", f"must be a whole number >= 0, got {seed!r}"))
         seed = 0
+    threads = head.get("solver_threads", 1)
+    if not (isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1):
+        problems.append(("sweep.solver_threads", f"must be a whole number >= 1, got {threads!r}"))
+        threads = 1
     raw_axes = data.get("axis", [])
     if not isinstance(raw_axes, list):
         problems.append(("axis", "must be an array of tables: [[axis]]"))
@@ -470,7 +479,8 @@ def sweep_from_dict(data: Mapping[str, Any], *, folder: Path, source: str = "swe
     assert base_scenario is not None
     spec = SweepSpec(name=base_scenario.name, path=path, folder=folder, base=dict(base),
                      base_scenario=base_scenario, axes=tuple(a for a in axes if a is not None),
-                     sample=sample, runs=runs, seed=int(seed), objectives=objectives)
+                     sample=sample, runs=runs, seed=int(seed), objectives=objectives,
+                     solver_threads=int(threads))
     if spec.sample == "grid":
         size = math.prod(len(a.levels or ()) for a in spec.axes)
         limit = spec.runs or DEFAULT_MAX_RUNS
