@@ -1,7 +1,7 @@
 """Benchmark scenario sweeps on Dask: 1 against 2 workers, and per run against a run alone.
 
-Usage: python benchmarks/sweep.py [--runs 32] [--workers 1,2] [--alone 6] [--floor 12] [--large]
-                                 [--solver-threads 1]
+Usage: python benchmarks/sweep.py [--runs 32] [--workers 1,2] [--alone 6] [--floor 12]
+                                 [--large | --large-only] [--solver-threads 1]
 
 The sweep is a seeded Latin-hypercube sample over the transit and family weights and the
 arrivals factor (the spread weight stays at the preset's, whose share of the weights sets how
@@ -187,6 +187,7 @@ def main() -> None:
     parser.add_argument("--alone", type=int, default=6)
     parser.add_argument("--floor", type=int, default=12)
     parser.add_argument("--large", action="store_true")
+    parser.add_argument("--large-only", action="store_true", help="the larger case only")
     parser.add_argument("--solver-threads", type=int, default=1,
                         help="the sweep's solver_threads (also alone and in the floor)")
     args = parser.parse_args()
@@ -198,8 +199,8 @@ def main() -> None:
         from placement import settings
 
         settings.cache_folder = folder / "cache"  # cold accessibility, as a first sweep
-        rows = bench("demo", folder, DEMO, "", args)
-        if args.large:
+        rows = [] if args.large_only else bench("demo", folder, DEMO, "", args)
+        if args.large or args.large_only:
             rows += bench("large", folder, DEMO, large_changes(folder), args)
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"load average after: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
