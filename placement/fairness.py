@@ -49,6 +49,7 @@ from placement.score import PAIR_TERMS
 
 __all__ = [
     "AUDIT_COLUMNS",
+    "FAIRNESS_FILE",
     "MEASURES",
     "TARGETS",
     "FairnessAudit",
@@ -56,9 +57,11 @@ __all__ = [
     "PlanInput",
     "audit_dataset",
     "audit_plan",
+    "audit_plans",
     "fairness_audit",
     "plan_input",
     "write_fairness_report",
+    "write_plan_fairness",
 ]
 
 logger = logging.getLogger(__name__)
@@ -618,3 +621,93 @@ def audit_dataset(dataset_dir: str | Path, policy: Any = "default", *,
             plans[target] = PlanInput(tp.assignments, ds.households, tp.access,
                                       _predicted(fit, tp.assignments, ds.households, acc, ds))
     return fairness_audit(plans, settings=settings, notes=notes), words
+
+
+# --------------------------------------------------------------------------------------------
+# Plans already made: a proposal, a scenario beside its base
+# --------------------------------------------------------------------------------------------
+#: File name of the audit written beside a plan's outputs (the CSV gets ``.csv``).
+FAIRNESS_FILE = "fairness.html"
+
+
+def _retention_fit(plan: Any, notes: list[str]) -> tuple[Any, str]:
+    """Return the plan's retention model, or one fitted from its dataset's history (no solve)."""
+    if plan.retention is not None:
+        return plan.retention, plan.retention.validation.words()
+    if plan.dataset.history is None:
+        notes.append("No residence history: predicted retention is unknown.")
+        return None, ""
+    from placement import planning
+    from placement.retention_persons import RetentionError
+
+    try:
+        fit = planning.retention_model_for(plan.dataset, plan.access)
+    except RetentionError as err:
+        notes.append(f"No retention model: {err}. Predicted retention is unknown.")
+        return None, ""
+    notes.extend(fit.validation.notes)
+    return fit, fit.validation.words()
+
+
+def audit_plans(plans: Mapping[str, Any], *, settings: FairnessSettings | None = None,
+                retention: bool = True) -> tuple[FairnessAudit, str]:
+    """Audit plans already made (no extra solve), the first being the reference.
+
+    Parameters
+    ----------
+    plans : mapping of str to placement.planning.Plan
+        Plans by name, e.g. ``{"base": base, "<scenario>": scenario_plan}``.
+    settings : FairnessSettings, optional
+    retention : bool
+        Predict retention with the first plan's retention model, or one fitted from its
+        dataset's residence history (a regression fit, not a solve); without a history, or
+        with ``False``, predicted retention is unknown.
+
+    Returns
+    -------
+    tuple
+        The audit and the retention model's validation in words ("" without a model).
+    """
+    names = list(plans)
+    if not names:
+        msg = "audit_plans: give at least one plan"
+        raise ValueError(msg)
+    notes: list[str] = []
+    fit, words = (_retention_fit(plans[names[0]], notes) if retention else (None, ""))
+    if not retention:
+        notes.append("Predicted retention was not asked for: it is unknown.")
+    inputs = {}
+    for name, plan in plans.items():
+        ds = plan.dataset
+        inputs[name] = PlanInput(plan.assignments, ds.households, plan.access,
+                                 _predicted(fit, plan.assignments, ds.households, plan.access,
+                                            ds))
+    return fairness_audit(inputs, settings=settings, notes=notes), words
+
+
+def write_plan_fairness(plans: Mapping[str, Any], folder: str | Path, *,
+                        settings: FairnessSettings | None = None, title: str = "",
+                        retention: bool = True) -> tuple[FairnessAudit, tuple[Path, Path]]:
+    """Audit plans (:func:`audit_plans`) and write ``fairness.html`` and ``fairness.csv``.
+
+    Parameters
+    ----------
+    plans : mapping of str to placement.planning.Plan
+        Plans by name, the reference first.
+    folder : str or Path
+        Folder of the plan's outputs (created if missing); both files are written atomically.
+    settings : FairnessSettings, optional
+    title : str
+        Heading (e.g. the dataset or the scenario).
+    retention : bool
+        As in :func:`audit_plans`.
+
+    Returns
+    -------
+    tuple
+        The audit and the paths (HTML, CSV).
+    """
+    audit, words = audit_plans(plans, settings=settings, retention=retention)
+    paths = write_fairness_report(audit, Path(folder) / FAIRNESS_FILE, title=title,
+                                  validation_words=words)
+    return audit, paths
