@@ -589,7 +589,7 @@ def report_retention_cmd(
     run: Annotated[
         int | None,
         typer.Option(help="A stored run: its accessibility measures (same date and window) "
-                     "are used, as with --measures."),
+                     "are used, as with --measures, and its fairness audit is added."),
     ] = None,
     db_url: DbUrl = None,
     as_of: Annotated[
@@ -607,14 +607,21 @@ def report_retention_cmd(
         if measures is not None and run is not None:
             typer.echo("error: give --measures or --run, not both", err=True)
             raise typer.Exit(code=2)
+        audit, words = None, ""
         if measures is not None:
             table = load_measures(measures)
         elif run is not None:
+            from placement import db
+            from placement.fairness import audit_dataset
+
             table = _run_measures(dataset_dir, run, db_url)
+            # the run's fairness audit goes into the report (no other plan is solved)
+            audit, words = audit_dataset(dataset_dir, run=(db.open_engine(db_url), run),
+                                         targets=False)
         paths = retention_report_for_dataset(
             dataset_dir, year=year, out=out, baseline_year=baseline_year,
             target=RetentionTarget(target_mode, target_amount), pdf=pdf, measures=table,
-            as_of=as_of,
+            as_of=as_of, audit=audit, audit_words=words,
         )
     except PlacementError as err:
         raise _fail(err) from None

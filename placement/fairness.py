@@ -58,6 +58,8 @@ __all__ = [
     "audit_dataset",
     "audit_plan",
     "audit_plans",
+    "csv_rows",
+    "display_tables",
     "fairness_audit",
     "plan_input",
     "write_fairness_report",
@@ -512,6 +514,52 @@ def write_fairness_report(audit: FairnessAudit, out: str | Path, *, title: str =
     with atomic_path(out) as tmp:
         Path(tmp).write_text("\n".join(parts), encoding="utf-8")
     return out, csv_path
+
+
+def display_tables(audit: FairnessAudit) -> list[tuple[str, pd.DataFrame]]:
+    """Return the audit as text tables (heading, frame) for another report, e.g. retention's.
+
+    One table per plan and dimension: a row per measure, a column per group, each cell the
+    figure with the count it is of (``"<5"`` where suppressed, ``unknown (no data)`` where
+    nothing is known).
+    """
+    shown = audit.shown()
+    out = []
+    for plan in dict.fromkeys(shown["plan"]):
+        sub = shown.loc[shown["plan"] == plan]
+        for dim in dict.fromkeys(sub["dimension"]):
+            d = sub.loc[sub["dimension"] == dim]
+            groups = list(dict.fromkeys(d["group"]))
+            rows = []
+            for measure in MEASURES:
+                m = d.loc[d["measure"] == measure].set_index("group")
+                rows.append([MEASURES[measure][2], *(
+                    html.unescape(_cell(measure, m.at[g, "value"], m.at[g, "n"], str(g)))
+                    .replace("<small>", "").replace("</small>", "") for g in groups)])
+            frame = pd.DataFrame(rows, columns=["Measure", *[str(g) for g in groups]])
+            out.append((f"Fairness audit, {plan}: {dim.replace('_', ' ')}", frame))
+    return out
+
+
+def csv_rows(audit: FairnessAudit) -> list[tuple[str, str, str, str]]:
+    """Return the audit as rows ``(table, group, measure, value)`` of a long-format CSV.
+
+    ``table`` is ``fairness_<dimension>``, ``group`` is ``<plan>: <group>``; every measure has
+    its value, ``<measure>@n`` and, for shares, ``<measure>@count`` (suppressed as ``"<5"``,
+    unknown as empty).
+    """
+    shown = audit.shown()
+    rows = []
+    for r in shown.itertuples(index=False):
+        table, group = f"fairness_{r.dimension}", f"{r.plan}: {r.group}"
+        items = [(r.measure, r.value), (f"{r.measure}@n", r.n)]
+        if MEASURES[r.measure][0] == "share":
+            items.append((f"{r.measure}@count", r.count))
+        for measure, v in items:
+            text = ("" if v is None or (isinstance(v, float) and np.isnan(v))
+                    else v if isinstance(v, str) else f"{v:.6g}")
+            rows.append((table, group, measure, text))
+    return rows
 
 
 # --------------------------------------------------------------------------------------------
