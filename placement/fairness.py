@@ -61,6 +61,7 @@ __all__ = [
     "csv_rows",
     "display_tables",
     "fairness_audit",
+    "flag_records",
     "plan_input",
     "write_fairness_report",
     "write_plan_fairness",
@@ -315,6 +316,13 @@ class FairnessAudit:
     moved: dict[str, int]
     notes: list[str] = field(default_factory=list)
     settings: FairnessSettings = field(default_factory=FairnessSettings)
+    #: The retention model's out-of-time validation
+    #: (:class:`placement.retention_model.Validation`), when predicted retention is known.
+    validation: Any = None
+
+    def flag_records(self) -> list[dict[str, Any]]:
+        """Return the flags as records (see :func:`flag_records`)."""
+        return flag_records(self.table, self.hidden, self.settings)
 
     def shown(self) -> pd.DataFrame:
         """Return the table as it may be published: suppressed cells as ``"<5"``."""
@@ -328,7 +336,7 @@ class FairnessAudit:
 
 
 def fairness_audit(plans: Mapping[str, PlanInput], *, settings: FairnessSettings | None = None,
-                   notes: list[str] | None = None) -> FairnessAudit:
+                   notes: list[str] | None = None, validation: Any = None) -> FairnessAudit:
     """Audit every plan and compare them (the first is the reference of the comparison).
 
     Parameters
@@ -338,6 +346,8 @@ def fairness_audit(plans: Mapping[str, PlanInput], *, settings: FairnessSettings
     settings : FairnessSettings, optional
     notes : list of str, optional
         Remarks to carry (e.g. the retention model's validation in words).
+    validation : placement.retention_model.Validation, optional
+        The retention model's validation, kept with the audit (e.g. for words in Danish).
 
     Returns
     -------
@@ -361,7 +371,7 @@ def fairness_audit(plans: Mapping[str, PlanInput], *, settings: FairnessSettings
         other = p.assignments.set_index(p.assignments["household_id"].astype(str))[
             "dwelling_id"].astype("string").reindex(ref.index)
         moved[name] = int((ref.fillna("") != other.fillna("")).sum())
-    return FairnessAudit(table, hidden, flags, changes, moved, notes, s)
+    return FairnessAudit(table, hidden, flags, changes, moved, notes, s, validation)
 
 
 def _fmt(measure: str, value: float) -> str:
@@ -372,7 +382,14 @@ def _fmt(measure: str, value: float) -> str:
     return f"{value:.2f}"
 
 
-def _flags(table: pd.DataFrame, hidden: pd.DataFrame, s: FairnessSettings) -> list[str]:
+def flag_records(table: pd.DataFrame, hidden: pd.DataFrame,
+                 s: FairnessSettings) -> list[dict[str, Any]]:
+    """Return the disparities beyond the settings as records (for words in any language).
+
+    Each record has ``plan``, ``dimension``, ``group``, ``measure``, ``value``, ``n`` (of
+    how many), ``reference`` (all households' figure) and ``difference``. Suppressed and
+    unknown figures are never flagged.
+    """
     out = []
     shown = table.loc[~hidden["value"] & table["value"].notna()]
     for (plan, measure), part in shown.groupby(["plan", "measure"], sort=False):
@@ -383,16 +400,26 @@ def _flags(table: pd.DataFrame, hidden: pd.DataFrame, s: FairnessSettings) -> li
         for _, r in part.loc[part["dimension"] != "all"].iterrows():
             diff = float(r["value"]) - ref
             if abs(diff) > s.gap(measure) + 1e-12:
-                words = MEASURES[measure][2]
-                if measure == "weeks_waited":
-                    gap_words = f"{abs(diff):.1f} weeks {'more' if diff > 0 else 'less'}"
-                elif MEASURES[measure][0] == "share":
-                    gap_words = f"{abs(diff) * 100:.0f} points {'higher' if diff > 0 else 'lower'}"
-                else:
-                    gap_words = f"{abs(diff):.2f} {'higher' if diff > 0 else 'lower'}"
-                out.append(f"{plan}: {str(r['group']).replace('_', ' ')} households — {words} "
-                           f"{_fmt(measure, float(r['value']))} (of {int(r['n'])}) against "
-                           f"{_fmt(measure, ref)} for all households: {gap_words}.")
+                out.append({"plan": plan, "dimension": r["dimension"], "group": r["group"],
+                            "measure": measure, "value": float(r["value"]), "n": int(r["n"]),
+                            "reference": ref, "difference": diff})
+    return out
+
+
+def _flags(table: pd.DataFrame, hidden: pd.DataFrame, s: FairnessSettings) -> list[str]:
+    out = []
+    for f in flag_records(table, hidden, s):
+        measure, diff = f["measure"], f["difference"]
+        words = MEASURES[measure][2]
+        if measure == "weeks_waited":
+            gap_words = f"{abs(diff):.1f} weeks {'more' if diff > 0 else 'less'}"
+        elif MEASURES[measure][0] == "share":
+            gap_words = f"{abs(diff) * 100:.0f} points {'higher' if diff > 0 else 'lower'}"
+        else:
+            gap_words = f"{abs(diff):.2f} {'higher' if diff > 0 else 'lower'}"
+        out.append(f"{f['plan']}: {str(f['group']).replace('_', ' ')} households — {words} "
+                   f"{_fmt(measure, f['value'])} (of {f['n']}) against "
+                   f"{_fmt(measure, f['reference'])} for all households: {gap_words}.")
     return out
 
 
@@ -668,7 +695,8 @@ def audit_dataset(dataset_dir: str | Path, policy: Any = "default", *,
             tp = planning.make_plan(folder, pol, weights=weights, dataset=ds, access=acc)
             plans[target] = PlanInput(tp.assignments, ds.households, tp.access,
                                       _predicted(fit, tp.assignments, ds.households, acc, ds))
-    return fairness_audit(plans, settings=settings, notes=notes), words
+    return fairness_audit(plans, settings=settings, notes=notes,
+                          validation=None if fit is None else fit.validation), words
 
 
 # --------------------------------------------------------------------------------------------
@@ -730,7 +758,8 @@ def audit_plans(plans: Mapping[str, Any], *, settings: FairnessSettings | None =
         inputs[name] = PlanInput(plan.assignments, ds.households, plan.access,
                                  _predicted(fit, plan.assignments, ds.households, plan.access,
                                             ds))
-    return fairness_audit(inputs, settings=settings, notes=notes), words
+    return fairness_audit(inputs, settings=settings, notes=notes,
+                          validation=None if fit is None else fit.validation), words
 
 
 def write_plan_fairness(plans: Mapping[str, Any], folder: str | Path, *,
