@@ -153,8 +153,8 @@ def render(audit: FairnessAudit, lang: str = "da") -> None:
     Parameters
     ----------
     audit : FairnessAudit
-        From the library (:func:`placement.fairness.audit_dataset` or
-        :func:`placement.fairness.audit_plans`); its ``validation`` gives the model's figures.
+        From the library (:func:`placement.fairness_plans.audit_dataset` or
+        :func:`placement.fairness_plans.audit_plans`); its ``validation`` gives the model's figures.
     lang : str
         ``"da"`` or ``"en"``.
     """

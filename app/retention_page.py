@@ -40,7 +40,7 @@ def _report(folder: str, year: int, baseline: int | None) -> tuple[object, bytes
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _fairness(folder: str, run_id: int, db_key: str) -> object:
     """The fairness audit of a stored run, from the library (no other plan is solved)."""
-    from placement.fairness import audit_dataset
+    from placement.fairness_plans import audit_dataset
 
     audit, _ = audit_dataset(folder, run=(views.engine(), int(run_id)), targets=False)
     return audit

@@ -261,10 +261,10 @@ def propose_cmd(
         paths = planning.write_plan(plan, out)
         fair = None
         if fairness:
-            from placement.fairness import write_plan_fairness
+            from placement.fairness_plans import write_plan_fairness
 
             fair = write_plan_fairness({f"as proposed ({plan.policy.name})": plan}, out.parent,
-                                       title=Path(dataset_dir).name)
+                                       title=plan.dataset.manifest.name)
         run_id = None if engine is None else planning.store_plan(engine, plan)
     except PlacementError as err:
         raise _fail(err) from None
@@ -418,7 +418,7 @@ def scenario_run_cmd(
         table, changed = planning.compare_plans(plans)
         fair = None
         if fairness:
-            from placement.fairness import write_plan_fairness
+            from placement.fairness_plans import write_plan_fairness
 
             if scen.name == "base":  # the audit names its plans; keep the two apart
                 plans = {"base": base, "scenario base": result.plan}
@@ -469,7 +469,7 @@ def scenario_compare_cmd(
         table, changed = planning.compare_plans(plans)
         fair = None
         if fairness:
-            from placement.fairness import write_plan_fairness
+            from placement.fairness_plans import write_plan_fairness
 
             fair = write_plan_fairness(plans, out, title=" / ".join(names))
     except PlacementError as err:
@@ -612,7 +612,7 @@ def report_retention_cmd(
             table = load_measures(measures)
         elif run is not None:
             from placement import db
-            from placement.fairness import audit_dataset
+            from placement.fairness_plans import audit_dataset
 
             table = _run_measures(dataset_dir, run, db_url)
             # the run's fairness audit goes into the report (no other plan is solved)
@@ -649,7 +649,8 @@ def report_fairness_cmd(
     db_url: DbUrl = None,
 ) -> None:
     """Fairness audit: per household type and step-free need, who gains and who loses."""
-    from placement.fairness import FairnessSettings, audit_dataset, write_fairness_report
+    from placement.fairness import FairnessSettings, write_fairness_report
+    from placement.fairness_plans import audit_dataset
 
     try:
         settings = FairnessSettings(min_cell=min_cell, share_gap=share_gap)

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from test_real_data import SAMSOE_OSM, _dwelling_rows, _write_dataset, case_files  # noqa: F401
 
-from placement.fairness import audit_dataset, write_fairness_report
+from placement.fairness import write_fairness_report
+from placement.fairness_plans import audit_dataset
 
 pytestmark = pytest.mark.shared_data
 
@@ -87,7 +88,7 @@ def test_audit_of_a_proposed_samsoe_plan_equals_a_direct_count(samsoe_dataset: P
                                                                tmp_path: Path) -> None:
     """propose's audit on real data: shares and means against plain loops; unknown stays NaN."""
     from placement import planning
-    from placement.fairness import write_plan_fairness
+    from placement.fairness_plans import write_plan_fairness
 
     plan = planning.make_plan(samsoe_dataset, "default")
     audit, (html_path, csv_path) = write_plan_fairness({"plan": plan}, tmp_path, title="Samsø")
