@@ -1,8 +1,10 @@
-"""The Retention page: exactly what the downloadable report shows, and the downloads.
+"""The Retention page: the downloadable report, its downloads and the run's fairness audit.
 
 Thin: the summary in words, the suppressed tables (small counts as ``<5``), the target
 comparison, the charts and the notes come from ``placement.report.report_content``, computed
-from the same call as the downloaded report, so the screen and the files agree.
+from the same call as the downloaded report, so the screen and the files agree. The fairness
+audit of the run under review (by household type and step-free need) comes from
+``placement.fairness`` and is shown in the user's language by ``fairness.render``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,32 @@ def _report(folder: str, year: int, baseline: int | None) -> tuple[object, bytes
     return content, paths.html.read_bytes(), paths.csv.read_bytes(), paths.html.name
 
 
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _fairness(folder: str, run_id: int, db_key: str) -> object:
+    """The fairness audit of a stored run, from the library (no other plan is solved)."""
+    from placement.fairness_plans import audit_dataset
+
+    audit, _ = audit_dataset(folder, run=(views.engine(), int(run_id)), targets=False)
+    return audit
+
+
+def fairness_section(lang: str) -> None:
+    """The audit of the run the coordinator looks at, in the user's language."""
+    import fairness
+
+    run_id = views.selected_run(lang)
+    if run_id is None:
+        st.subheader(t("fairness.title", lang))
+        st.info(t("fairness.no_run", lang))
+        return
+    try:
+        audit = _fairness(str(views.dataset_dir()), run_id, str(views.engine().url))
+    except PlacementError as err:
+        st.error(str(err))
+        return
+    fairness.render(audit, lang)
+
+
 def retention_page(user: auth.User, lang: str) -> None:
     """Retention of the report year: words, target comparison, tables, charts, downloads."""
     from placement.retention import prepare_persons, report_years
@@ -44,10 +72,12 @@ def retention_page(user: auth.User, lang: str) -> None:
     ds = views.dataset(folder)
     if ds.history is None:
         st.info(t("retention.no_history", lang))
+        fairness_section(lang)
         return
     years = report_years(prepare_persons(ds.history))  # only the years the data covers
     if not years:
         st.info(t("retention.no_history", lang))
+        fairness_section(lang)
         return
     c1, c2 = st.columns(2)
     year = c1.selectbox(t("retention.year", lang), years[::-1], key="ret_year")
@@ -81,3 +111,4 @@ def retention_page(user: auth.User, lang: str) -> None:
     with st.expander(t("retention.notes", lang)):
         for note in content.notes:
             st.markdown(markdown_escape(note))
+    fairness_section(lang)

@@ -33,7 +33,7 @@ from placement import planning
 from placement.dataset import load_dataset
 from placement.demo import CENTRE_LAT_LON
 from placement.demo_history import HAZARD_RATIOS, STOP_CAP_M, placement_covariates
-from placement.fairness import audit_dataset
+from placement.fairness_plans import audit_dataset
 from placement.retention_model import (
     CATEGORICAL,
     ModelSettings,

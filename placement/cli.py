@@ -191,6 +191,20 @@ PolicyOpt = Annotated[
 ]
 
 
+FairnessOpt = Annotated[
+    bool,
+    typer.Option("--fairness/--no-fairness",
+                 help="Write the fairness audit (fairness.html and fairness.csv) beside the "
+                 "outputs: by household type and step-free need, no extra solve."),
+]
+
+
+def _print_fairness(audit: Any, paths: tuple[Path, Path]) -> None:
+    for flag in audit.flags:
+        typer.echo(f"  fairness flag: {flag}")
+    typer.echo(f"Fairness audit written to {paths[0]} (numbers: {paths[1]}).")
+
+
 @app.command("propose")
 def propose_cmd(
     dataset_dir: DatasetDir,
@@ -217,8 +231,13 @@ def propose_cmd(
                          ] = None,
     scenarios: Annotated[int, typer.Option(help="With --batch-until: sampled futures.")] = 4,
     seed: Annotated[int, typer.Option(help="With --batch-until: seed of the futures.")] = 0,
+    fairness: FairnessOpt = True,
 ) -> None:
-    """Propose a dwelling for every household; write proposals CSV and a run summary (JSON)."""
+    """Propose a dwelling for every household; write proposals CSV, summary and fairness audit.
+
+    The run summary (JSON) and the plan's fairness audit (fairness.html, fairness.csv) go
+    beside the proposals.
+    """
     from placement import planning
 
     if batch_until is not None:
@@ -240,6 +259,12 @@ def propose_cmd(
             plan = planning.make_plan(dataset_dir, policy, date=date, window=win,
                                       time_limit_s=time_limit_s, mip_gap=mip_gap)
         paths = planning.write_plan(plan, out)
+        fair = None
+        if fairness:
+            from placement.fairness_plans import write_plan_fairness
+
+            fair = write_plan_fairness({f"as proposed ({plan.policy.name})": plan}, out.parent,
+                                       title=plan.dataset.manifest.name)
         run_id = None if engine is None else planning.store_plan(engine, plan)
     except PlacementError as err:
         raise _fail(err) from None
@@ -259,6 +284,8 @@ def propose_cmd(
     for line in planning.retention_lines(plan):
         typer.echo(f"  {line}")
     typer.echo(f"Proposals written to {paths['assignments']}, summary {paths['summary']}.")
+    if fair is not None:
+        _print_fairness(*fair)
     if run_id is not None:
         typer.echo(f"Stored as run {run_id}.")
 
@@ -363,8 +390,13 @@ def scenario_run_cmd(
     db_url: DbUrl = None,
     date: DateOpt = None,
     window: WindowOpt = None,
+    fairness: FairnessOpt = True,
 ) -> None:
-    """Run a scenario and compare it with its base; print and write the comparison as CSV."""
+    """Run a scenario and compare it with its base; print and write the comparison as CSV.
+
+    The fairness audit of both plans, side by side, goes in the same folder (fairness.html,
+    fairness.csv).
+    """
     from placement import planning
     from placement.scenario import check_changes, read_scenario
 
@@ -382,10 +414,20 @@ def scenario_run_cmd(
         result = planning.run_scenario(scen, out / "datasets", engine=engine,
                                        base_access=base.access, date=date, window=win)
         planning.write_plan(result.plan, out / "proposals.csv")
-        table, changed = planning.compare_plans({"base": base, scen.name: result.plan})
+        plans = {"base": base, scen.name: result.plan}
+        table, changed = planning.compare_plans(plans)
+        fair = None
+        if fairness:
+            from placement.fairness_plans import write_plan_fairness
+
+            if scen.name == "base":  # the audit names its plans; keep the two apart
+                plans = {"base": base, "scenario base": result.plan}
+            fair = write_plan_fairness(plans, out, title=scen.name)
     except PlacementError as err:
         raise _fail(err) from None
     _print_compare(table, changed, out)
+    if fair is not None:
+        _print_fairness(*fair)
 
 
 @scenario_app.command("compare")
@@ -398,8 +440,12 @@ def scenario_compare_cmd(
     db_url: DbUrl = None,
     date: DateOpt = None,
     window: WindowOpt = None,
+    fairness: FairnessOpt = True,
 ) -> None:
-    """Run scenarios and show their measures side by side, with differences to the first."""
+    """Run scenarios and show their measures side by side, with differences to the first.
+
+    Their fairness audit, side by side, goes in the same folder (fairness.html, fairness.csv).
+    """
     from placement import planning
     from placement.scenario import check_changes, read_scenario
 
@@ -419,11 +465,18 @@ def scenario_compare_cmd(
         results = [planning.run_scenario(s, out / "datasets", engine=engine, date=d, window=w)
                    for s, (d, w) in zip(scenarios, params, strict=True)]
         names = planning.scenario_names(results)
-        table, changed = planning.compare_plans(
-            {n: r.plan for n, r in zip(names, results, strict=True)})
+        plans = {n: r.plan for n, r in zip(names, results, strict=True)}
+        table, changed = planning.compare_plans(plans)
+        fair = None
+        if fairness:
+            from placement.fairness_plans import write_plan_fairness
+
+            fair = write_plan_fairness(plans, out, title=" / ".join(names))
     except PlacementError as err:
         raise _fail(err) from None
     _print_compare(table, changed, out)
+    if fair is not None:
+        _print_fairness(*fair)
 
 
 @scenario_app.command("sweep")
@@ -536,7 +589,7 @@ def report_retention_cmd(
     run: Annotated[
         int | None,
         typer.Option(help="A stored run: its accessibility measures (same date and window) "
-                     "are used, as with --measures."),
+                     "are used, as with --measures, and its fairness audit is added."),
     ] = None,
     db_url: DbUrl = None,
     as_of: Annotated[
@@ -554,14 +607,21 @@ def report_retention_cmd(
         if measures is not None and run is not None:
             typer.echo("error: give --measures or --run, not both", err=True)
             raise typer.Exit(code=2)
+        audit, words = None, ""
         if measures is not None:
             table = load_measures(measures)
         elif run is not None:
+            from placement import db
+            from placement.fairness_plans import audit_dataset
+
             table = _run_measures(dataset_dir, run, db_url)
+            # the run's fairness audit goes into the report (no other plan is solved)
+            audit, words = audit_dataset(dataset_dir, run=(db.open_engine(db_url), run),
+                                         targets=False)
         paths = retention_report_for_dataset(
             dataset_dir, year=year, out=out, baseline_year=baseline_year,
             target=RetentionTarget(target_mode, target_amount), pdf=pdf, measures=table,
-            as_of=as_of,
+            as_of=as_of, audit=audit, audit_words=words,
         )
     except PlacementError as err:
         raise _fail(err) from None
@@ -589,7 +649,8 @@ def report_fairness_cmd(
     db_url: DbUrl = None,
 ) -> None:
     """Fairness audit: per household type and step-free need, who gains and who loses."""
-    from placement.fairness import FairnessSettings, audit_dataset, write_fairness_report
+    from placement.fairness import FairnessSettings, write_fairness_report
+    from placement.fairness_plans import audit_dataset
 
     try:
         settings = FairnessSettings(min_cell=min_cell, share_gap=share_gap)

@@ -50,14 +50,14 @@ from placement.score import PAIR_TERMS
 __all__ = [
     "AUDIT_COLUMNS",
     "MEASURES",
-    "TARGETS",
     "FairnessAudit",
     "FairnessSettings",
     "PlanInput",
-    "audit_dataset",
     "audit_plan",
+    "csv_rows",
+    "display_tables",
     "fairness_audit",
-    "plan_input",
+    "flag_records",
     "write_fairness_report",
 ]
 
@@ -310,6 +310,13 @@ class FairnessAudit:
     moved: dict[str, int]
     notes: list[str] = field(default_factory=list)
     settings: FairnessSettings = field(default_factory=FairnessSettings)
+    #: The retention model's out-of-time validation
+    #: (:class:`placement.retention_model.Validation`), when predicted retention is known.
+    validation: Any = None
+
+    def flag_records(self) -> list[dict[str, Any]]:
+        """Return the flags as records (see :func:`flag_records`)."""
+        return flag_records(self.table, self.hidden, self.settings)
 
     def shown(self) -> pd.DataFrame:
         """Return the table as it may be published: suppressed cells as ``"<5"``."""
@@ -323,7 +330,7 @@ class FairnessAudit:
 
 
 def fairness_audit(plans: Mapping[str, PlanInput], *, settings: FairnessSettings | None = None,
-                   notes: list[str] | None = None) -> FairnessAudit:
+                   notes: list[str] | None = None, validation: Any = None) -> FairnessAudit:
     """Audit every plan and compare them (the first is the reference of the comparison).
 
     Parameters
@@ -333,6 +340,8 @@ def fairness_audit(plans: Mapping[str, PlanInput], *, settings: FairnessSettings
     settings : FairnessSettings, optional
     notes : list of str, optional
         Remarks to carry (e.g. the retention model's validation in words).
+    validation : placement.retention_model.Validation, optional
+        The retention model's validation, kept with the audit (e.g. for words in Danish).
 
     Returns
     -------
@@ -356,7 +365,7 @@ def fairness_audit(plans: Mapping[str, PlanInput], *, settings: FairnessSettings
         other = p.assignments.set_index(p.assignments["household_id"].astype(str))[
             "dwelling_id"].astype("string").reindex(ref.index)
         moved[name] = int((ref.fillna("") != other.fillna("")).sum())
-    return FairnessAudit(table, hidden, flags, changes, moved, notes, s)
+    return FairnessAudit(table, hidden, flags, changes, moved, notes, s, validation)
 
 
 def _fmt(measure: str, value: float) -> str:
@@ -367,7 +376,14 @@ def _fmt(measure: str, value: float) -> str:
     return f"{value:.2f}"
 
 
-def _flags(table: pd.DataFrame, hidden: pd.DataFrame, s: FairnessSettings) -> list[str]:
+def flag_records(table: pd.DataFrame, hidden: pd.DataFrame,
+                 s: FairnessSettings) -> list[dict[str, Any]]:
+    """Return the disparities beyond the settings as records (for words in any language).
+
+    Each record has ``plan``, ``dimension``, ``group``, ``measure``, ``value``, ``n`` (of
+    how many), ``reference`` (all households' figure) and ``difference``. Suppressed and
+    unknown figures are never flagged.
+    """
     out = []
     shown = table.loc[~hidden["value"] & table["value"].notna()]
     for (plan, measure), part in shown.groupby(["plan", "measure"], sort=False):
@@ -378,16 +394,26 @@ def _flags(table: pd.DataFrame, hidden: pd.DataFrame, s: FairnessSettings) -> li
         for _, r in part.loc[part["dimension"] != "all"].iterrows():
             diff = float(r["value"]) - ref
             if abs(diff) > s.gap(measure) + 1e-12:
-                words = MEASURES[measure][2]
-                if measure == "weeks_waited":
-                    gap_words = f"{abs(diff):.1f} weeks {'more' if diff > 0 else 'less'}"
-                elif MEASURES[measure][0] == "share":
-                    gap_words = f"{abs(diff) * 100:.0f} points {'higher' if diff > 0 else 'lower'}"
-                else:
-                    gap_words = f"{abs(diff):.2f} {'higher' if diff > 0 else 'lower'}"
-                out.append(f"{plan}: {str(r['group']).replace('_', ' ')} households — {words} "
-                           f"{_fmt(measure, float(r['value']))} (of {int(r['n'])}) against "
-                           f"{_fmt(measure, ref)} for all households: {gap_words}.")
+                out.append({"plan": plan, "dimension": r["dimension"], "group": r["group"],
+                            "measure": measure, "value": float(r["value"]), "n": int(r["n"]),
+                            "reference": ref, "difference": diff})
+    return out
+
+
+def _flags(table: pd.DataFrame, hidden: pd.DataFrame, s: FairnessSettings) -> list[str]:
+    out = []
+    for f in flag_records(table, hidden, s):
+        measure, diff = f["measure"], f["difference"]
+        words = MEASURES[measure][2]
+        if measure == "weeks_waited":
+            gap_words = f"{abs(diff):.1f} weeks {'more' if diff > 0 else 'less'}"
+        elif MEASURES[measure][0] == "share":
+            gap_words = f"{abs(diff) * 100:.0f} points {'higher' if diff > 0 else 'lower'}"
+        else:
+            gap_words = f"{abs(diff):.2f} {'higher' if diff > 0 else 'lower'}"
+        out.append(f"{f['plan']}: {str(f['group']).replace('_', ' ')} households — {words} "
+                   f"{_fmt(measure, f['value'])} (of {f['n']}) against "
+                   f"{_fmt(measure, f['reference'])} for all households: {gap_words}.")
     return out
 
 
@@ -511,110 +537,47 @@ def write_fairness_report(audit: FairnessAudit, out: str | Path, *, title: str =
     return out, csv_path
 
 
-# --------------------------------------------------------------------------------------------
-# A dataset or a stored run
-# --------------------------------------------------------------------------------------------
-#: Weights of the two targets compared (the spread weight of the policy is kept).
-TARGETS = {
-    "transit-weighted": {"transit": 1.0, "community": 0.0, "family": 0.0, "anchor": 0.0,
-                         "retention": 0.0},
-    "retention-weighted": {"transit": 0.0, "community": 0.0, "family": 0.0, "anchor": 0.0,
-                           "retention": 1.0},
-}
+def display_tables(audit: FairnessAudit) -> list[tuple[str, pd.DataFrame]]:
+    """Return the audit as text tables (heading, frame) for another report, e.g. retention's.
 
-
-def _predicted(fit: Any, assignments: pd.DataFrame, households: pd.DataFrame,
-               access: pd.DataFrame, ds: Any) -> np.ndarray | None:
-    if fit is None:
-        return None
-    from placement.retention_model import predict_pairs
-
-    hh = households.set_index(households["household_id"].astype(str))
-    hid = assignments["household_id"].astype(str)
-    groups = household_group(hh["household_type"].reindex(hid), hh["persons"].reindex(hid))
-    return predict_pairs(fit.model, groups.to_numpy(), assignments["dwelling_id"].to_numpy(),
-                         access, ds.dwellings, ds.areas)
-
-
-def plan_input(plan: Any, fit: Any = None) -> PlanInput:
-    """Return the audit input of a :class:`placement.planning.Plan` (``fit``: retention model)."""
-    ds = plan.dataset
-    return PlanInput(plan.assignments, ds.households, plan.access,
-                     _predicted(fit, plan.assignments, ds.households, plan.access, ds))
-
-
-def audit_dataset(dataset_dir: str | Path, policy: Any = "default", *,
-                  run: tuple[Any, int] | None = None, targets: bool = True,
-                  settings: FairnessSettings | None = None) -> tuple[FairnessAudit, str]:
-    """Audit the plan of a dataset (or a stored run of it) and the plans of the two targets.
-
-    Parameters
-    ----------
-    dataset_dir : str or Path
-        The dataset.
-    policy : str, Path or Policy
-        Policy of the plan (ignored for a stored run, which keeps its own).
-    run : tuple of (Engine, int), optional
-        Audit this stored run instead of proposing a plan.
-    targets : bool
-        Also propose and audit the transit-weighted and retention-weighted plans
-        (:data:`TARGETS`; the retention-weighted one only when a model could be fitted).
-    settings : FairnessSettings, optional
-
-    Returns
-    -------
-    tuple
-        The audit and the retention model's validation in words ("" without a model).
+    One table per plan and dimension: a row per measure, a column per group, each cell the
+    figure with the count it is of (``"<5"`` where suppressed, ``unknown (no data)`` where
+    nothing is known).
     """
-    from placement import planning
-    from placement.dataset import load_dataset
-    from placement.retention_persons import RetentionError
+    shown = audit.shown()
+    out = []
+    for plan in dict.fromkeys(shown["plan"]):
+        sub = shown.loc[shown["plan"] == plan]
+        for dim in dict.fromkeys(sub["dimension"]):
+            d = sub.loc[sub["dimension"] == dim]
+            groups = list(dict.fromkeys(d["group"]))
+            rows = []
+            for measure in MEASURES:
+                m = d.loc[d["measure"] == measure].set_index("group")
+                rows.append([MEASURES[measure][2], *(
+                    html.unescape(_cell(measure, m.at[g, "value"], m.at[g, "n"], str(g)))
+                    .replace("<small>", "").replace("</small>", "") for g in groups)])
+            frame = pd.DataFrame(rows, columns=["Measure", *[str(g) for g in groups]])
+            out.append((f"Fairness audit, {plan}: {dim.replace('_', ' ')}", frame))
+    return out
 
-    folder = Path(dataset_dir)
-    ds = load_dataset(folder)
-    stored = None
-    if run is not None:
-        from placement import store
 
-        stored = store.load_run(run[0], run[1])
-        params = stored[0].get("parameters") or {}
-        window = params.get("window") or planning.DEFAULT_WINDOW
-        # the measures of the run: its service date and departure window
-        acc = planning.accessibility(folder, date=params.get("date"),
-                                     window=(str(window[0]), str(window[1])))
-    else:
-        acc = planning.accessibility(folder)
-    notes: list[str] = []
-    fit = None
-    words = ""
-    if ds.history is None:
-        notes.append("No residence history: predicted retention is unknown.")
-    else:
-        try:
-            fit = planning.retention_model_for(ds, acc)
-            words = fit.validation.words()
-            notes += fit.validation.notes
-        except RetentionError as err:
-            notes.append(f"No retention model: {err}. Predicted retention is unknown.")
-    plans: dict[str, PlanInput] = {}
-    if run is not None and stored is not None:
-        summary, proposals = stored
-        pol = planning.policy_of_run(summary)
-        name = f"run {run[1]}"
-        plans[name] = PlanInput(proposals, ds.households, acc,
-                                _predicted(fit, proposals, ds.households, acc, ds))
-    else:
-        plan = planning.make_plan(folder, policy, dataset=ds, access=acc)
-        pol = plan.policy
-        name = f"as proposed ({pol.name})"
-        plans[name] = PlanInput(plan.assignments, ds.households, acc,
-                                _predicted(fit, plan.assignments, ds.households, acc, ds))
-    if targets:
-        for target, weights in TARGETS.items():
-            if weights["retention"] > 0 and fit is None:
-                notes.append(f"No {target} plan: there is no retention model.")
-                continue
-            tp = planning.make_plan(folder, pol, weights=weights, dataset=ds, access=acc)
-            plans[target] = PlanInput(tp.assignments, ds.households, tp.access,
-                                      _predicted(fit, tp.assignments, ds.households, acc, ds))
-    return fairness_audit(plans, settings=settings, notes=notes), words
+def csv_rows(audit: FairnessAudit) -> list[tuple[str, str, str, str]]:
+    """Return the audit as rows ``(table, group, measure, value)`` of a long-format CSV.
+
+    ``table`` is ``fairness_<dimension>``, ``group`` is ``<plan>: <group>``; every measure has
+    its value, ``<measure>@n`` and, for shares, ``<measure>@count`` (suppressed as ``"<5"``,
+    unknown as empty).
+    """
+    shown = audit.shown()
+    rows = []
+    for r in shown.itertuples(index=False):
+        table, group = f"fairness_{r.dimension}", f"{r.plan}: {r.group}"
+        items = [(r.measure, r.value), (f"{r.measure}@n", r.n)]
+        if MEASURES[r.measure][0] == "share":
+            items.append((f"{r.measure}@count", r.count))
+        for measure, v in items:
+            text = ("" if v is None or (isinstance(v, float) and np.isnan(v))
+                    else v if isinstance(v, str) else f"{v:.6g}")
+            rows.append((table, group, measure, text))
+    return rows

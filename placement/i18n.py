@@ -362,6 +362,110 @@ LABELS: dict[str, dict[str, str]] = {
     "retention.notes": {"da": "Noter og metode", "en": "Notes and method"},
     "retention.no_history": {"da": "Datasættet har ingen bopælshistorik.",
                              "en": "The dataset has no residence history."},
+    # the fairness audit (Retention page)
+    "fairness.title": {"da": "Lighedsanalyse: hvem vinder, og hvem taber",
+                       "en": "Fairness audit: who gains and who loses"},
+    "fairness.caption": {"da": "Kørslens forslag pr. husstandstype og behov for trinfri bolig. "
+                               "Hvert tal siger, hvor mange husstande det er ud af; antal under "
+                               "{k} vises som {label}. Forventet fastholdelse er en sammenhæng, "
+                               "ikke en årsag.",
+                         "en": "The run's proposals by household type and step-free need. Each "
+                               "figure says of how many households it is; counts below {k} are "
+                               "shown as {label}. Predicted retention is an association, not a "
+                               "cause."},
+    "fairness.no_run": {"da": "Der er ingen gemt kørsel endnu: lav et forslag på siden "
+                              "Gennemgang.",
+                        "en": "No stored run yet: make a proposal on the Review page."},
+    "fairness.no_flags": {"da": "Ingen gruppe afviger mere end grænserne fra alle husstande.",
+                          "en": "No group differs from all households beyond the settings."},
+    "fairness.flags": {"da": "Forskelle ud over grænserne",
+                       "en": "Disparities beyond the settings"},
+    "fairness.flag": {"da": "{plan}: {group} — {measure} {value} (af {n}) mod {ref} for alle "
+                            "husstande: {gap}.",
+                      "en": "{plan}: {group} households — {measure} {value} (of {n}) against "
+                            "{ref} for all households: {gap}."},
+    "fairness.higher": {"da": "{x} højere", "en": "{x} higher"},
+    "fairness.lower": {"da": "{x} lavere", "en": "{x} lower"},
+    "fairness.more_weeks": {"da": "{x} mere", "en": "{x} more"},
+    "fairness.less_weeks": {"da": "{x} mindre", "en": "{x} less"},
+    "fairness.weeks": {"da": "uger", "en": "weeks"},
+    "fairness.of": {"da": "{value} (af {n})", "en": "{value} (of {n})"},
+    "fairness.moved": {"da": "{plan}: {n} husstande får en anden bolig end under {ref}.",
+                       "en": "{plan}: {n} households get another dwelling than under {ref}."},
+    "fairness.measure": {"da": "Mål", "en": "Measure"},
+    "fairness.run_plan": {"da": "kørsel {run}", "en": "run {run}"},
+    "fairness.dim.all": {"da": "Alle husstande", "en": "All households"},
+    "fairness.dim.household_type": {"da": "Husstandstype", "en": "Household type"},
+    "fairness.dim.step_free": {"da": "Behov for trinfri bolig", "en": "Step-free need"},
+    "fairness.group.all": {"da": "alle", "en": "all"},
+    "fairness.group.single": {"da": "enlige", "en": "single"},
+    "fairness.group.couple": {"da": "par", "en": "couple"},
+    "fairness.group.single_parent": {"da": "enlige forsørgere", "en": "single parent"},
+    "fairness.group.family": {"da": "familier", "en": "family"},
+    "fairness.group.large_family": {"da": "store familier (5+ personer)",
+                                    "en": "large family (5+ persons)"},
+    "fairness.group.needs step-free": {"da": "med behov for trinfri bolig",
+                                       "en": "needs step-free"},
+    "fairness.group.no step-free need": {"da": "uden behov for trinfri bolig",
+                                         "en": "no step-free need"},
+    "fairness.group.unknown": {"da": "ukendt", "en": "unknown"},
+    "fairness.m.share_placed": {"da": "andel placeret", "en": "share placed"},
+    "fairness.m.weeks_waited": {"da": "uger ventet", "en": "weeks waited"},
+    "fairness.m.mean_score": {"da": "gennemsnitlig score", "en": "mean score"},
+    "fairness.m.mean_term": {"da": "gennemsnitlig score: {term}", "en": "mean score: {term}"},
+    "fairness.m.share_near_served_stop": {"da": "andel nær et betjent stoppested",
+                                          "en": "share near a served stop"},
+    "fairness.m.families_daycare_school_15min": {
+        "da": "familier med dagtilbud/skole inden for 15 min",
+        "en": "families with daycare/school within 15 min"},
+    "fairness.m.predicted_retention": {"da": "forventet fastholdelse (model)",
+                                       "en": "predicted retention (model)"},
+    "fairness.validation": {
+        "da": "Validering uden for træningsperioden ({n} personer fra årgangene {cohorts}, hver "
+              "forudsagt alene ud fra tidligere årgange): AUC {auc}, Brier {brier} mod "
+              "{brier_base} for basisraten (forbedring {skill}) — {verdict}. En sammenhæng, "
+              "ikke en årsag.",
+        "en": "Out-of-time validation ({n} persons of cohorts {cohorts}, each predicted from "
+              "earlier cohorts only): AUC {auc}, Brier {brier} against {brier_base} for the "
+              "base rate (skill {skill}) — {verdict}. An association, not a cause."},
+    "fairness.better": {"da": "bedre end basisraten", "en": "better than the base rate"},
+    "fairness.not_better": {"da": "IKKE bedre end basisraten: stol ikke på den",
+                            "en": "NOT better than the base rate: do not rely on it"},
+    "fairness.not_validated": {
+        "da": "Fastholdelsesmodellen kunne ikke valideres uden for træningsperioden (for få "
+              "årgange med afsluttet integrationsperiode); dens forudsigelser bør ikke bruges.",
+        "en": "The retention model could not be validated out of time (too few cohorts with an "
+              "ended integration period); its predictions are not to be relied on."},
+    "fairness.note.weeks": {"da": "Ventetid i uger er ukendt: kørslen har ingen ventetider (de "
+                                  "tælles ikke som 0).",
+                            "en": "Weeks waited are unknown: the run has no waiting times (they "
+                                  "are not counted as 0)."},
+    "fairness.note.no_history": {"da": "Ingen bopælshistorik: forventet fastholdelse er ukendt.",
+                                 "en": "No residence history: predicted retention is unknown."},
+    "fairness.note.no_model": {"da": "Ingen fastholdelsesmodel (for få personer med afsluttet "
+                                     "integrationsperiode): forventet fastholdelse er ukendt.",
+                               "en": "No retention model (too few persons with an ended "
+                                     "integration period): predicted retention is unknown."},
+    "fairness.note.cohort": {"da": "Årgang {year} er ikke testet uden for træningsperioden.",
+                             "en": "Cohort {year} was not tested out of time."},
+    "fairness.note.left_out": {"da": "{n} personer med afsluttet periode er udeladt af "
+                                     "modellen: et mål for deres bolig er ukendt.",
+                               "en": "{n} persons with an ended period were left out of the "
+                                     "fit: a measure of their dwelling is unknown."},
+    "fairness.note.better": {"da": "Modellen forudsiger fastholdelse bedre end basisraten uden "
+                                   "for træningsperioden.",
+                             "en": "The model predicts staying better than the base rate out "
+                                   "of time."},
+    "fairness.note.not_better": {"da": "Modellen forudsiger ikke fastholdelse bedre end "
+                                       "basisraten uden for træningsperioden: vægten for "
+                                       "fastholdelse bør blive 0.",
+                                 "en": "The model does not predict staying better than the base "
+                                       "rate out of time: the retention weight should stay 0."},
+    "fairness.note.none_tested": {"da": "Ingen årgang kunne testes uden for træningsperioden: "
+                                        "modellen er ikke valideret.",
+                                  "en": "No cohort could be tested out of time: the model is "
+                                        "not validated."},
+    "fairness.note.other": {"da": "Teknisk note (på engelsk): {text}", "en": "{text}"},
     "export.csv": {"da": "Forslag til sagsbehandling (CSV)",
                    "en": "Proposals for case handling (CSV)"},
     "export.sep": {"da": "Separator", "en": "Separator"},

@@ -42,6 +42,8 @@ MEASURES: dict[str, tuple[str, str]] = {
                            "households"),
     "largest_area_share_of_cap": ("Largest area: persons under the programme against its cap",
                                   "share of cap"),
+    "expected_retention": ("Expected retention of the persons placed (retention model; an "
+                           "association, not a cause)", "share"),
     "objective": ("Objective", "score"),
     "gap": ("Optimality gap", "share"),
 }

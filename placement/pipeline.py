@@ -215,20 +215,10 @@ def fairness_step(plan: Any, out: Path) -> str:
     str
         A line for the terminal.
     """
-    from placement import planning
-    from placement.fairness import fairness_audit, plan_input, write_fairness_report
-    from placement.retention_persons import RetentionError
+    from placement.fairness import write_fairness_report
+    from placement.fairness_plans import audit_plans
 
-    fit, words, notes = plan.retention, "", []
-    if fit is None and plan.dataset.history is not None:
-        try:
-            fit = planning.retention_model_for(plan.dataset, plan.access)
-        except RetentionError as err:
-            notes.append(f"No retention model: {err}. Predicted retention is unknown.")
-    if fit is not None:
-        words = fit.validation.words()
-    audit = fairness_audit({f"as proposed ({plan.policy.name})": plan_input(plan, fit)},
-                           notes=notes)
+    audit, words = audit_plans({f"as proposed ({plan.policy.name})": plan})
     html, csv = write_fairness_report(audit, out, title=plan.dataset.manifest.name,
                                       validation_words=words)
     flags = f", {len(audit.flags)} disparity flag(s)" if audit.flags else ""

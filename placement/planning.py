@@ -184,9 +184,12 @@ def make_plan(dataset_dir: str | Path, policy: str | Path | Policy = "default", 
     params = {"date": None if date is None else str(date), "window": list(window),
               "weights": dict(weights or {}), "area_caps": dict(area_caps or {}),
               "time_limit_s": time_limit_s, "mip_gap": mip_gap}
-    return Plan(dataset=ds, dataset_dir=folder, access=acc, policy=pol, proposal=proposal,
+    plan = Plan(dataset=ds, dataset_dir=folder, access=acc, policy=pol, proposal=proposal,
                 caps=caps, measures=measures, area_table=table, parameters=params,
                 retention=retention)
+    # known only when the policy weighs retention (a model was fitted); unknown otherwise
+    plan.measures["expected_retention"] = expected_retention(plan)
+    return plan
 
 
 def retention_model_for(ds: Dataset, access: pd.DataFrame) -> Any:

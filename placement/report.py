@@ -529,7 +529,7 @@ def _pdf(content: _Content) -> bytes:
     return buf.getvalue()
 
 
-def _csv(summary: RetentionSummary) -> str:
+def _csv(summary: RetentionSummary, extra: Sequence[tuple[str, str, str, str]] = ()) -> str:
     """Every number of the report in long format (suppressed cells as '<5')."""
     k = summary.min_cell
     label = suppressed_label(k)
@@ -572,6 +572,7 @@ def _csv(summary: RetentionSummary) -> str:
         for _, r in summary.cox.iterrows():
             for measure in ("hazard_ratio", "ci_low", "ci_high", "p_value", "n", "events"):
                 rows.append(("cox", str(r["covariate"]), measure, _csv_value(r[measure])))
+    rows.extend(extra)  # e.g. the fairness audit of a plan
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(("table", "group", "measure", "value"))
@@ -615,6 +616,8 @@ def write_retention_report(
     settings: RetentionSettings | None = None,
     dwellings: pd.DataFrame | None = None,
     notes: Sequence[str] = (),
+    audit: Any = None,
+    audit_words: str = "",
 ) -> ReportPaths:
     """Write the annual retention report: HTML, a CSV of every number and optionally a PDF.
 
@@ -648,6 +651,13 @@ def write_retention_report(
     dwellings
         Dwellings with ``dwelling_id`` and ``area_id``: the area of first placement where the
         history names a dwelling and no area.
+    notes
+        Further remarks for the notes section.
+    audit
+        A plan's fairness audit (:class:`placement.fairness.FairnessAudit`), added as tables,
+        flags and CSV rows (``fairness_<dimension>``).
+    audit_words
+        The audit's retention model validation in words.
 
     Returns
     -------
@@ -681,9 +691,18 @@ def write_retention_report(
     )
     content = _content(summary, municipality)
     content.notes.extend(notes)  # e.g. what was done without population per area
+    extra_rows: list[tuple[str, str, str, str]] = []
+    if audit is not None:
+        from placement.fairness import csv_rows, display_tables
+
+        content.tables.extend(display_tables(audit))
+        content.notes.extend(f"Fairness audit: {n}" for n in [*audit.flags, *audit.notes])
+        if audit_words:
+            content.notes.append(f"Fairness audit, retention model: {audit_words}")
+        extra_rows = csv_rows(audit)
     files = {
         out: _html(content, summary).encode("utf-8"),
-        out.with_suffix(".csv"): _csv(summary).encode("utf-8"),
+        out.with_suffix(".csv"): _csv(summary, extra_rows).encode("utf-8"),
     }
     pdf_path = out.with_suffix(".pdf") if pdf else None
     if pdf_path is not None:
@@ -704,6 +723,8 @@ def retention_report_for_dataset(
     pdf: bool = False,
     as_of: date | pd.Timestamp | str | None = None,
     settings: RetentionSettings | None = None,
+    audit: Any = None,
+    audit_words: str = "",
 ) -> ReportPaths:
     """Write the annual retention report of a dataset folder (``placement report retention``).
 
@@ -719,7 +740,7 @@ def retention_report_for_dataset(
         Report year.
     out
         Path of the HTML file (``.html``); the CSV and PDF are written beside it.
-    baseline_year, target, measures, pdf, as_of, settings
+    baseline_year, target, measures, pdf, as_of, settings, audit, audit_words
         As in :func:`write_retention_report`. ``measures`` is the accessibility table of a
         stored run (indexed or keyed by ``dwelling_id``), when there is one.
 
@@ -783,6 +804,8 @@ def retention_report_for_dataset(
         settings=settings,
         dwellings=dwellings,
         notes=extra_notes,
+        audit=audit,
+        audit_words=audit_words,
     )
 
 

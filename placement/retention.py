@@ -50,6 +50,7 @@ from placement.retention_persons import (
     RetentionError,
     RetentionSettings,
     data_date,
+    fairness_groupings,
     household_type_from_size,
     measure_groupings,
     prepare_persons,
@@ -317,6 +318,20 @@ def retention_summary(
             f"{year} after {stop.date()} are censored: not counted as stayers or leavers."
         )
     groupings = measure_groupings(persons, settings)
+    fair = fairness_groupings(persons)
+    groupings.update(fair)
+    if "step_free_need" not in fair:
+        notes.append(
+            "Fairness: the residence history does not record step-free need "
+            "(column step_free_needed), so retention by step-free need is unknown; it is not "
+            "shown, and not counted as 0."
+        )
+    elif (persons["step_free_need"] == UNKNOWN).any():
+        no_need = int(persons.loc[persons["step_free_need"] == UNKNOWN, "persons"].sum())
+        notes.append(
+            f"Fairness: {_count_text(no_need, k)} persons have no step-free need recorded; "
+            "they form the group 'unknown' (not counted as having no need)."
+        )
     tables: dict[str, pd.DataFrame] = {
         "overall": pd.DataFrame(
             [{"group": "all", **{k: getattr(overall, k) for k in TABLE_COLUMNS[1:]}}],

@@ -38,6 +38,13 @@ BASE_GROUPINGS = {
     "household_type": "Household type",
 }
 UNKNOWN = "unknown"
+#: Groupings of the fairness section (the audit's household groups and step-free need).
+FAIRNESS_GROUPINGS = {
+    "audit_household_type": "Fairness: household type (5 persons or more: large family)",
+    "step_free_need": "Fairness: step-free need",
+}
+#: Groups of ``step_free_need`` (as in :mod:`placement.fairness`), besides ``unknown``.
+STEP_FREE_GROUPS = ("needs step-free", "no step-free need")
 
 
 class RetentionError(PlacementError, ValueError):
@@ -163,6 +170,20 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
         return pd.Series(pd.NA, index=frame.index, dtype="string")
     s = frame[column].astype("string").str.strip()
     return s.mask(s == "")
+
+
+def _yes_no(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Return a yes/no column as True/False/NA (text as the loader reads it; else unknown)."""
+    if column not in frame.columns:
+        return pd.Series(pd.NA, index=frame.index, dtype="boolean")
+    col = frame[column]
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype("boolean")
+    text = col.astype("string").str.strip().str.lower()
+    yes = text.isin(["yes", "ja", "true", "1", "y", "j"])
+    no = text.isin(["no", "nej", "false", "0", "n"])
+    return pd.Series(np.where(yes, True, np.where(no, False, pd.NA)), index=frame.index,
+                     dtype="boolean")
 
 
 def _measures_by_dwelling(measures: pd.DataFrame) -> pd.DataFrame:
@@ -354,6 +375,7 @@ def prepare_persons(
             "integration_end": end_given,
             "moved_out_date": moved,
             "destination": dest,
+            "step_free_needed": _yes_no(h, "step_free_needed"),
             "_row": rows,
         }
     )
@@ -393,6 +415,10 @@ def prepare_persons(
     out["exit_destination"] = first_exit["destination"].reindex(out.index)
     within = work.loc[work["destination"] == "within", "person_id"].unique()
     out["moved_within"] = out.index.isin(within)
+    sf = first["step_free_needed"]
+    out["step_free_need"] = np.where(sf.isna(), UNKNOWN,
+                                     np.where(sf.fillna(False).astype(bool), STEP_FREE_GROUPS[0],
+                                              STEP_FREE_GROUPS[1]))
     for col in extra_cols:
         out[col] = grouped[col].first()
     out = out.reset_index()
@@ -432,6 +458,12 @@ def prepare_persons(
         out.loc[untyped, "household_type"] = size[untyped].map(household_type_from_size)
     out["area_id"] = out["area_id"].fillna(UNKNOWN).astype(str)
     out["household_type"] = out["household_type"].fillna(UNKNOWN).astype(str)
+    # the fairness audit's groups: a household of 5 persons or more is a large family
+    hh_size = out.groupby(out["household_id"].fillna(out["person_id"]), sort=False)[
+        "persons"].transform("sum")
+    if "household_id" not in h.columns and "persons" not in h.columns:
+        hh_size = pd.Series(np.nan, index=out.index)  # the household's size is not known
+    out["audit_household_type"] = out["household_type"].where(~(hh_size >= 5), "large_family")
     dates = pd.concat([placed, moved]).dropna()
     out.attrs["last_date"] = dates.max() if len(dates) else pd.NaT
     out.attrs["area_from_dwelling"] = from_dwelling
@@ -527,5 +559,18 @@ def measure_groupings(persons: pd.DataFrame, settings: RetentionSettings) -> dic
     for split in settings.splits:
         if split.name in persons.columns:
             out[split.name] = split.title or split.name
+    return out
+
+
+def fairness_groupings(persons: pd.DataFrame) -> dict[str, str]:
+    """Return the fairness section's groupings that the history has: column → title.
+
+    Step-free need is a grouping only when the history records it for someone; otherwise it is
+    unknown for everyone and not shown as a group (never as a rate of 0).
+    """
+    out = {}
+    for col, title in FAIRNESS_GROUPINGS.items():
+        if col in persons.columns and (persons[col] != UNKNOWN).any():
+            out[col] = title
     return out
 

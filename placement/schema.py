@@ -94,6 +94,8 @@ HISTORY: tuple[Column, ...] = (
            doc="Where the move went: within, other_municipality or abroad."),
     Column("household_type", "str", required=False, doc="E.g. single, couple, family."),
     Column("persons", "int", required=False, positive=True, doc="Persons the row stands for."),
+    Column("step_free_needed", "bool", required=False,
+           doc="The household needed a step-free dwelling (yes/no; empty: unknown)."),
 )
 
 # --- Population CSV (as statistics offices publish it, keyed by area code) -------------------

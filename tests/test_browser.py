@@ -2,7 +2,8 @@
 
 A coordinator works through the Review page's queue (two successive decisions, undo, a manual
 assignment, a decision on several households, re-optimise), downloads the proposals CSV and
-compares it with the library's export; the Retention page shows no count under 5; a what-if
+compares it with the library's export; the Retention page shows no count under 5, and its
+fairness audit of the run is in Danish with no count under 5 either; a what-if
 with a cap of 0 gives a result; every page opens for each role at 1440x900 and 1366x768, with
 screenshots kept as test artefacts (``<pytest tmp>/artefacts``; ``PLACEMENT_ARTEFACTS``
 chooses another folder). The map's assets (Leaflet, jQuery, marker clusters) come from the
@@ -307,6 +308,56 @@ def test_retention_page_shows_no_count_under_five(server, artefacts):
             if name == "Retention":  # rates are percentages, never 0.8529
                 assert all(r[j].endswith("%") or r[j] in ("<5", "–") for r in tb["rows"])
     assert checked > 0
+
+
+def test_retention_page_fairness_audit_in_danish(server, artefacts):
+    """The run's fairness audit on the Retention page: Danish labels, no count under 5."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport=SIZES["1440x900"])
+        page.set_default_timeout(T)
+        _sign_in(page, server["base"], "mette")
+        page.locator("section[data-testid='stSidebar']").get_by_text("Fastholdelse",
+                                                                    exact=True).click()
+        heading = page.get_by_role("heading", name="Lighedsanalyse: hvem vinder, og hvem taber")
+        expect(heading).to_be_visible(timeout=T)
+        expect(page.get_by_text("andel placeret", exact=True).first).to_be_visible(timeout=T)
+        _settled(page)
+        text = page.locator("body").inner_text()
+        tables = page.evaluate("""() => [...document.querySelectorAll(
+            "div[data-testid='stTable'] table")].map(t => ({
+                head: [...t.querySelectorAll('thead th')].map(c => c.innerText.trim()),
+                rows: [...t.querySelectorAll('tbody tr')].map(r => [...r.children].map(
+                    c => c.innerText.trim()))}))""")
+        heading.scroll_into_view_if_needed()
+        page.screenshot(path=str(artefacts / "retention_fairness_coordinator.png"),
+                        full_page=True)
+        browser.close()
+    fair = [tb for tb in tables if tb["head"] and tb["head"][0] == "Mål"]
+    assert len(fair) == 3, [tb["head"] for tb in tables]  # all, household type, step-free
+    heads = {h for tb in fair for h in tb["head"]}
+    assert {"alle", "enlige", "par", "familier", "store familier (5+ personer)",
+            "uden behov for trinfri bolig"} <= heads
+    measures = {row[0] for tb in fair for row in tb["rows"]}
+    assert {"andel placeret", "gennemsnitlig score", "forventet fastholdelse (model)",
+            "andel nær et betjent stoppested"} <= measures
+    # the newest run is chosen (the work-queue test may have re-optimised): "kørsel N"
+    assert re.search(r"kørsel \d+ — Husstandstype", text)
+    cells = [c for tb in fair for row in tb["rows"] for c in row[1:]]
+    checked = 0
+    for c in cells:
+        assert "no data" not in c, c
+        assert "unknown" not in c, c
+        m = re.search(r"\(af ([\d.]+)\)", c)
+        if m:  # every count shown is 5 or more; a smaller one is "<5"
+            checked += 1
+            assert int(m.group(1).replace(".", "")) >= 5, c
+        else:
+            assert c in ("<5", "ingen data", "ikke relevant"), c
+    assert checked > 0
+    assert "Ventetid i uger er ukendt" in text  # unknown, said in Danish, never 0
 
 
 def test_what_if_cap_zero_gives_a_result(server, artefacts):

@@ -386,12 +386,52 @@ def test_app_render_shows_flags_and_hidden_cells(repo_root: Path, monkeypatch) -
         p = _small_cell_plan()
         fam = p.households["household_type"].eq("family").to_numpy()
         p.assignments.loc[fam, "transit"] = 0.5
-        page_fairness.render(fairness_audit({"plan": p}, settings=FairnessSettings()),
-                             "validation words")
+        page_fairness.render(fairness_audit({"plan": p}, settings=FairnessSettings()), "en")
 
     at = AppTest.from_function(page, default_timeout=60).run()
     assert not at.exception
     assert any("family households" in w.value for w in at.warning)
-    assert at.info[0].value == "validation words"
-    table = at.dataframe[0].value
-    assert "<5" in set(table["n"])
+    cells = [c for tb in at.table for c in tb.value.to_numpy().ravel()]
+    assert "<5" in cells
+
+
+def test_app_render_in_danish(repo_root: Path, monkeypatch) -> None:
+    """Every label, measure, flag and note in Danish; numbers in Danish; no count under 5."""
+    import re
+
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.syspath_prepend(str(repo_root / "app"))
+
+    def page() -> None:
+        import fairness as page_fairness
+        from test_fairness import _small_cell_plan
+
+        from placement.fairness import FairnessSettings, fairness_audit
+
+        p = _small_cell_plan()
+        fam = p.households["household_type"].eq("family").to_numpy()
+        p.assignments.loc[fam, "transit"] = 0.5
+        page_fairness.render(fairness_audit({"run 7": p}, settings=FairnessSettings()), "da")
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception
+    assert at.subheader[0].value.startswith("Lighedsanalyse")
+    flags = [w.value for w in at.warning]
+    assert any(f.startswith("kørsel 7: familier — gennemsnitlig score: Kollektiv trafik")
+               for f in flags), flags
+    assert all("households" not in f and "." not in f.split("(af")[0] for f in flags)
+    cells = [str(c) for tb in at.table for c in tb.value.to_numpy().ravel()]
+    labels = [str(c) for tb in at.table for c in tb.value.index] + [
+        str(c) for tb in at.table for c in tb.value.columns]
+    assert "andel placeret" in labels
+    assert "enlige forsørgere" in labels
+    assert "ingen data" in cells or "ikke relevant" in cells
+    assert not any("no data" in c or "unknown" in c for c in cells)
+    for c in cells:  # "85 % (af 40)": every count shown is 5 or more
+        m = re.search(r"\(af ([\d.]+)\)", c)
+        if m:
+            assert int(m.group(1).replace(".", "")) >= 5, c
+        assert not re.search(r"\d\.\d", c), c  # Danish decimal comma, never a point
+    notes = [c.value for c in at.caption]
+    assert any("Ventetid i uger er ukendt" in n for n in notes), notes

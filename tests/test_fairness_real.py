@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 from test_real_data import SAMSOE_OSM, _dwelling_rows, _write_dataset, case_files  # noqa: F401
 
-from placement.fairness import audit_dataset, write_fairness_report
+from placement.fairness import write_fairness_report
+from placement.fairness_plans import audit_dataset
 
 pytestmark = pytest.mark.shared_data
 
@@ -80,3 +81,68 @@ def test_audit_and_model_run_on_the_samsoe_dataset(samsoe_dataset: Path, tmp_pat
     assert csv_path.stat().st_size > 0
     assert not math.isnan(float(t.loc[(t["dimension"] == "all")
                                       & (t["measure"] == "mean_community"), "value"].iloc[0]))
+
+
+@pytest.mark.slow
+def test_audit_of_a_proposed_samsoe_plan_equals_a_direct_count(samsoe_dataset: Path,
+                                                               tmp_path: Path) -> None:
+    """propose's audit on real data: shares and means against plain loops; unknown stays NaN."""
+    from placement import planning
+    from placement.fairness_plans import write_plan_fairness
+
+    plan = planning.make_plan(samsoe_dataset, "default")
+    audit, (html_path, csv_path) = write_plan_fairness({"plan": plan}, tmp_path, title="Samsø")
+    t = audit.table.set_index(["dimension", "group", "measure"])
+    hh = pd.read_csv(samsoe_dataset / "households.csv", dtype={"household_id": str})
+    kids = hh[["children_0_5", "children_6_16", "children_17_plus"]].sum(axis=1)
+    persons = hh["adults"] + kids
+    group = np.where(persons >= 5, "large_family",
+                     np.where(kids == 0, np.where(hh["adults"] == 1, "single", "couple"),
+                              np.where(hh["adults"] == 1, "single_parent", "family")))
+    need = np.where(hh["step_free_needed"].eq("yes"), "needs step-free", "no step-free need")
+    a = plan.assignments.set_index(plan.assignments["household_id"].astype(str))
+    a = a.reindex(hh["household_id"])
+    placed = a["dwelling_id"].notna().to_numpy()
+    acc = plan.access
+    acc.index = acc.index.astype(str)
+    for dim, key in (("all", np.full(len(hh), "all")), ("household_type", group),
+                     ("step_free", need)):
+        for g in set(key):
+            m = key == g
+            r = t.loc[(dim, g, "share_placed")]
+            assert r["n"] == m.sum()
+            assert r["count"] == placed[m].sum()
+            assert r["value"] == pytest.approx(placed[m].mean())
+            for term in ("transit", "community", "family", "anchor"):
+                v = [a[term].iloc[i] for i in range(len(hh))
+                     if m[i] and placed[i] and not pd.isna(a[term].iloc[i])]
+                got = t.loc[(dim, g, f"mean_{term}")]
+                assert got["n"] == len(v)
+                if v:
+                    assert got["value"] == pytest.approx(sum(v) / len(v))
+                else:
+                    assert math.isnan(got["value"])  # unknown, never 0
+            # no timetable on Samsø: the stop share is unknown for everyone, not 0 %
+            stop = t.loc[(dim, g, "share_near_served_stop")]
+            assert stop["n"] == 0
+            assert math.isnan(stop["value"])
+    # families with daycare/school within 15 min, by hand from the walk times
+    fam = []
+    for i, h in hh.iterrows():
+        small, school = h["children_0_5"] > 0, h["children_6_16"] > 0
+        if not placed[i] or not (small or school):
+            continue
+        d = acc.loc[str(a["dwelling_id"].iloc[i])]
+        fam.append((not small or d["walk_daycare_min"] <= 15)
+                   and (not school or d["walk_school_min"] <= 15))
+    got = t.loc[("all", "all", "families_daycare_school_15min")]
+    assert got["n"] == len(fam)
+    if fam:
+        assert got["value"] == pytest.approx(np.mean(fam))
+    # three households: every group's count is hidden in the files; unknown is said as unknown
+    with csv_path.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    # (an empty group shows 0: nobody, not a small cell)
+    assert {r["n"] for r in rows if r["measure"] == "share_placed"} == {"<5", "0"}
+    assert not any(r["count"] in ("1", "2", "3", "4") for r in rows)
+    assert "unknown (no data)" in html_path.read_text(encoding="utf-8")

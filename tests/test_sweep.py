@@ -437,6 +437,33 @@ def test_a_killed_sweep_resumes_where_it_stopped(client, demo_sweep, tmp_path):
     assert table["status"].tolist() == ["ok", "failed", "ok", "failed"]
 
 
+def test_a_retention_weight_axis_runs_on_workers(client, demo_dir, tmp_path):
+    """The model is fitted on the worker from the run's residence history."""
+    sweep = write(tmp_path / "ret.toml", head(demo_dir, "Retention weight") + """
+[[axis]]
+kind = "weight"
+term = "retention"
+values = [0.0, 1.0]
+
+[pareto]
+households_placed = "max"
+largest_area_share_of_cap = "min"
+""")
+    result = run_sweep(sweep, tmp_path / "out", client=client)
+    table = result.table
+    assert table["status"].tolist() == ["ok", "ok"]
+    assert table["weight_retention"].astype(float).tolist() == [0.0, 1.0]
+    off, on = table.iloc[0], table.iloc[1]
+    assert math.isnan(off["expected_retention"])  # no model without the weight: unknown
+    # the worker's figure equals the same plan made here
+    here = planning.make_plan(demo_dir, "default", weights={"retention": 1.0})
+    assert on["expected_retention"] == pytest.approx(planning.expected_retention(here),
+                                                     abs=1e-9)
+    assert 0 < on["expected_retention"] < 1
+    written = pd.read_csv(result.paths["runs"])
+    assert written["expected_retention"].notna().tolist() == [False, True]
+
+
 # --- real data: Samsø (OpenStreetMap 2020, DAGI parishes) -----------------------------------
 
 case_files = real.case_files  # the real-data fixture: boundary, parishes, population per case

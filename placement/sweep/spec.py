@@ -63,7 +63,7 @@ AXIS_KINDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 #: Kinds whose levels are numbers (and may be given as a range ``min``/``max``).
 NUMERIC_KINDS = frozenset({"weight", "cap", "arrivals", "thin_route"})
-WEIGHT_TERMS = ("transit", "community", "family", "anchor", "spread")
+WEIGHT_TERMS = ("transit", "community", "family", "anchor", "spread", "retention")
 SAMPLES = ("grid", "random", "lhs")
 #: The most runs a grid may have when ``runs`` is not given.
 DEFAULT_MAX_RUNS = 1000
