@@ -284,7 +284,8 @@ def area_display(areas: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: str,
              key: str, *, households: bool, alternatives: pd.DataFrame | None = None,
-             center: tuple[float, float] | None = None, zoom: int | None = None,
+             center: tuple[float, float] | list[float] | None = None,
+             zoom: float | None = None,
              feature_group: Any = None, returned: list[str] | None = None,
              height: int = 560, proposal_legend: bool = False) -> Any:
     """Draw the map with Leaflet served by the app itself; say so when its files are missing.
