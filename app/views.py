@@ -307,6 +307,11 @@ def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: s
                      feature_group_to_add=feature_group)
 
 
+def assets_ready() -> bool:
+    """Whether the map's files are served by the app (``npm ci --prefix app`` was run)."""
+    return _assets_ready()
+
+
 @st.cache_resource(show_spinner=False, ttl=60)
 def _assets_ready() -> bool:
     """Whether the map's files are served by the app (checked once a minute, not per click)."""

@@ -439,6 +439,53 @@ def test_what_if_cap_zero_gives_a_result(server, artefacts):
     assert "over loftet (loft 0)" in text  # the capped area's share, in words
 
 
+def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
+    from playwright.sync_api import expect, sync_playwright
+
+    from placement.mapcompare import CUT_LINE_CLASS, CUT_LINE_DASH
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport=SIZES["1440x900"])
+        page.set_default_timeout(T)
+        _sign_in(page, server["base"], "per")
+        page.locator("section[data-testid='stSidebar']").get_by_text("Hvad nu hvis",
+                                                                    exact=True).click()
+        expect(page.get_by_role("heading", name="Hvad nu hvis")).to_be_visible(timeout=T)
+        page.get_by_label("Navn på scenariet").fill("Linje nedlagt")
+        route = page.locator("div[data-testid='stSelectbox']").filter(
+            has_text="Nedlæg buslinje")
+        route.click()
+        page.get_by_role("option").nth(1).click()
+        page.get_by_role("button", name="Kør scenarie").click()
+        expect(page.get_by_text(re.compile(r'Scenariet "Linje nedlagt" er gemt'))
+               ).to_be_visible(timeout=T)
+        _settled(page)
+        maps = page.locator("iframe[title*='st_folium']")
+        expect(maps).to_have_count(3, timeout=T)  # the difference map, base and scenario
+        found = []
+        for i in range(3):
+            maps.nth(i).scroll_into_view_if_needed()
+            frame = maps.nth(i).element_handle().content_frame()
+            frame.wait_for_selector(".leaflet-container", timeout=T)
+            frame.wait_for_function(
+                "() => document.querySelector('.leaflet-overlay-pane canvas, "
+                ".leaflet-overlay-pane path')", timeout=T)
+            found.append(frame.evaluate(
+                "(cls) => [...document.querySelectorAll('path.' + cls)].map("
+                "p => p.getAttribute('stroke-dasharray'))", CUT_LINE_CLASS))
+        maps.nth(0).scroll_into_view_if_needed()
+        page.screenshot(path=str(artefacts / "whatif_difference_map.png"))
+        text = page.inner_text("body")
+        browser.close()
+    assert found[0]  # the difference map draws the cut line ...
+    assert all(d == CUT_LINE_DASH for d in found[0])  # ... dashed: removed
+    assert not found[1]  # the side-by-side maps draw no cut line
+    assert not found[2]
+    assert "Forskelskort" in text
+    assert "Traceback" not in text
+
+
 @pytest.mark.parametrize("size", list(SIZES))
 def test_every_page_for_each_role(server, artefacts, size):
     from playwright.sync_api import expect, sync_playwright
