@@ -414,6 +414,7 @@ def test_what_if_cap_zero_gives_a_result(server, artefacts):
         page.locator("section[data-testid='stSidebar']").get_by_text("Hvad nu hvis",
                                                                     exact=True).click()
         expect(page.get_by_role("heading", name="Hvad nu hvis")).to_be_visible(timeout=T)
+        _settled(page)  # a dropdown opened while the page still runs closes again
         page.get_by_label("Navn på scenariet").fill("Loft 0 i første område")
         area = page.locator("div[data-testid='stSelectbox']").filter(
             has_text="Nyt loft for lokalområde")
@@ -452,6 +453,7 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
         page.locator("section[data-testid='stSidebar']").get_by_text("Hvad nu hvis",
                                                                     exact=True).click()
         expect(page.get_by_role("heading", name="Hvad nu hvis")).to_be_visible(timeout=T)
+        _settled(page)  # a dropdown opened while the page still runs closes again
         page.get_by_label("Navn på scenariet").fill("Linje nedlagt")
         route = page.locator("div[data-testid='stSelectbox']").filter(
             has_text="Nedlæg buslinje")
