@@ -165,20 +165,26 @@ def _work_queue(run_id: int, user: auth.User, lang: str) -> None:
     previous = st.session_state.get("selected_household")
     selected = previous if previous in ids else None
     box = st.session_state.get("queue_pick")
+    focus = False  # chosen outside the map: the map goes to it
     if box in ids and box != previous:  # chosen in the household box
-        selected = box
+        selected, focus = box, True
+    # picked in the list (its selection is known before the list is drawn again); the list
+    # then starts anew without a selection (a selection left in it reran the page when it
+    # went away, e.g. on opening Export, and cancelled the download clicked there)
+    picked = _list_pick(st.session_state.get(_list_key(run_id)), shown)
+    if picked:
+        st.session_state["queue_list_version"] = st.session_state.get(
+            "queue_list_version", 0) + 1
+        selected, focus = picked, True
 
     left, right = st.columns([11, 9])
     with left:
         clicked = _queue_map(base, review.effective(proposals, status, allocations), shown,
-                             selected, run_id, lang)
+                             selected, run_id, lang, focus=focus)
     if clicked in ids and clicked != selected:  # clicked on the map
         selected = clicked
     with right:
-        picked = _queue_list(shown, selected, run_id, lang)
-        if picked and picked != st.session_state.get("queue_last_pick"):  # picked in the list
-            st.session_state["queue_last_pick"] = picked
-            selected = picked
+        _queue_list(shown, selected, run_id, lang)
         st.session_state["selected_household"] = selected
         st.session_state["queue_pick"] = selected  # before the box exists: allowed
         c3.selectbox(t("review.household_box", lang), ids, key="queue_pick",
@@ -193,16 +199,39 @@ def _work_queue(run_id: int, user: auth.User, lang: str) -> None:
 
 
 def _queue_map(base: review.ReviewBase, decided: pd.DataFrame, shown: pd.DataFrame,
-               selected: str | None, run_id: int, lang: str) -> str | None:
-    """The map of the shown households; returns the household clicked on it (or None)."""
-    from placement.mapview import household_at, proposal_layer, proposal_positions
+               selected: str | None, run_id: int, lang: str, *,
+               focus: bool = False) -> str | None:
+    """The map of the shown households; returns the household clicked on it (or None).
+
+    With ``focus`` (chosen in the list or the box) the map pans and zooms to the selected
+    household's proposal through ``st_folium``'s ``center``/``zoom``: the drawn map moves, it
+    is not drawn again.
+    """
+    from placement.mapview import (
+        household_at,
+        household_view,
+        proposal_layer,
+        proposal_positions,
+    )
 
     rows = decided[decided["household_id"].isin(set(shown["household_id"]))].drop(
         columns=["manual"])
     rejected, held = _decided_context(run_id)
     alts = review.all_alternatives(base, decided, rejected=rejected, held=held)
     positions = proposal_positions(base.dataset, rows)
-    center = zoom = None
+    view = st.session_state.get("queue_view")
+    if view is None or view.get("run_id") != run_id:
+        view = {"run_id": run_id, "center": None, "zoom": None, "n": 0}
+    goto = household_view(positions, selected) if focus else None
+    if goto is not None:
+        # st_folium moves the map only when center or zoom differ from the last ones sent:
+        # a zoom a hair off the whole level (Leaflet snaps it) makes every new choice count,
+        # also after the user has zoomed out since.
+        n = view["n"] + 1
+        view = {"run_id": run_id, "center": list(goto[0]), "zoom": goto[1] + (n % 2) * 1e-3,
+                "n": n}
+    st.session_state["queue_view"] = view
+    center, zoom = view["center"], view["zoom"]
     # The base map stays as drawn; the proposals (and the ring of the selected one) come as
     # layers that the map swaps without being drawn again: a decision shows at once.
     # (the ring of the selected household is part of that layer: zooming the drawn map or
@@ -222,9 +251,24 @@ def _queue_map(base: review.ReviewBase, decided: pd.DataFrame, shown: pd.DataFra
     return household_at(positions, marker[0], marker[1])
 
 
-def _queue_list(shown: pd.DataFrame, selected: str | None, run_id: int,
-                lang: str) -> str | None:
-    """The list; returns the household picked in it (or None)."""
+def _list_key(run_id: int) -> str:
+    return f"queue_{run_id}_{st.session_state.get('queue_list_version', 0)}"
+
+
+def _list_pick(event: Any, shown: pd.DataFrame) -> str | None:
+    """The household of the list's selected row (None when no row is selected)."""
+    selection = (event.get("selection") if isinstance(event, dict)
+                 else getattr(event, "selection", None))
+    rows = (selection.get("rows") if isinstance(selection, dict)
+            else getattr(selection, "rows", None))
+    rows = list(rows or [])
+    if rows and 0 <= int(rows[0]) < len(shown):
+        return str(shown["household_id"].iloc[int(rows[0])])
+    return None
+
+
+def _queue_list(shown: pd.DataFrame, selected: str | None, run_id: int, lang: str) -> None:
+    """The list of the shown households (a row picked in it selects the household)."""
     display = pd.DataFrame({
         "": ["▶" if h == selected else "" for h in shown["household_id"]],
         t("col.household", lang): shown["household_id"],
@@ -234,13 +278,8 @@ def _queue_list(shown: pd.DataFrame, selected: str | None, run_id: int,
         t("col.score", lang): shown["score_text"],
         t("col.reason", lang): shown["unplaced_reason"].fillna(""),
     })
-    event = st.dataframe(display, hide_index=True, key=f"queue_{run_id}",
-                         on_select="rerun", selection_mode="single-row", height=LIST_HEIGHT,
-                         width="stretch")
-    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if rows and rows[0] < len(shown):
-        return str(shown["household_id"].iloc[rows[0]])
-    return None
+    st.dataframe(display, hide_index=True, key=_list_key(run_id), on_select="rerun",
+                 selection_mode="single-row", height=LIST_HEIGHT, width="stretch")
 
 
 def _facts(lines: list[tuple[str, str]]) -> str:

@@ -284,7 +284,8 @@ def area_display(areas: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: str,
              key: str, *, households: bool, alternatives: pd.DataFrame | None = None,
-             center: tuple[float, float] | None = None, zoom: int | None = None,
+             center: tuple[float, float] | list[float] | None = None,
+             zoom: float | None = None,
              feature_group: Any = None, returned: list[str] | None = None,
              height: int = 560, proposal_legend: bool = False) -> Any:
     """Draw the map with Leaflet served by the app itself; say so when its files are missing.
@@ -304,6 +305,11 @@ def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: s
     return st_folium(m, height=height, use_container_width=True,
                      returned_objects=returned or [], key=key, center=center, zoom=zoom,
                      feature_group_to_add=feature_group)
+
+
+def assets_ready() -> bool:
+    """Whether the map's files are served by the app (``npm ci --prefix app`` was run)."""
+    return _assets_ready()
 
 
 @st.cache_resource(show_spinner=False, ttl=60)

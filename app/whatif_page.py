@@ -147,6 +147,7 @@ def compare_section(stored: pd.DataFrame, user: auth.User, lang: str) -> None:
         t("field.change", lang): [f"{int(v):+d}" if pd.notna(v) else "–"
                                   for v in diff["change"]],
     }), hide_index=True, key="whatif_area_changes")
+    _difference_map(stored, options[a], options[b], diff, user, lang)
     left, right = st.columns(2)
     with left:
         st.caption(name_a)
@@ -162,6 +163,43 @@ def compare_section(stored: pd.DataFrame, user: auth.User, lang: str) -> None:
         changed = changed_proposals({name_a: props_a, name_b: props_b})
         st.markdown(f"**{t('whatif.changed', lang)}**")
         st.dataframe(changed, hide_index=True, key="whatif_changed")
+
+
+def _difference_map(stored: pd.DataFrame, run_a: int, run_b: int, diff: pd.DataFrame,
+                    user: auth.User, lang: str) -> None:
+    """One map of the change: areas by persons placed, the lines the second run cuts (and the
+    first does not) drawn as removed, and (for a role that sees households) the dwellings
+    whose household changed."""
+    from streamlit_folium import st_folium
+
+    from placement.mapcompare import changed_dwellings, cut_routes, difference_map
+    from placement.mapview import DEFAULT_ASSET_BASE
+
+    st.markdown(f"**{t('whatif.difference_map', lang)}**")
+    if not views.assets_ready():
+        st.error(t("map.assets_missing", lang))
+        return
+    scenario_of = dict(zip(stored["run_id"].astype(int), stored["scenario_id"].astype(int),
+                           strict=True))
+
+    def cuts(run_id: int) -> set[str]:
+        if run_id not in scenario_of:
+            return set()
+        return set(cut_routes(store.load_scenario(views.engine(),
+                                                  scenario_of[run_id])["definition"]))
+
+    removed = sorted(cuts(run_b) - cuts(run_a))
+    changed = None
+    if user.can("households"):  # where households moved is household-level
+        _, props_a = store.load_run(views.engine(), run_a)
+        _, props_b = store.load_run(views.engine(), run_b)
+        changed = changed_dwellings(props_a, props_b)
+    folder = str(views.dataset_dir())
+    m = difference_map(views.dataset(folder), diff, changed,
+                       feed=views.feed(folder) if removed else None, cut=removed,
+                       language=lang, tiles=views.tiles(), asset_base=DEFAULT_ASSET_BASE)
+    st_folium(m, height=420, use_container_width=True, returned_objects=[],
+              key=f"map_difference_{run_a}_{run_b}")
 
 
 # --- sweeps on the What-if page ------------------------------------------------------------------

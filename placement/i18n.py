@@ -334,6 +334,8 @@ LABELS: dict[str, dict[str, str]] = {
     "layer.changed_dwellings": {"da": "Boliger med ny husstand",
                                 "en": "Dwellings with another household"},
     "layer.cut_line": {"da": "Nedlagt linje", "en": "Cut line"},
+    "whatif.difference_map": {"da": "Forskelskort: hvad ændrer sig",
+                              "en": "Difference map: what changes"},
     "widget.choose": {"da": "Vælg", "en": "Choose"},
     "review.run_label": {"da": "Kørsel {run} ({when})", "en": "Run {run} ({when})"},
     "measure.placed": {"da": "Placerede husstande", "en": "Households placed"},

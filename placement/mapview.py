@@ -56,12 +56,14 @@ if TYPE_CHECKING:
 __all__ = [
     "CDN_BASE",
     "DEFAULT_ASSET_BASE",
+    "FOCUS_ZOOM",
     "PACKAGES",
     "TILE_PRESETS",
     "TileSource",
     "asset_urls",
     "build_map",
     "household_at",
+    "household_view",
     "install_assets",
     "missing_assets",
     "proposal_layer",
@@ -779,6 +781,39 @@ def household_at(positions: pd.DataFrame, lat: float, lon: float, *,
     dist = np.hypot(dx, dy)
     i = int(np.argmin(dist))
     return str(positions["household_id"].iloc[i]) if dist[i] <= tolerance_m else None
+
+
+#: Zoom level the map goes to when a household is chosen outside the map (a street or two).
+FOCUS_ZOOM = 15
+
+
+def household_view(positions: pd.DataFrame, household_id: str | None, *,
+                   zoom: int = FOCUS_ZOOM) -> tuple[tuple[float, float], int] | None:
+    """Return where the map goes when a household is chosen: its proposal's marker and a zoom.
+
+    Parameters
+    ----------
+    positions
+        :func:`proposal_positions` (drawn positions, spread when a building is shared).
+    household_id
+        The chosen household; None or one without a drawn proposal gives None.
+    zoom
+        Zoom level to show the marker at.
+
+    Returns
+    -------
+    tuple or None
+        ``((lat, lon), zoom)``, the centre being the household's own (spread) marker.
+    """
+    if household_id is None or not len(positions):
+        return None
+    hit = positions[positions["household_id"].astype(str) == str(household_id)]
+    if not len(hit):
+        return None
+    lat, lon = float(hit["lat"].iloc[0]), float(hit["lon"].iloc[0])
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        return None
+    return (lat, lon), int(zoom)
 
 
 def selection_layer(lat: float, lon: float, label: str) -> folium.FeatureGroup:

@@ -295,25 +295,44 @@ def check_assignment(base: ReviewBase, household_id: str, dwelling_id: str,
     aload, bload = _loads(base, occ)
     area_ok, building_ok, others_p, others_b = _capacity_ok(
         base, np.array([h]), np.array([d]), occ, aload, bload)
-    inst = base.inst
-    if not area_ok[0]:
-        a = int(inst.dw_area[d])
-        area_id = str(inst.area_ids[a])
-        names = dict(zip(base.dataset.areas["area_id"].astype(str),
-                         base.dataset.areas["name"].astype(str), strict=True))
-        free = max(float(inst.area_cap[a] - others_p[0]), 0.0)
-        out.append(t("rule.area_cap", language, area=names.get(area_id, area_id),
-                     free=number(free, language), persons=int(inst.persons[h])))
-    if not building_ok[0]:
-        out.append(t("rule.building_limit", language,
-                     limit=int(base.policy.rules.max_households_per_building),
-                     n=int(others_b[0])))
+    out += _capacity_words(base, h, d, bool(area_ok[0]), bool(building_ok[0]),
+                           float(others_p[0]), int(others_b[0]), language)
     return out
 
 
+def _capacity_words(base: ReviewBase, h: int, d: int, area_ok: bool, building_ok: bool,
+                    others_p: float, others_b: int, language: str) -> list[str]:
+    """Say the area cap and building limit a pair breaks (see :func:`_capacity_ok`)."""
+    inst = base.inst
+    out = []
+    if not area_ok:
+        a = int(inst.dw_area[d])
+        area_id = str(inst.area_ids[a])
+        names = _area_names(base)
+        free = max(float(inst.area_cap[a] - others_p), 0.0)
+        out.append(t("rule.area_cap", language, area=names.get(area_id, area_id),
+                     free=number(free, language), persons=int(inst.persons[h])))
+    if not building_ok:
+        out.append(t("rule.building_limit", language,
+                     limit=int(base.policy.rules.max_households_per_building), n=others_b))
+    return out
+
+
+def _area_names(base: ReviewBase) -> dict[str, str]:
+    areas = base.dataset.areas
+    return dict(zip(areas["area_id"].astype(str), areas["name"].astype(str), strict=True))
+
+
 def one_rule_away(base: ReviewBase, household_id: str, *, taken: Iterable[str] = (),
-                  language: str = "da", limit: int = 5) -> pd.DataFrame:
+                  language: str = "da", limit: int = 5,
+                  proposals: pd.DataFrame | None = None,
+                  held: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Dwellings that fail exactly one hard rule for this household: what would place it.
+
+    The rules are those of :func:`check_assignment`: the rules on the pair itself
+    (:func:`rule_masks`) and, when switched on, the area cap and the building limit against
+    what ``proposals`` and ``held`` already place. A dwelling in an area at its cap fails the
+    cap rule; one in a full building fails the building limit.
 
     Parameters
     ----------
@@ -322,23 +341,42 @@ def one_rule_away(base: ReviewBase, household_id: str, *, taken: Iterable[str] =
     household_id
         The household (usually unplaced).
     taken
-        Dwellings proposed or held for other households (said in ``taken_by``-free words:
-        ``free`` is False for them).
+        Dwellings proposed or held for other households (``free`` is False for them).
     language
         Language of the rule texts.
     limit
-        At most this many dwellings per rule are listed (``n_dwellings`` counts them all).
+        At most this many dwellings per rule text are listed (``n_dwellings`` counts them
+        all).
+    proposals
+        The run's proposals as decided (:func:`effective`) for the area cap and the building
+        limit; None: nobody else is placed.
+    held
+        ``dwelling_id -> household_id`` of dwellings held by decisions.
 
     Returns
     -------
     pandas.DataFrame
-        One row per listed dwelling: ``rule`` (key), ``rule_text`` (what the rule asks),
-        ``n_dwellings`` (dwellings failing only this rule), ``dwelling_id``, ``free``;
-        sorted by the rules with the most dwellings first, then free dwellings, then id.
+        One row per listed dwelling: ``rule`` (key: a pair rule, ``area_cap`` or
+        ``building_limit``), ``rule_text`` (what the rule asks, exactly as
+        :func:`check_assignment` says it for that dwelling), ``n_dwellings`` (dwellings failing
+        only this rule with this text), ``dwelling_id``, ``free``; sorted by the rules with the
+        most dwellings first, then free dwellings, then id.
     """
-    masks = rule_masks(base, household_id)
+    inst = base.inst
     cols = ["rule", "rule_text", "n_dwellings", "dwelling_id", "free"]
-    if not masks:
+    h = base.household_pos(household_id)
+    masks = rule_masks(base, household_id)
+    occ = occupancy(base, proposals, held)
+    aload, bload = _loads(base, occ)
+    every = np.arange(inst.n_dwellings)
+    area_ok, building_ok, others_p, others_b = _capacity_ok(
+        base, np.full(inst.n_dwellings, h), every, occ, aload, bload)
+    r = base.policy.rules
+    if r.area_cap:
+        masks["area_cap"] = area_ok
+    if r.building_limit:
+        masks["building_limit"] = building_ok
+    if not masks or not inst.n_dwellings:
         return pd.DataFrame(columns=cols)
     stack = np.vstack(list(masks.values()))
     fails = (~stack).sum(axis=0)
@@ -348,15 +386,23 @@ def one_rule_away(base: ReviewBase, household_id: str, *, taken: Iterable[str] =
         only = np.flatnonzero((fails == 1) & ~stack[i])
         if not len(only):
             continue
-        ids = [str(base.inst.dw_ids[d]) for d in only]
-        free = [x not in taken_set for x in ids]
-        order = sorted(range(len(ids)), key=lambda j: (not free[j], ids[j]))[:limit]
-        text = rule_text(base, rule, household_id, language)
-        rows += [(rule, text, len(ids), ids[j], free[j]) for j in order]
+        if rule in ("area_cap", "building_limit"):
+            texts = [_capacity_words(base, h, int(d), rule != "area_cap",
+                                     rule != "building_limit", float(others_p[d]),
+                                     int(others_b[d]), language)[0] for d in only]
+        else:
+            texts = [rule_text(base, rule, household_id, language)] * len(only)
+        by_text: dict[str, list[str]] = {}
+        for d, text in zip(only, texts, strict=True):
+            by_text.setdefault(text, []).append(str(inst.dw_ids[d]))
+        for text, ids in by_text.items():
+            free = [x not in taken_set for x in ids]
+            order = sorted(range(len(ids)), key=lambda j: (not free[j], ids[j]))[:limit]
+            rows += [(rule, text, len(ids), ids[j], free[j]) for j in order]
     out = pd.DataFrame(rows, columns=cols)
     if len(out):
-        out = out.sort_values(["n_dwellings", "rule", "free", "dwelling_id"],
-                              ascending=[False, True, False, True], kind="stable")
+        out = out.sort_values(["n_dwellings", "rule", "rule_text", "free", "dwelling_id"],
+                              ascending=[False, True, True, False, True], kind="stable")
     return out.reset_index(drop=True)
 
 
@@ -735,7 +781,13 @@ def household_card(base: ReviewBase, proposals: pd.DataFrame, status: pd.DataFra
             taken |= {str(d) for d, h in zip(allocations["dwelling_id"],
                                              allocations["household_id"], strict=True)
                       if str(h) != hid}
-        away = one_rule_away(base, hid, taken=taken, language=lang)
+        holds = dict(held or {})
+        if allocations is not None and len(allocations):
+            holds.update({str(d): str(h) for d, h in zip(allocations["dwelling_id"],
+                                                         allocations["household_id"],
+                                                         strict=True)})
+        away = one_rule_away(base, hid, taken=taken, language=lang, proposals=decided,
+                             held=holds)
     else:
         reason = (t("card.why_manual", lang) if bool(prop["manual"])
                   else _why_this(base, hid, alts, stat, lang))

@@ -490,3 +490,27 @@ def test_demo_map(demo_dir: Path):
     best = [r for r in rows if f"</b> {ids[-1]}<br>" in r[3]]
     assert best
     assert best[0][2] == mapview.VALUE_COLORS[-1]
+
+
+def test_household_view_goes_to_the_households_own_marker(demo_plan):
+    ds = demo_plan.dataset
+    rows = demo_plan.assignments[["household_id", "dwelling_id"]].dropna().head(3).copy()
+    rows = rows.astype(str).reset_index(drop=True)
+    rows.loc[1, "dwelling_id"] = rows.loc[0, "dwelling_id"]  # two households, one building
+    positions = mapview.proposal_positions(ds, rows)
+    dw = ds.dwellings.assign(dwelling_id=ds.dwellings["dwelling_id"].astype(str)).set_index(
+        "dwelling_id")
+    seen = []
+    for hid, did in zip(rows["household_id"], rows["dwelling_id"], strict=True):
+        (lat, lon), zoom = mapview.household_view(positions, hid)
+        assert zoom == mapview.FOCUS_ZOOM
+        # the marker the household is drawn at: within the 12 m spread of its dwelling
+        dy = (lat - dw.at[did, "lat"]) * 111_320.0
+        dx = (lon - dw.at[did, "lon"]) * 111_320.0 * np.cos(np.radians(lat))
+        assert np.hypot(dx, dy) <= 12.0 + 1e-6
+        assert mapview.household_at(positions, lat, lon) == hid
+        seen.append((lat, lon))
+    assert seen[0] != seen[1]  # the spread markers of one building differ
+    assert mapview.household_view(positions, "no-such-household") is None
+    assert mapview.household_view(positions, None) is None
+    assert mapview.household_view(positions.iloc[0:0], rows["household_id"].iloc[0]) is None

@@ -503,3 +503,10 @@ def test_samsoe_review_alternatives_keep_the_area_cap_and_building_limit(
             assert others + int(persons[row.household_id]) <= cap + 1e-9
         assert review.check_assignment(base, row.household_id, row.dwelling_id, "en",
                                        proposals=props) == []
+    # what would place a household: each dwelling listed breaks exactly the rule it names,
+    # the cap and the building limit counted too
+    for hid in ds.households["household_id"].astype(str):
+        away = review.one_rule_away(base, hid, language="en", limit=10_000, proposals=props)
+        for row in away.itertuples(index=False):
+            assert review.check_assignment(base, hid, row.dwelling_id, "en",
+                                           proposals=props) == [row.rule_text]

@@ -321,6 +321,61 @@ def test_one_rule_away_free_excludes_dwellings_held_by_others(base, plan):
     assert not got.loc[got["dwelling_id"] == d, "free"].any()
 
 
+def test_one_rule_away_counts_the_area_cap_and_the_building_limit(base, plan, demo_plan):
+    """Against an independent count: persons per area and households per building by hand."""
+    ds = demo_plan.dataset
+    p = plan.copy()
+    hid = str(p["household_id"].iloc[3])
+    p.loc[p.index[3], ["dwelling_id", "unplaced_reason", "score"]] = [None, "x", np.nan]
+    inst = base.inst
+    persons = dict(zip(ds.households["household_id"].astype(str), ds.households["persons"],
+                       strict=True))
+    area_of = dict(zip(ds.dwellings["dwelling_id"].astype(str),
+                       ds.dwellings["area_id"].astype("string"), strict=True))
+    placed = p.dropna(subset=["dwelling_id"])
+    in_area: dict[str, int] = {}
+    for h, d in zip(placed["household_id"].astype(str), placed["dwelling_id"].astype(str),
+                    strict=True):
+        a = area_of[d]
+        if pd.notna(a):
+            in_area[str(a)] = in_area.get(str(a), 0) + int(persons[h])
+    # every other area is exactly at its cap: nobody more fits there
+    area_ids = list(inst.area_ids.astype(str))
+    full_areas = set(area_ids[::2])
+    cap = np.array([float(in_area.get(a, 0)) if a in full_areas else 1e9 for a in area_ids])
+    # one household per building: a dwelling proposed for another household fills its building
+    tight = _with(base, caps=cap, max_households_per_building=1)
+    building_of = dict(zip(inst.dw_ids.astype(str), inst.dw_building, strict=True))
+    full_buildings = {building_of[d] for d in placed["dwelling_id"].astype(str)}
+    pair_fail = {rule: ~mask for rule, mask in review.rule_masks(tight, hid).items()}
+    want: dict[str, str] = {}
+    for j, d in enumerate(inst.dw_ids.astype(str)):
+        broken = [rule for rule, fail in pair_fail.items() if fail[j]]
+        a = area_of[d]
+        if pd.notna(a) and str(a) in full_areas:
+            broken.append("area_cap")
+        if building_of[d] in full_buildings:
+            broken.append("building_limit")
+        if len(broken) == 1:
+            want[d] = broken[0]
+    assert "area_cap" in want.values()
+    assert "building_limit" in want.values()
+    got = review.one_rule_away(tight, hid, language="en", limit=10_000, proposals=p)
+    assert dict(zip(got["dwelling_id"], got["rule"], strict=True)) == want
+    counts = got.groupby("rule_text")["dwelling_id"].size()
+    assert (got["n_dwellings"] == got["rule_text"].map(counts)).all()
+    for row in got.itertuples(index=False):
+        assert review.check_assignment(tight, hid, row.dwelling_id, "en",
+                                       proposals=p) == [row.rule_text]
+    # the card says the same (a dwelling held by a decision counts like a proposal)
+    card = review.household_card(tight, p, proposed_status(p), hid, language="en")
+    assert set(card["one_rule_away"]["rule"]) >= {"area_cap", "building_limit"}
+    # with both rules off, only the pair rules are left
+    off = _with(base, caps=cap, area_cap=False, building_limit=False)
+    rules = set(review.one_rule_away(off, hid, limit=10_000, proposals=p)["rule"])
+    assert not rules & {"area_cap", "building_limit"}
+
+
 @pytest.mark.parametrize("text", ["![x](http://e)", "[link](http://e.example/a)",
                                   "**bold** _it_ `code`", "# heading", "1. list", "- item",
                                   "> quote", "<img src=x>", "a | b", "\\*", "line\n# two",

@@ -1,0 +1,82 @@
+"""The What-if difference map: areas by change, dwellings with another household, cut lines."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from placement import mapcompare
+from placement.dataset import load_dataset
+from placement.gtfs import load_gtfs
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["D1", "D2", "D3", "D4", None]), min_size=4, max_size=4),
+       st.lists(st.sampled_from(["D1", "D2", "D3", "D4", None]), min_size=4, max_size=4))
+def test_changed_dwellings_are_those_whose_household_differs(a, b):
+    def plan(dws):  # a dwelling holds at most one household
+        seen, out = set(), []
+        for d in dws:
+            out.append(d if d not in seen else None)
+            seen.add(d)
+        return pd.DataFrame({"household_id": ["H1", "H2", "H3", "H4"], "dwelling_id": out})
+
+    before, after = plan(a), plan(b)
+    got = mapcompare.changed_dwellings(before, after)
+    holder_a = {d: h for h, d in zip(before["household_id"], before["dwelling_id"],
+                                     strict=True) if d}
+    holder_b = {d: h for h, d in zip(after["household_id"], after["dwelling_id"],
+                                     strict=True) if d}
+    want = sorted(d for d in set(holder_a) | set(holder_b) if holder_a.get(d) != holder_b.get(d))
+    assert got["dwelling_id"].tolist() == want
+    for row in got.itertuples(index=False):
+        assert row.household_before == holder_a.get(row.dwelling_id)
+        assert row.household_after == holder_b.get(row.dwelling_id)
+
+
+def test_cut_routes_of_a_definition():
+    d = {"scenario": {"name": "x"}, "change": [{"kind": "arrivals", "factor": 2},
+                                               {"kind": "cut_route", "route_id": "L201"},
+                                               {"kind": "thin_route", "route_id": "L202"}]}
+    assert mapcompare.cut_routes(d) == ["L201"]
+    assert mapcompare.cut_routes(None) == []
+    assert mapcompare.cut_routes({"change": []}) == []
+
+
+def test_difference_map_colours_areas_marks_dwellings_and_draws_the_cut_dashed(demo_dir):
+    ds = load_dataset(demo_dir)
+    feed = load_gtfs(ds.gtfs_path, boundary=ds.boundary)
+    ids = ds.areas["area_id"].astype(str).tolist()
+    change = [3.0, -3.0, np.nan] + [0.0] * (len(ids) - 3)
+    changes = pd.DataFrame({"area_id": ids, "change": change})
+    changed = pd.DataFrame({"dwelling_id": ds.dwellings["dwelling_id"].astype(str).head(4)})
+    cut = str(feed.routes["route_id"].iloc[1])
+    m = mapcompare.difference_map(ds, changes, changed, feed=feed, cut=[cut], language="en",
+                                  asset_base="/app/static/vendor")
+    page = m.get_root().render()
+    # offline: every script and stylesheet from the app's own folder
+    assert all(u.startswith("/app/static/vendor/")
+               for u in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page))
+    # the cut line: dashed red, with its class, named in the legend
+    assert mapcompare.CUT_LINE_CLASS in page
+    assert f'"dashArray": "{mapcompare.CUT_LINE_DASH}"' in page
+    assert mapcompare.CUT_LINE_COLOR in page
+    assert "Cut line" in page
+    # areas: more persons blue, fewer red, unknown grey and said as "no data"
+    fills = re.findall(r'"fillColor": "(#[0-9a-f]{6})"', page)
+    assert "#2166ac" in fills  # +3 is the top of the scale
+    assert "#b2182b" in fills  # -3 the bottom
+    assert "#bdbdbd" in fills  # unknown
+    assert "no data" in page
+    assert "Dwellings with another household (4)" in page
+    # without a cut nothing is drawn as removed
+    plain = mapcompare.difference_map(ds, changes, changed, language="en",
+                                      asset_base="/app/static/vendor").get_root().render()
+    assert mapcompare.CUT_LINE_CLASS not in plain
+    # a reader who may not see households: no dwelling layer, and no count of 0 said
+    areas_only = mapcompare.difference_map(ds, changes, None, language="en").get_root().render()
+    assert "Dwellings with another household" not in areas_only
