@@ -381,10 +381,10 @@ def test_cli_year_simulate_and_batch_until(tmp_path, capsys):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_priced_batches_of_large_futures_keep_the_hard_rules(monkeypatch, seed):
     """Large futures take the LP-priced path; its batches keep every hard rule too."""
-    from placement.optimizer import batch as batch_mod
+    from placement.optimizer import foresight
 
-    monkeypatch.setattr(batch_mod, "INTEGER_RECOURSE_MAX", 0)
-    monkeypatch.setattr(batch_mod, "FIRST_STAGE_EXACT_MAX", 10)
+    monkeypatch.setattr(foresight, "INTEGER_RECOURSE_MAX", 0)
+    monkeypatch.setattr(foresight, "FIRST_STAGE_EXACT_MAX", 10)
     uni, clock, _ = _year(seed, 15, 40, _policy(0.002, 1, 0.05), days=70)
     batches: dict[int, np.ndarray] = {}
     seen: list[bool] = []
