@@ -448,6 +448,7 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
         after.place(uni, forced, t, b)
         free = ~is_forced & (after.dwelling[p_h] < 0) & ~after.taken(inst.n_dwellings)[p_d]
         ok = free & (net > 1e-9)
+        logger.info("foresight batch %d: priced LP in %.2f s", b, time.perf_counter() - t_mip)
         got, _ = _solve_pairs(uni, pairs[ok], net[ok], after,
                               time_limit_s=max(t_end - time.perf_counter(), 1.0),
                               mip_gap=mip_gap)
