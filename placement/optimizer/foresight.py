@@ -50,8 +50,9 @@ could house.
 :data:`FIRST_STAGE_PER_HOUSEHOLD` best pairs that can be made now (and each dwelling's best
 :data:`FIRST_STAGE_PER_DWELLING`); every other first-stage pair is priced with the LP's row
 duals (reduced cost ``v - sum_k (sigma^k[h] + pi^k[d] + p[h] mu^k[a] + beta^k[building])``) and
-those with a positive one join until none is left, so the LP, and its potentials, are those
-over every first-stage pair. (Keeping only the best pairs by unpriced value, as an earlier
+those with a positive one join until none is left (at most :data:`FIRST_STAGE_ROUNDS`
+rounds, within the time limit), so the LP, and its potentials, are those over every
+first-stage pair. (Keeping only the best pairs by unpriced value, as an earlier
 version did, gave households of the same make-up the same few dwellings, most of them in
 full buildings or areas, and left households unplaced at the year's end that the myopic
 batch houses.) The small-scenario MILP takes its first-stage columns from that LP.
@@ -248,7 +249,8 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
     forced
         Pair positions placed in this batch whatever (approved placements).
     time_limit_s, mip_gap
-        Per solve.
+        Per solve; the first stage's pricing rounds stop once ``time_limit_s`` has passed
+        (the LP then covers the pairs priced in so far).
     t
         Batch date (default: ``clock.date(b)``).
 
@@ -316,7 +318,7 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
         after.place(uni, forced, t, b)
         free = ~is_forced & (after.dwelling[p_h] < 0) & ~after.taken(inst.n_dwellings)[p_d]
         got, _ = _solve_pairs(uni, pairs[free], value[free], after,
-                              time_limit_s=max(t_end - time.perf_counter(), 1.0),
+                              time_limit_s=time_limit_s,
                               mip_gap=mip_gap)
         return BatchDecision(pairs=np.concatenate([forced, got]).astype(np.int64),
                              solve_s=time.perf_counter() - t0, dwellings=dw,
@@ -379,7 +381,7 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
             sel = np.flatnonzero(inside)
             m, xc, rows = build(sel, False)
             status, col, duals = m.solve(uni.policy,
-                                         time_limit_s=max(t_end - time.perf_counter(), 1.0),
+                                         time_limit_s=time_limit_s,
                                          mip_gap=mip_gap, relax=True)
             if status != "Optimal" or len(col) != m.n_cols:
                 msg = f"the foresight batch LP ended with status '{status}'"
@@ -418,7 +420,7 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
             keep = np.ones(len(pairs), dtype=bool)
         sel = np.flatnonzero(keep)
         m, xc, rows = build(sel, True)
-        status, col, _ = m.solve(uni.policy, time_limit_s=max(t_end - time.perf_counter(), 1.0),
+        status, col, _ = m.solve(uni.policy, time_limit_s=time_limit_s,
                                  mip_gap=mip_gap)
         if status not in ("Optimal", "Time limit reached") or len(col) != m.n_cols:
             msg = f"the foresight batch model ended with status '{status}'"
@@ -430,7 +432,7 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
         lo_all[xc] = xval
         hi_all = np.ones(m.n_cols)
         hi_all[xc] = xval
-        st2, col2, duals = m.solve(uni.policy, time_limit_s=max(t_end - time.perf_counter(), 1.0),
+        st2, col2, duals = m.solve(uni.policy, time_limit_s=time_limit_s,
                                    mip_gap=mip_gap, relax=True, lo=lo_all, hi=hi_all)
         potentials(duals, rows)
         if st2 == "Optimal":
@@ -450,7 +452,7 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
         ok = free & (net > 1e-9)
         logger.info("foresight batch %d: priced LP in %.2f s", b, time.perf_counter() - t_mip)
         got, _ = _solve_pairs(uni, pairs[ok], net[ok], after,
-                              time_limit_s=max(t_end - time.perf_counter(), 1.0),
+                              time_limit_s=time_limit_s,
                               mip_gap=mip_gap)
         chosen = np.concatenate([forced, got]).astype(np.int64)
     logger.info("foresight batch %d: %s columns (%s first-stage of %s), solved in %.2f s", b,
