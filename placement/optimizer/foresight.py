@@ -28,14 +28,16 @@ first-stage only (made later it is worth ``c`` a week less). Per scenario::
 and it maximises ``sum v x + (1 / K) sum_k sum v y^k``. The **potentials** are the LP duals
 of the scenario rows summed over the scenarios (each scenario's columns carry the weight
 ``1 / K``): ``pi[d]`` (points) the expected value of keeping free dwelling ``d`` for later,
-``mu[a]`` (points per person) that of a person's room under area ``a``'s cap.
+``mu[a]`` (points per person) that of a person's room under area ``a``'s cap, ``beta[g]``
+(points) that of a household's place under building ``g``'s limit.
 
 *Small scenarios* (at most :data:`INTEGER_RECOURSE_MAX` second-stage columns): the model is
 solved as it is, ``x`` and ``y`` whole; the potentials come from the LP of the future with
 ``x`` fixed at the batch. *Large scenarios*: the LP relaxation of the whole model gives the
 potentials, and the batch is the best plan of the waiting households (the MILP with every
 hard rule, over **every** pair that can be made now) at the **priced values**
-``v - pi[d] - mu[a] p[h]``; pairs whose priced value is not positive are not made. So a
+``v - pi[d] - mu[a] p[h] - beta[g]`` (each capacity the pair uses, priced); pairs whose
+priced value is not positive are not made. So a
 dwelling stays free when some expected arrival values it more than any waiting household
 does (net of that arrival's other options), and a household waits when every dwelling it
 could have now is worth more to those who come later, as in the dynamic potentials of Ahani,
@@ -401,12 +403,15 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
     t_mip = time.perf_counter()
     pot = np.zeros(len(dw))
     apot = np.zeros(A)
+    bpot = np.zeros(len(bleft))
 
     def potentials(duals: np.ndarray, rows: list[tuple]) -> None:
-        for _yc, _h_rows, d_rows, a_rows, _b_rows, _blds in rows:
+        for _yc, _h_rows, d_rows, a_rows, b_rows, blds in rows:
             pot[:] += -duals[d_rows[:len(dw)]]
             if a_rows is not None:
                 apot[:] += -duals[a_rows]
+            if b_rows is not None:
+                bpot[blds] += -duals[b_rows]
 
     if whole:
         # small: the two-stage MILP itself (first-stage columns from the priced LP when the
@@ -446,6 +451,8 @@ def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.
         net = value - np.maximum(pot[dpos], 0.0)
         if use_caps:
             net -= np.where(ax >= 0, np.maximum(apot[np.maximum(ax, 0)], 0.0), 0.0) * persons_x
+        if use_b:
+            net -= np.maximum(bpot[bx], 0.0)
         after = State(state.dwelling.copy(), state.movein.copy(), state.batch.copy())
         after.place(uni, forced, t, b)
         free = ~is_forced & (after.dwelling[p_h] < 0) & ~after.taken(inst.n_dwellings)[p_d]
