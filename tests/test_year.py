@@ -381,10 +381,10 @@ def test_cli_year_simulate_and_batch_until(tmp_path, capsys):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_priced_batches_of_large_futures_keep_the_hard_rules(monkeypatch, seed):
     """Large futures take the LP-priced path; its batches keep every hard rule too."""
-    from placement.optimizer import batch as batch_mod
+    from placement.optimizer import foresight
 
-    monkeypatch.setattr(batch_mod, "INTEGER_RECOURSE_MAX", 0)
-    monkeypatch.setattr(batch_mod, "FIRST_STAGE_EXACT_MAX", 10)
+    monkeypatch.setattr(foresight, "INTEGER_RECOURSE_MAX", 0)
+    monkeypatch.setattr(foresight, "FIRST_STAGE_EXACT_MAX", 10)
     uni, clock, _ = _year(seed, 15, 40, _policy(0.002, 1, 0.05), days=70)
     batches: dict[int, np.ndarray] = {}
     seen: list[bool] = []
@@ -428,3 +428,76 @@ def test_batch_and_year_score_the_retention_term_when_it_is_weighed(demo_dir, mo
     planning.batch_plan(demo_dir, planning.policy_for("default", weights={"retention": 0.0}),
                         until="2026-03-02", dataset=ds, access=acc)
     assert RETENTION_COLUMN not in seen["batch"].columns
+
+
+def _unhoused_but_housable(uni, state: State) -> list[int]:
+    """Households never placed that a dwelling left free at the year's end could house.
+
+    Independent of the optimiser: for each unplaced household, an eligible dwelling that no
+    one has, whose building may take one more household and whose area's cap has room for
+    the household's persons (after every placement of the year).
+    """
+    inst = uni.inst
+    rules = uni.policy.rules
+    placed = np.flatnonzero(state.dwelling >= 0)
+    taken = set(state.dwelling[placed].tolist())
+    load = np.zeros(len(inst.area_ids))
+    per_building: dict[int, int] = {}
+    for h in placed:
+        d = int(state.dwelling[h])
+        if inst.dw_area[d] >= 0:
+            load[inst.dw_area[d]] += inst.persons[h]
+        b = int(inst.dw_building[d])
+        per_building[b] = per_building.get(b, 0) + 1
+    out = []
+    for h in np.flatnonzero(state.dwelling < 0):
+        for d in uni.E.getrow(int(h)).indices:
+            if int(d) in taken:
+                continue
+            a = int(inst.dw_area[d])
+            if rules.area_cap and a >= 0 and load[a] + inst.persons[h] > inst.area_cap[a] + 1e-9:
+                continue
+            if (rules.building_limit and per_building.get(int(inst.dw_building[d]), 0)
+                    >= rules.max_households_per_building):
+                continue
+            out.append(int(h))
+            break
+    return out
+
+
+@pytest.mark.parametrize("whole", [True, False])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_foresight_houses_at_the_years_end_everyone_the_free_dwellings_can(monkeypatch, seed,
+                                                                            whole):
+    """Many free dwellings in full buildings: the first stage must not lose a household's options.
+
+    An earlier version kept each waiting household's best pairs by unpriced value before
+    pricing; households of the same make-up then shared the same few dwellings, most of them
+    in buildings already full, and the year ended with households unhoused that free
+    dwellings could house (and that myopic houses). Here every household keeps one pair
+    before pricing, so only the pricing can bring the others in.
+    """
+    from placement.optimizer import foresight
+
+    monkeypatch.setattr(foresight, "FIRST_STAGE_EXACT_MAX", 1)
+    monkeypatch.setattr(foresight, "FIRST_STAGE_PER_HOUSEHOLD", 1)
+    monkeypatch.setattr(foresight, "FIRST_STAGE_PER_DWELLING", 0)
+    if not whole:
+        monkeypatch.setattr(foresight, "INTEGER_RECOURSE_MAX", 0)
+    hh, dw, ar, acc = make_year(24, 60, n_areas=2, seed=seed, days=35, initial_share=0.6)
+    hh["persons"] = 1  # one make-up: the same best dwellings for all
+    hh["household_type"] = "single"
+    hh[["children_0_5", "children_6_16"]] = 0
+    # buildings of six dwellings that take one household each
+    dw["building_id"] = [f"B{i // 6}" for i in range(len(dw))]
+    pol = _policy(0.05, 1, 0.05)
+    uni, _ = build_universe(hh, dw, ar, acc, pol)
+    clock = Clock.covering(uni.inst.arrival.min(),
+                           max(uni.inst.arrival.max(), uni.offer_date.max()), 7)
+    batches: dict[int, np.ndarray] = {}
+    state, _ = run_batches(uni, clock, "foresight", seed=seed, n_scenarios=2,
+                           on_batch=lambda b, dec: batches.__setitem__(b, dec.pairs))
+    _check_rules(uni, clock, state, batches)
+    myo, _ = run_batches(uni, clock, "myopic")
+    assert _unhoused_but_housable(uni, myo) == []
+    assert _unhoused_but_housable(uni, state) == []

@@ -40,44 +40,15 @@ pairs are fixed.
   at ``t`` only (what running the optimiser every week does).
 - **Greedy** (first come, first served): waiting households in arrival order each take the
   suitable free dwelling that became free first (ties by id), under the caps and the limit.
-- **Foresight**: at each batch, a two-stage model over ``K`` sampled futures (scenarios ``k``,
-  :func:`sample_scenario`). First stage: binaries ``x`` over the pairs of waiting households
-  and free dwellings, value ``v(h, d, t)``. Second stage, per scenario: columns ``y^k`` over
-  the pairs of the scenario's households (those waiting now, from the next batch on, and the
-  expected arrivals) and dwellings (those free now, from the next batch on, and the expected
-  vacancies), each at the batch both are there, value ``v``. Per scenario::
+- **Foresight**: at each batch, a two-stage model over sampled futures whose LP duals price
+  the free dwellings and the areas' caps for those who come later
+  (:mod:`placement.optimizer.foresight`, whose docstring gives its maths).
 
-      sum_d x[h, d] + sum_d y^k[h, d] <= 1      waiting household h
-      sum_h x[h, d] + sum_h y^k[h, d] <= 1      free dwelling d (and every expected one)
-      sum p x + sum p y^k <= cap_left[a]        area a;   the building rows alike
-
-  and it maximises ``sum v x + (1 / K) sum_k sum v y^k``. The **potentials** are the LP duals
-  of the scenario rows, summed over the scenarios with their weight ``1 / K``: ``pi[d]``
-  (points) the expected value of keeping free dwelling ``d`` for later, ``mu[a]`` (points per
-  person) that of a person's room under area ``a``'s cap.
-
-  *Small scenarios* (at most :data:`INTEGER_RECOURSE_MAX` second-stage columns): the model is
-  solved as it is, ``x`` and ``y`` whole (exact); the potentials come from the LP of the
-  future with ``x`` fixed at the batch. *Large scenarios*: the LP relaxation of the whole
-  model gives the potentials, and the batch is the best plan of the waiting households (the
-  MILP with every hard rule) at the **priced values** ``v - pi[d] - mu[a] p[h]``; pairs whose
-  priced value is not positive are not made. So a dwelling stays free when some expected
-  arrival values it more than any waiting household does (net of that arrival's other
-  options), and a household waits when every dwelling it could have now is worth more to
-  those who come later, as in the dynamic
-  potentials of Ahani, Gölz, Procaccia, Teytelboym and Trapp (Operations Research 2024) and of
-  Bansak and Paulson (Operations Research 2024). With one scenario equal to the truth and whole
-  ``y`` (no pair left out, the year within the look-ahead below), the batch model is the
-  hindsight MILP of what is left, so batch after batch the plan reaches the hindsight optimum
-  (tested). Each expected household keeps its
-  :data:`RECOURSE_PER_HOUSEHOLD` best pairs when a scenario has more than
-  :data:`EXACT_RECOURSE_MAX` pairs. Expected vacancies are copies of dwellings already seen
-  (same area, size, rent and access) and count under their area's cap, each as a building of
-  its own. Likewise, a batch with more than :data:`FIRST_STAGE_EXACT_MAX` first-stage pairs
-  keeps each waiting household's :data:`FIRST_STAGE_PER_HOUSEHOLD` best ones. The scenarios
-  look :data:`LOOKAHEAD_DAYS` ahead (a rolling horizon): later arrivals and vacancies do not
-  enter the batch model, which keeps it small (the year's end beyond the horizon weighs the
-  same on both sides: households and dwellings are both left out).
+The plain assignments (hindsight, myopic, and the priced foresight batch) are solved by
+:func:`_solve_pairs`: column generation over the LP relaxation, every pair priced by the row
+duals, until no pair is left with a positive reduced cost (an LP bound over every pair), then
+the MILP over the pairs that could still improve it against that bound. The module also holds
+the sparse model the batch solvers build (:class:`_Model`, one HiGHS solve).
 """
 
 from __future__ import annotations
@@ -110,34 +81,17 @@ __all__ = [
     "POINTS_PER_PERSON",
     "BatchDecision",
     "Clock",
-    "Scenario",
     "Universe",
     "build_universe",
-    "foresight_batch",
     "greedy_batch",
     "hindsight_plan",
     "myopic_batch",
     "pair_index",
-    "sample_scenario",
     "year_objective",
 ]
 
 #: Points per person housed in the year objective (more than any score difference).
 POINTS_PER_PERSON = 1.0
-#: Second-stage columns up to which the scenarios are solved whole (exact); above: the LP.
-INTEGER_RECOURSE_MAX = 3_000
-#: Pairs of a scenario up to which every pair enters; above, each expected household keeps
-#: its RECOURSE_PER_HOUSEHOLD best pairs (and each dwelling its RECOURSE_PER_DWELLING best).
-EXACT_RECOURSE_MAX = 20_000
-RECOURSE_PER_HOUSEHOLD = 50
-RECOURSE_PER_DWELLING = 3
-#: Days after the batch that the scenarios look ahead (a rolling horizon: expected households
-#: and dwellings later than this are left out of the batch model).
-LOOKAHEAD_DAYS = 91
-#: First-stage pairs per waiting household when the batch has more than FIRST_STAGE_EXACT_MAX.
-FIRST_STAGE_PER_HOUSEHOLD = 40
-FIRST_STAGE_EXACT_MAX = 2_000
-
 DAY = np.timedelta64(1, "D")
 
 
@@ -345,6 +299,107 @@ def year_objective(uni: Universe, state: State, end: np.datetime64) -> float:
         raise ValueError(msg)
     gain = float((POINTS_PER_PERSON * inst.persons[h] + inst.pair_score[pairs]).sum())
     return gain - uni.waiting_cost * float(weeks_waited(uni, state, end).sum())
+
+
+# --- the sparse model of a batch ------------------------------------------------------------
+
+
+class _Model:
+    """A sparse model under construction: columns with values, rows with an upper side."""
+
+    def __init__(self) -> None:
+        self.cost: list[np.ndarray] = []
+        self.lo: list[np.ndarray] = []
+        self.integer: list[np.ndarray] = []
+        self.R: list[np.ndarray] = []
+        self.C: list[np.ndarray] = []
+        self.V: list[np.ndarray] = []
+        self.rhi: list[np.ndarray] = []
+        self.n_cols = 0
+        self.n_rows = 0
+
+    def cols(self, value: np.ndarray, lo: np.ndarray, integer: bool) -> np.ndarray:
+        n = len(value)
+        self.cost.append(-np.asarray(value, dtype=float))
+        self.lo.append(np.asarray(lo, dtype=float))
+        self.integer.append(np.full(n, int(integer), dtype=np.int32))
+        idx = self.n_cols + np.arange(n)
+        self.n_cols += n
+        return idx
+
+    def rows(self, hi: np.ndarray) -> np.ndarray:
+        idx = self.n_rows + np.arange(len(hi))
+        self.rhi.append(np.asarray(hi, dtype=float))
+        self.n_rows += len(hi)
+        return idx
+
+    def entries(self, r: np.ndarray, c: np.ndarray, v: np.ndarray | float) -> None:
+        self.R.append(np.asarray(r, dtype=np.int64))
+        self.C.append(np.asarray(c, dtype=np.int64))
+        self.V.append(np.broadcast_to(np.asarray(v, dtype=float), (len(r),)).copy())
+
+    @one_solve_at_a_time
+    def solve(self, policy: Policy, *, time_limit_s: float, mip_gap: float, relax: bool = False,
+              lo: np.ndarray | None = None, hi: np.ndarray | None = None,
+              ) -> tuple[str, np.ndarray, np.ndarray]:
+        """Minimise; return status, column values and row duals (LP only, else zeros).
+
+        ``lo``/``hi`` replace the column bounds (default: the columns' own, and 1).
+        """
+        import highspy
+
+        if self.n_cols == 0:  # nothing to decide (HiGHS calls such a model "Empty")
+            return "Optimal", np.zeros(0), np.zeros(self.n_rows)
+        inf = highspy.kHighsInf
+        cost = np.concatenate(self.cost) if self.cost else np.zeros(0)
+        if lo is None:
+            lo = np.concatenate(self.lo) if self.lo else np.zeros(0)
+        if hi is None:
+            hi = np.ones(self.n_cols)
+        integ = (np.zeros(self.n_cols, np.int32) if relax
+                 else (np.concatenate(self.integer) if self.integer else np.zeros(0, np.int32)))
+        R = np.concatenate(self.R) if self.R else np.zeros(0, np.int64)
+        C = np.concatenate(self.C) if self.C else np.zeros(0, np.int64)
+        V = np.concatenate(self.V) if self.V else np.zeros(0)
+        A = sp.csc_matrix((V, (R, C)), shape=(self.n_rows, self.n_cols))
+        A.sum_duplicates()
+        A.sort_indices()
+        rhi = np.concatenate(self.rhi) if self.rhi else np.zeros(0)
+        h = _highs(policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
+        h.setOptionValue("mip_abs_gap", 1e-7)
+        h.passModel(int(self.n_cols), int(self.n_rows), int(A.nnz),
+                    int(highspy.MatrixFormat.kColwise), int(highspy.ObjSense.kMinimize), 0.0,
+                    cost, lo, hi, np.full(self.n_rows, -inf),
+                    np.where(np.isinf(rhi), inf, rhi), A.indptr.astype(np.int32),
+                    A.indices.astype(np.int32), A.data.astype(float), integ)
+        h.run()
+        status = h.modelStatusToString(h.getModelStatus())
+        sol = h.getSolution()
+        if status != "Optimal" and not _has_primal(h, sol):
+            # a time limit reached before any feasible plan: its column values are not a plan
+            if status == "Time limit reached" and not relax:
+                msg = (f"no feasible batch plan was found within the time limit of "
+                       f"{time_limit_s:g} s, so no placement is proposed; raise "
+                       "solver.time_limit_s")
+                raise InfeasibleError([msg])
+            status = f"{status} (no feasible solution)"
+        x = np.asarray(sol.col_value, dtype=float) if self.n_cols else np.zeros(0)
+        duals = (np.asarray(sol.row_dual, dtype=float)
+                 if (relax or not integ.any()) and self.n_rows else np.zeros(self.n_rows))
+        if len(x) != self.n_cols:
+            x = np.zeros(self.n_cols)
+        if len(duals) != self.n_rows:
+            duals = np.zeros(self.n_rows)
+        return status, x, duals
+
+
+def _has_primal(h: Any, sol: Any) -> bool:
+    """Whether HiGHS holds a feasible primal solution (not just the zeros of none)."""
+    import highspy
+
+    feasible = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+    return bool(sol.value_valid) and int(h.getInfo().primal_solution_status) == feasible
+
 
 
 # --- solving plain assignments (hindsight, myopic) ----------------------------------------
@@ -607,370 +662,15 @@ def greedy_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.nda
                          solve_s=time.perf_counter() - t0)
 
 
-# --- scenarios -----------------------------------------------------------------------------
+#: Names defined in :mod:`placement.optimizer.foresight`, still importable from here.
+_FORESIGHT_NAMES = ("Scenario", "foresight_batch", "sample_scenario")
 
 
-@dataclass
-class Scenario:
-    """One sampled future: households and dwellings that come after the batch.
+def __getattr__(name: str) -> Any:
+    """Import the foresight names from :mod:`placement.optimizer.foresight` on first use."""
+    if name in _FORESIGHT_NAMES:
+        from placement.optimizer import foresight
 
-    ``hh_src``/``dw_src`` are the universe positions copied (a household of the same make-up,
-    a dwelling of the same area, size, rent and access), ``hh_batch``/``dw_batch`` the batch
-    each is there from. ``dw_real`` marks dwellings that are real ones of the universe (an
-    announced vacancy, or the truth in tests): they keep their own date and building.
-    """
-
-    hh_src: np.ndarray
-    hh_batch: np.ndarray
-    dw_src: np.ndarray
-    dw_batch: np.ndarray
-    dw_real: np.ndarray
-
-    @classmethod
-    def truth(cls, uni: Universe, clock: Clock, b: int) -> Scenario:
-        """Return the real future after batch ``b``: the households and dwellings that do come."""
-        bh = clock.batch_of(uni.inst.arrival)
-        bd = clock.batch_of(uni.offer_date)
-        h = np.flatnonzero((bh > b) & (bh < clock.n_batches))
-        d = np.flatnonzero((bd > b) & (bd < clock.n_batches))
-        return cls(h, bh[h], d, bd[d], np.ones(len(d), dtype=bool))
-
-
-def sample_scenario(uni: Universe, clock: Clock, b: int, rng: np.random.Generator, *,
-                    seen_hh: np.ndarray, seen_dw: np.ndarray, quota: int, vacancies: int,
-                    n_arrived: int, n_freed: int, announced_hh: np.ndarray | None = None,
-                    announced_dw: np.ndarray | None = None) -> Scenario:
-    """Draw the future after batch ``b``.
-
-    Arrivals: ``quota - n_arrived`` households (less the announced ones), each a copy of a
-    household drawn from ``seen_hh`` (the year so far: the household mix), arriving at a
-    batch drawn evenly among the batches left. Vacancies: ``vacancies - n_freed`` dwellings
-    (less the announced ones), copies of dwellings drawn from ``seen_dw`` (the stock seen
-    freeing: the observed turnover), freeing at a batch drawn evenly. Announced households and
-    dwellings (known future dates) come as they are.
-    """
-    left = np.arange(b + 1, clock.n_batches)
-    ann_h = np.zeros(0, dtype=np.int64) if announced_hh is None else announced_hh
-    ann_d = np.zeros(0, dtype=np.int64) if announced_dw is None else announced_dw
-    n_h = max(int(quota) - int(n_arrived) - len(ann_h), 0) if len(left) and len(seen_hh) else 0
-    n_d = (max(int(vacancies) - int(n_freed) - len(ann_d), 0) if len(left) and len(seen_dw)
-           else 0)
-    hs = rng.choice(seen_hh, size=n_h) if n_h else np.zeros(0, dtype=np.int64)
-    hb = rng.choice(left, size=n_h) if n_h else np.zeros(0, dtype=np.int64)
-    ds = rng.choice(seen_dw, size=n_d) if n_d else np.zeros(0, dtype=np.int64)
-    db = rng.choice(left, size=n_d) if n_d else np.zeros(0, dtype=np.int64)
-    bh = clock.batch_of(uni.inst.arrival[ann_h])
-    bd = clock.batch_of(uni.offer_date[ann_d])
-    return Scenario(np.concatenate([ann_h, hs]).astype(np.int64),
-                    np.concatenate([np.maximum(bh, b + 1), hb]).astype(np.int64),
-                    np.concatenate([ann_d, ds]).astype(np.int64),
-                    np.concatenate([np.maximum(bd, b + 1), db]).astype(np.int64),
-                    np.concatenate([np.ones(len(ann_d), bool), np.zeros(n_d, bool)]))
-
-
-# --- the foresight batch ------------------------------------------------------------------
-
-
-class _Model:
-    """A sparse model under construction: columns with values, rows with an upper side."""
-
-    def __init__(self) -> None:
-        self.cost: list[np.ndarray] = []
-        self.lo: list[np.ndarray] = []
-        self.integer: list[np.ndarray] = []
-        self.R: list[np.ndarray] = []
-        self.C: list[np.ndarray] = []
-        self.V: list[np.ndarray] = []
-        self.rhi: list[np.ndarray] = []
-        self.n_cols = 0
-        self.n_rows = 0
-
-    def cols(self, value: np.ndarray, lo: np.ndarray, integer: bool) -> np.ndarray:
-        n = len(value)
-        self.cost.append(-np.asarray(value, dtype=float))
-        self.lo.append(np.asarray(lo, dtype=float))
-        self.integer.append(np.full(n, int(integer), dtype=np.int32))
-        idx = self.n_cols + np.arange(n)
-        self.n_cols += n
-        return idx
-
-    def rows(self, hi: np.ndarray) -> np.ndarray:
-        idx = self.n_rows + np.arange(len(hi))
-        self.rhi.append(np.asarray(hi, dtype=float))
-        self.n_rows += len(hi)
-        return idx
-
-    def entries(self, r: np.ndarray, c: np.ndarray, v: np.ndarray | float) -> None:
-        self.R.append(np.asarray(r, dtype=np.int64))
-        self.C.append(np.asarray(c, dtype=np.int64))
-        self.V.append(np.broadcast_to(np.asarray(v, dtype=float), (len(r),)).copy())
-
-    @one_solve_at_a_time
-    def solve(self, policy: Policy, *, time_limit_s: float, mip_gap: float, relax: bool = False,
-              lo: np.ndarray | None = None, hi: np.ndarray | None = None,
-              ) -> tuple[str, np.ndarray, np.ndarray]:
-        """Minimise; return status, column values and row duals (LP only, else zeros).
-
-        ``lo``/``hi`` replace the column bounds (default: the columns' own, and 1).
-        """
-        import highspy
-
-        if self.n_cols == 0:  # nothing to decide (HiGHS calls such a model "Empty")
-            return "Optimal", np.zeros(0), np.zeros(self.n_rows)
-        inf = highspy.kHighsInf
-        cost = np.concatenate(self.cost) if self.cost else np.zeros(0)
-        if lo is None:
-            lo = np.concatenate(self.lo) if self.lo else np.zeros(0)
-        if hi is None:
-            hi = np.ones(self.n_cols)
-        integ = (np.zeros(self.n_cols, np.int32) if relax
-                 else (np.concatenate(self.integer) if self.integer else np.zeros(0, np.int32)))
-        R = np.concatenate(self.R) if self.R else np.zeros(0, np.int64)
-        C = np.concatenate(self.C) if self.C else np.zeros(0, np.int64)
-        V = np.concatenate(self.V) if self.V else np.zeros(0)
-        A = sp.csc_matrix((V, (R, C)), shape=(self.n_rows, self.n_cols))
-        A.sum_duplicates()
-        A.sort_indices()
-        rhi = np.concatenate(self.rhi) if self.rhi else np.zeros(0)
-        h = _highs(policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
-        h.setOptionValue("mip_abs_gap", 1e-7)
-        h.passModel(int(self.n_cols), int(self.n_rows), int(A.nnz),
-                    int(highspy.MatrixFormat.kColwise), int(highspy.ObjSense.kMinimize), 0.0,
-                    cost, lo, hi, np.full(self.n_rows, -inf),
-                    np.where(np.isinf(rhi), inf, rhi), A.indptr.astype(np.int32),
-                    A.indices.astype(np.int32), A.data.astype(float), integ)
-        h.run()
-        status = h.modelStatusToString(h.getModelStatus())
-        sol = h.getSolution()
-        if status != "Optimal" and not _has_primal(h, sol):
-            # a time limit reached before any feasible plan: its column values are not a plan
-            if status == "Time limit reached" and not relax:
-                msg = (f"no feasible batch plan was found within the time limit of "
-                       f"{time_limit_s:g} s, so no placement is proposed; raise "
-                       "solver.time_limit_s")
-                raise InfeasibleError([msg])
-            status = f"{status} (no feasible solution)"
-        x = np.asarray(sol.col_value, dtype=float) if self.n_cols else np.zeros(0)
-        duals = (np.asarray(sol.row_dual, dtype=float)
-                 if (relax or not integ.any()) and self.n_rows else np.zeros(self.n_rows))
-        if len(x) != self.n_cols:
-            x = np.zeros(self.n_cols)
-        if len(duals) != self.n_rows:
-            duals = np.zeros(self.n_rows)
-        return status, x, duals
-
-
-def _has_primal(h: Any, sol: Any) -> bool:
-    """Whether HiGHS holds a feasible primal solution (not just the zeros of none)."""
-    import highspy
-
-    feasible = int(highspy.SolutionStatus.kSolutionStatusFeasible)
-    return bool(sol.value_valid) and int(h.getInfo().primal_solution_status) == feasible
-
-
-def _scenario_pairs(uni: Universe, clock: Clock, b: int, hh_src: np.ndarray,
-                    hh_batch: np.ndarray, dw_src: np.ndarray, dw_batch: np.ndarray,
-                    dw_date: np.ndarray, n_wait: int, n_free: int,
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Second-stage pairs of one scenario: (household node, dwelling node, value).
-
-    Nodes ``< n_wait`` are the waiting households and ``< n_free`` the free dwellings (their
-    pairs with each other are first-stage only).
-    """
-    if not len(hh_src) or not len(dw_src):
-        z = np.zeros(0, dtype=np.int64)
-        return z, z, np.zeros(0)
-    sub = uni.E[hh_src][:, dw_src].tocoo()
-    i, j, p = sub.row.astype(np.int64), sub.col.astype(np.int64), sub.data.astype(np.int64) - 1
-    keep = ~((i < n_wait) & (j < n_free))
-    tb = np.maximum(hh_batch[i], dw_batch[j])
-    keep &= tb < clock.n_batches
-    i, j, p, tb = i[keep], j[keep], p[keep], tb[keep]
-    t = clock.start + (tb * clock.cadence_days).astype("timedelta64[D]")
-    movein = np.maximum(t, dw_date[j])
-    inst = uni.inst
-    weeks_left = (clock.end - movein).astype(np.int64) / 7.0
-    v = (POINTS_PER_PERSON * inst.persons[inst.pair_h[p]] + inst.pair_score[p]
-         + uni.waiting_cost * weeks_left)
-    if len(i) > EXACT_RECOURSE_MAX:
-        keep = np.zeros(len(i), dtype=bool)
-        for a_, k in ((i, RECOURSE_PER_HOUSEHOLD), (j, RECOURSE_PER_DWELLING)):
-            order = np.lexsort((-v, a_))
-            sa = a_[order]
-            rank = np.arange(len(sa)) - np.searchsorted(sa, sa, side="left")
-            keep[order[rank < k]] = True
-        i, j, v = i[keep], j[keep], v[keep]
-    return i, j, v
-
-
-def foresight_batch(uni: Universe, clock: Clock, b: int, hh: np.ndarray, dw: np.ndarray,
-                    state: State, scenarios: list[Scenario], *, forced: np.ndarray,
-                    time_limit_s: float = 60.0, mip_gap: float = 1e-6,
-                    t: np.datetime64 | None = None) -> BatchDecision:
-    """Decide a batch with the two-stage model over ``scenarios`` (equal weights).
-
-    ``hh``/``dw`` are the waiting households and free dwellings (universe positions),
-    ``forced`` the pairs placed in this batch whatever (approved placements).
-    """
-    t0 = time.perf_counter()
-    inst = uni.inst
-    t = clock.date(b) if t is None else t
-    hh = np.sort(hh)
-    dw = np.sort(dw)
-    K = max(len(scenarios), 1)
-    pairs = current_pairs(uni, hh, dw)
-    forced_set = np.isin(pairs, forced)
-    # a forced pair takes its household and dwelling out of the choice
-    fh = inst.pair_h[forced] if len(forced) else np.zeros(0, dtype=np.int64)
-    fd = inst.pair_d[forced] if len(forced) else np.zeros(0, dtype=np.int64)
-    clash = (np.isin(inst.pair_h[pairs], fh) | np.isin(inst.pair_d[pairs], fd)) & ~forced_set
-    pairs = pairs[~clash]
-    value = uni.value(pairs, t, clock.end)
-    if len(pairs) > FIRST_STAGE_EXACT_MAX:
-        # many free dwellings: each waiting household keeps its best ones (and the forced)
-        keep = (_top(inst.pair_h[pairs], value, FIRST_STAGE_PER_HOUSEHOLD)
-                | np.isin(pairs, forced))
-        pairs, value = pairs[keep], value[keep]
-    lo = np.isin(pairs, forced).astype(float)
-    hpos = np.searchsorted(hh, inst.pair_h[pairs])
-    dpos = np.searchsorted(dw, inst.pair_d[pairs])
-    room = cap_left(uni, state)
-    bleft = building_left(uni, state)
-    A = len(inst.area_ids)
-    use_caps = bool(uni.policy.rules.area_cap) and A > 0
-    use_b = bool(uni.policy.rules.building_limit)
-    parts = []
-    n_y = 0
-    horizon = b + max(math.ceil(LOOKAHEAD_DAYS / clock.cadence_days), 1)
-    for sc in scenarios:
-        near_h = sc.hh_batch <= horizon
-        near_d = sc.dw_batch <= horizon
-        sc = Scenario(sc.hh_src[near_h], sc.hh_batch[near_h], sc.dw_src[near_d],
-                      sc.dw_batch[near_d], sc.dw_real[near_d])
-        # households: waiting ones (from the next batch), then expected ones; dwellings alike
-        hs = np.concatenate([hh, sc.hh_src])
-        hb = np.concatenate([np.full(len(hh), b + 1), sc.hh_batch])
-        ds = np.concatenate([dw, sc.dw_src])
-        db = np.concatenate([np.full(len(dw), b + 1), sc.dw_batch])
-        real = np.concatenate([np.ones(len(dw), bool), sc.dw_real])
-        t_d = clock.start + (db * clock.cadence_days).astype("timedelta64[D]")
-        ddate = np.where(real, np.maximum(inst.available[ds], t_d) if len(ds) else t_d, t_d)
-        i, j, v = _scenario_pairs(uni, clock, b, hs, hb, ds, db, ddate, len(hh), len(dw))
-        parts.append((hs, hb, ds, real, i, j, v))
-        n_y += len(i)
-    whole = n_y <= INTEGER_RECOURSE_MAX
-    m = _Model()
-    xc = m.cols(value, lo, True)
-    uses_index = []
-    for hs, _hb, ds, real, i, j, v in parts:
-        yc = m.cols(v / K, np.zeros(len(v)), whole)
-        h_rows = m.rows(np.ones(len(hs)))
-        d_rows = m.rows(np.ones(len(ds)))
-        m.entries(h_rows[hpos], xc, 1.0)
-        m.entries(d_rows[dpos], xc, 1.0)
-        m.entries(h_rows[i], yc, 1.0)
-        m.entries(d_rows[j], yc, 1.0)
-        a_rows = None
-        if use_caps:
-            a_rows = m.rows(room)
-            ax = inst.dw_area[inst.pair_d[pairs]]
-            ok = ax >= 0
-            m.entries(a_rows[ax[ok]], xc[ok], inst.persons[inst.pair_h[pairs]][ok])
-            ay = inst.dw_area[ds[j]]
-            ok = ay >= 0
-            m.entries(a_rows[ay[ok]], yc[ok], inst.persons[hs[i]][ok])
-        if use_b:
-            bx = inst.dw_building[inst.pair_d[pairs]]
-            by = np.where(real[j], inst.dw_building[ds[j]], -1)
-            blds = np.unique(np.concatenate([bx, by[by >= 0]]))
-            if len(blds):
-                b_rows = m.rows(bleft[blds])
-                m.entries(b_rows[np.searchsorted(blds, bx)], xc, 1.0)
-                ok = by >= 0
-                m.entries(b_rows[np.searchsorted(blds, by[ok])], yc[ok], 1.0)
-        uses_index.append((yc, d_rows, a_rows))
-    if not scenarios:
-        h_rows = m.rows(np.ones(len(hh)))
-        d_rows = m.rows(np.ones(len(dw)))
-        m.entries(h_rows[hpos], xc, 1.0)
-        m.entries(d_rows[dpos], xc, 1.0)
-        if use_caps:
-            a_rows = m.rows(room)
-            ax = inst.dw_area[inst.pair_d[pairs]]
-            ok = ax >= 0
-            m.entries(a_rows[ax[ok]], xc[ok], inst.persons[inst.pair_h[pairs]][ok])
-        if use_b:
-            bx = inst.dw_building[inst.pair_d[pairs]]
-            blds = np.unique(bx)
-            if len(blds):
-                b_rows = m.rows(bleft[blds])
-                m.entries(b_rows[np.searchsorted(blds, bx)], xc, 1.0)
-    t_mip = time.perf_counter()
-    pot = np.zeros(len(dw))
-    apot = np.zeros(A)
-
-    def potentials(duals: np.ndarray) -> None:
-        for _yc, d_rows, a_rows in uses_index:
-            pot[:] += -duals[d_rows[:len(dw)]]
-            if a_rows is not None:
-                apot[:] += -duals[a_rows]
-
-    if whole or not scenarios:
-        # small: the two-stage MILP itself (exact), then the LP of the future given the batch
-        status, col, _ = m.solve(uni.policy, time_limit_s=time_limit_s, mip_gap=mip_gap)
-        if status not in ("Optimal", "Time limit reached") or len(col) != m.n_cols:
-            msg = f"the foresight batch model ended with status '{status}'"
-            raise InfeasibleError([msg])
-        xval = col[xc] > 0.5
-        chosen = pairs[xval]
-        col_y = col
-        if scenarios:
-            lo_all = np.zeros(m.n_cols)
-            lo_all[xc] = xval
-            hi_all = np.ones(m.n_cols)
-            hi_all[xc] = xval
-            st2, col2, duals = m.solve(uni.policy, time_limit_s=time_limit_s,
-                                       mip_gap=mip_gap, relax=True, lo=lo_all, hi=hi_all)
-            potentials(duals)
-            if st2 == "Optimal":
-                col_y = col2
-    else:
-        # large: the LP of the two-stage model prices the free dwellings and the caps; the
-        # batch is the best plan of the waiting households at the priced values
-        status, col_y, duals = m.solve(uni.policy, time_limit_s=time_limit_s,
-                                       mip_gap=mip_gap, relax=True)
-        if status != "Optimal" or len(col_y) != m.n_cols:
-            msg = f"the foresight batch LP ended with status '{status}'"
-            raise InfeasibleError([msg])
-        potentials(duals)
-        net = value - np.maximum(pot[dpos], 0.0)
-        if use_caps:
-            ax = inst.dw_area[inst.pair_d[pairs]]
-            net -= np.where(ax >= 0, np.maximum(apot[np.maximum(ax, 0)], 0.0), 0.0) * \
-                inst.persons[inst.pair_h[pairs]]
-        after = State(state.dwelling.copy(), state.movein.copy(), state.batch.copy())
-        after.place(uni, forced, t, b)
-        free = (after.dwelling[inst.pair_h[pairs]] < 0) & \
-            ~after.taken(inst.n_dwellings)[inst.pair_d[pairs]]
-        ok = free & (net > 1e-9)
-        got, _ = _solve_pairs(uni, pairs[ok], net[ok], after, time_limit_s=time_limit_s,
-                              mip_gap=mip_gap)
-        chosen = np.concatenate([forced, got]).astype(np.int64)
-    logger.info("foresight batch %d: %s columns (%s first-stage), solved in %.2f s", b,
-                f"{m.n_cols:,}", f"{len(xc):,}", time.perf_counter() - t_mip)
-    rows_uses = []
-    for k, (yc, _d_rows, _a_rows) in enumerate(uses_index):
-        hs, _hb, ds, _real, i, j, vk = parts[k]
-        yv = col_y[yc]
-        sel = (j < len(dw)) & (i >= len(hh)) & (yv > 1e-6)
-        for ii, jj, w, val in zip(i[sel], j[sel], yv[sel], vk[sel], strict=True):
-            rows_uses.append((k, int(dw[jj]), int(hs[ii]), int(parts[k][1][ii]), float(w),
-                              float(val)))
-    uses = pd.DataFrame(rows_uses, columns=["scenario", "dwelling", "src", "batch", "weight",
-                                            "value"])
-    return BatchDecision(pairs=chosen.astype(np.int64), solve_s=time.perf_counter() - t0,
-                         dwellings=dw, potential=np.maximum(pot, 0.0),
-                         area_potential=np.maximum(apot, 0.0), uses=uses, n_columns=m.n_cols,
-                         whole_recourse=whole)
-
-
+        return getattr(foresight, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

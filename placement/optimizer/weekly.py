@@ -32,15 +32,13 @@ from placement.config import Policy
 from placement.optimizer.batch import (
     BatchDecision,
     Clock,
-    Scenario,
     State,
     Universe,
     _lock_pairs,
     build_universe,
     current_pairs,
-    foresight_batch,
-    sample_scenario,
 )
+from placement.optimizer.foresight import Scenario, foresight_batch, sample_scenario
 
 __all__ = ["BatchPlan", "batch_summary", "propose_batch", "write_batch"]
 

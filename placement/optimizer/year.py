@@ -14,7 +14,7 @@ arrival dates drawn from the dataset's arrival dates, anew for each seed. The fo
 method knows the year's totals (the quota, and the vacancies the housing associations give
 the municipality in the year: ``vacancies``, by default the dataset's dwellings freeing after
 the first batch) but not who comes when: its scenarios draw households from those arrived so
-far and dwellings from those freed so far (:func:`placement.optimizer.batch.sample_scenario`).
+far and dwellings from those freed so far (:func:`placement.optimizer.foresight.sample_scenario`).
 
 Approved (locked) pairs are placed in the first batch at which both are there, by every
 method; rejected pairs are never made. A batch's placements are final: later batches build on
@@ -41,19 +41,17 @@ from placement.config import Policy
 from placement.optimizer.batch import (
     BatchDecision,
     Clock,
-    Scenario,
     State,
     Universe,
     _lock_pairs,
     build_universe,
-    foresight_batch,
     greedy_batch,
     hindsight_plan,
     myopic_batch,
-    sample_scenario,
     weeks_waited,
     year_objective,
 )
+from placement.optimizer.foresight import Scenario, foresight_batch, sample_scenario
 
 logger = logging.getLogger(__name__)
 
