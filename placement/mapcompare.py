@@ -9,7 +9,6 @@ internet when given ``asset_base``.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -132,9 +131,8 @@ def difference_map(dataset: Dataset, changes: pd.DataFrame, changed: pd.DataFram
     for i, name in enumerate(areas["name"].astype(str)):
         known = math.isfinite(delta[i])
         props.append({
-            "name": html.escape(name),
-            "change": (f"{int(delta[i]):+d}" if known
-                       else html.escape(t("field.no_data", lang))),
+            "name": name,  # escaped by the feature collection
+            "change": f"{int(delta[i]):+d}" if known else t("field.no_data", lang),
             "_style": {"color": "#636363", "weight": 1, "fillOpacity": 0.6,
                        "fillColor": cmap.rgb_hex_str(delta[i]) if known else _NO_DATA_COLOR},
         })
@@ -157,7 +155,7 @@ def difference_map(dataset: Dataset, changes: pd.DataFrame, changed: pd.DataFram
         if not (math.isfinite(lat) and math.isfinite(lon)):
             continue
         folium.CircleMarker([lat, lon], radius=6, color=_CHANGED_COLOR, weight=2, fill=True,
-                            fill_opacity=0.8, tooltip=html.escape(d)).add_to(fg)
+                            fill_opacity=0.8, tooltip=mapview._esc(d)).add_to(fg)
         n_changed += 1
     if changed is not None:
         fg.add_to(m)
@@ -174,7 +172,7 @@ def difference_map(dataset: Dataset, changes: pd.DataFrame, changed: pd.DataFram
                 folium.PolyLine([(lat, lon) for lon, lat in line], color=CUT_LINE_COLOR,
                                 weight=4, opacity=0.9, dash_array=CUT_LINE_DASH,
                                 class_name=CUT_LINE_CLASS,
-                                tooltip=html.escape(f"{label} ({t('layer.cut_line', lang)})")
+                                tooltip=mapview._esc(f"{label} ({t('layer.cut_line', lang)})")
                                 ).add_to(fg)
             n_cut += 1
         fg.add_to(m)

@@ -257,3 +257,27 @@ def test_neutralised_text_never_starts_a_formula_and_comes_back_exactly(value):
     assert not cell.startswith(export.FORMULA_TRIGGERS)
     assert export.restore_formulas(pd.DataFrame({"t": pd.array([cell], dtype="string")}),
                                    ["t"]).loc[0, "t"] == value
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_what_if_difference_map_keeps_hostile_ids_and_names_inert(tiny, value):
+    from placement import mapcompare
+
+    ids = [f"{value}{i}" for i in range(len(tiny.dwellings))]
+    ds = dataclasses.replace(
+        tiny, areas=tiny.areas.assign(name=[f"{value} {i}" for i in range(len(tiny.areas))]),
+        dwellings=tiny.dwellings.assign(dwelling_id=ids))
+    changes = pd.DataFrame({"area_id": ds.areas["area_id"].astype(str), "change": 1.0})
+    changed = pd.DataFrame({"dwelling_id": ids[:2]})
+    page = mapcompare.difference_map(ds, changes, changed, language="en",
+                                     asset_base=BASE).get_root().render()
+    for body in _template_literals(page):
+        assert "${" not in body.replace("${aliases[i]}", "").replace(
+            "${handleObject(layer.feature.properties[v])}", "")
+        assert "\\x3c" not in body
+        assert "<img" not in body
+    assert "<img src=x" not in page
+    assert "\\u003cimg src=x" not in page
+    assert "</script><script>alert" not in page
+    code = re.sub(r'"(?:[^"\\\n]|\\.)*"', '""', page)
+    assert "`;alert(1);`" not in code
