@@ -107,6 +107,8 @@ _NOTES = (
     (re.compile(r"Cohort (\d+) not tested"), "fairness.note.cohort", "year"),
     (re.compile(r"(\d+) persons with an ended period were left out"), "fairness.note.left_out",
      "n"),
+    (re.compile(r"Fewer than (\d+) persons with an ended period were left out"),
+     "fairness.note.left_out_few", "n"),
     (re.compile(r"The model predicts staying better"), "fairness.note.better", None),
     (re.compile(r"The model does not predict staying better"), "fairness.note.not_better",
      None),

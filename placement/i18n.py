@@ -454,6 +454,11 @@ LABELS: dict[str, dict[str, str]] = {
                                      "modellen: et mål for deres bolig er ukendt.",
                                "en": "{n} persons with an ended period were left out of the "
                                      "fit: a measure of their dwelling is unknown."},
+    "fairness.note.left_out_few": {"da": "Færre end {n} personer med afsluttet periode er "
+                                         "udeladt af modellen: et mål for deres bolig er ukendt.",
+                                   "en": "Fewer than {n} persons with an ended period were left "
+                                         "out of the fit: a measure of their dwelling is "
+                                         "unknown."},
     "fairness.note.better": {"da": "Modellen forudsiger fastholdelse bedre end basisraten uden "
                                    "for træningsperioden.",
                              "en": "The model predicts staying better than the base rate out "

@@ -719,8 +719,12 @@ def fit_for_dataset(history: pd.DataFrame, access: pd.DataFrame, *,
     model = fit_retention_model(persons, settings)
     validation = validate_out_of_time(persons, settings)
     if model.left_out:
-        validation.notes.append(f"{model.left_out} persons with an ended period were left out "
-                                "of the fit: a measure of their dwelling is unknown.")
+        from placement.retention_rates import _count_text
+
+        min_cell = retention.min_cell if retention is not None else RetentionSettings().min_cell
+        validation.notes.append(f"{_count_text(model.left_out, min_cell)} persons with an "
+                                "ended period were left out of the fit: a measure of their "
+                                "dwelling is unknown.")
     pred = predict_dwellings(model, access, dwellings, areas)
     known = persons["stayed"].dropna()
     return RetentionFit(model, validation, pred, float(known.mean()), persons.attrs["as_of"])
