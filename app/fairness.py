@@ -178,7 +178,9 @@ def render(audit: FairnessAudit, lang: str = "da") -> None:
     if audit.moved:
         ref = plan_label(str(audit.table["plan"].iloc[0]), lang)
         for name, n in audit.moved.items():
+            shown_n = number(n, lang) if not 0 < n < audit.settings.min_cell \
+                else audit.moved_text(name)
             st.markdown(markdown_escape(t("fairness.moved", lang, plan=plan_label(name, lang),
-                                          n=number(n, lang), ref=ref)))
+                                          n=shown_n, ref=ref)))
     for note in audit.notes:
         st.caption(markdown_escape(note_sentence(note, lang)))

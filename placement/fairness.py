@@ -318,6 +318,15 @@ class FairnessAudit:
         """Return the flags as records (see :func:`flag_records`)."""
         return flag_records(self.table, self.hidden, self.settings)
 
+    def moved_text(self, name: str) -> str:
+        """Return how many households plan ``name`` houses elsewhere than the first plan.
+
+        For a sentence: a count from 1 to ``min_cell - 1`` is said as the small-cell label.
+        """
+        n = int(self.moved[name])
+        return suppressed_label(self.settings.min_cell) if 0 < n < self.settings.min_cell \
+            else str(n)
+
     def shown(self) -> pd.DataFrame:
         """Return the table as it may be published: suppressed cells as ``"<5"``."""
         label = suppressed_label(self.settings.min_cell)
@@ -511,8 +520,9 @@ def write_fairness_report(audit: FairnessAudit, out: str | Path, *, title: str =
             parts.append("</table>")
     if len(plans) >= 2:
         parts.append("<h2>When the objective's target changes</h2><p>"
-                     + "; ".join(f"{html.escape(k)}: {v} households get another dwelling than "
-                                 f"under {html.escape(plans[0])}" for k, v in audit.moved.items())
+                     + "; ".join(f"{html.escape(k)}: {html.escape(audit.moved_text(k))} "
+                                 f"households get another dwelling than under "
+                                 f"{html.escape(plans[0])}" for k in audit.moved)
                      + ".</p>")
         ch = audit.changes
         cols = [c for c in ch.columns if c not in ("dimension", "group", "measure")]

@@ -233,13 +233,21 @@ def test_disparities_beyond_the_setting_are_flagged_in_words() -> None:
     assert not [f for f in calm.flags if "mean transit" in f]
 
 
-def test_the_comparison_of_targets_counts_moves_and_differences() -> None:
+def test_the_comparison_of_targets_counts_moves_and_differences(tmp_path) -> None:
     a, b = _inputs(seed=2), _inputs(seed=2)
     b.assignments = b.assignments.copy()
     b.assignments.loc[[0, 1], "dwelling_id"] = pd.array(["D118", "D119"], dtype="string")
     audit = fairness_audit({"first": a, "second": b})
     assert audit.moved == {"second": int((a.assignments["dwelling_id"].fillna("")
                                           != b.assignments["dwelling_id"].fillna("")).sum())}
+    n_moved = audit.moved["second"]
+    assert 0 < n_moved < 5  # two households moved: said as "<5", in the report too
+    assert audit.moved_text("second") == "<5"
+    page = tmp_path / "a.html"
+    write_fairness_report(audit, page)
+    text = page.read_text(encoding="utf-8")
+    assert "&lt;5 households get another dwelling" in text
+    assert f"{n_moved} households get another dwelling" not in text
     ch = audit.changes.set_index(["dimension", "group", "measure"])
     diff = ch["second - first"]
     both = ch["first"].notna() & ch["second"].notna()
