@@ -259,15 +259,19 @@ def propose_cmd(
             plan = planning.make_plan(dataset_dir, policy, date=date, window=win,
                                       time_limit_s=time_limit_s, mip_gap=mip_gap)
         paths = planning.write_plan(plan, out)
-        fair = None
-        if fairness:
-            from placement.fairness_plans import write_plan_fairness
-
-            fair = write_plan_fairness({f"as proposed ({plan.policy.name})": plan}, out.parent,
-                                       title=plan.dataset.manifest.name)
         run_id = None if engine is None else planning.store_plan(engine, plan)
     except PlacementError as err:
         raise _fail(err) from None
+    fair = None
+    if fairness:  # an optional output: its failure never loses the plan or its stored run
+        from placement.fairness_plans import write_plan_fairness
+
+        try:
+            fair = write_plan_fairness({f"as proposed ({plan.policy.name})": plan}, out.parent,
+                                       title=plan.dataset.manifest.name)
+        except Exception as err:  # reported in words: the plan stands
+            logging.getLogger(__name__).debug("fairness audit failed", exc_info=True)
+            typer.echo(f"warning: the fairness audit was not written: {err}", err=True)
     s = plan.proposal.summary
     typer.echo(f"{s['n_placed']} of {s['n_households']} households placed "
                f"({s['status']}, objective {s['objective']:.4g}, gap {s['gap']:.2%}, "
@@ -414,20 +418,28 @@ def scenario_run_cmd(
         result = planning.run_scenario(scen, out / "datasets", engine=engine,
                                        base_access=base.access, date=date, window=win)
         planning.write_plan(result.plan, out / "proposals.csv")
-        plans = {"base": base, scen.name: result.plan}
+        # the plans are named in the tables; a scenario called "base" must not replace the base
+        label = scen.name if scen.name != "base" else "scenario base"
+        plans = {"base": base, label: result.plan}
         table, changed = planning.compare_plans(plans)
-        fair = None
-        if fairness:
-            from placement.fairness_plans import write_plan_fairness
-
-            if scen.name == "base":  # the audit names its plans; keep the two apart
-                plans = {"base": base, "scenario base": result.plan}
-            fair = write_plan_fairness(plans, out, title=scen.name)
     except PlacementError as err:
         raise _fail(err) from None
+    fair = _plan_fairness(plans, out, scen.name) if fairness else None
     _print_compare(table, changed, out)
     if fair is not None:
         _print_fairness(*fair)
+
+
+def _plan_fairness(plans: dict[str, Any], out: Path, title: str) -> Any:
+    """Write the fairness audit of ``plans``; a failure is a warning (the plans stand)."""
+    from placement.fairness_plans import write_plan_fairness
+
+    try:
+        return write_plan_fairness(plans, out, title=title)
+    except Exception as err:  # reported in words: the plans and their files stand
+        logging.getLogger(__name__).debug("fairness audit failed", exc_info=True)
+        typer.echo(f"warning: the fairness audit was not written: {err}", err=True)
+        return None
 
 
 @scenario_app.command("compare")
@@ -467,13 +479,9 @@ def scenario_compare_cmd(
         names = planning.scenario_names(results)
         plans = {n: r.plan for n, r in zip(names, results, strict=True)}
         table, changed = planning.compare_plans(plans)
-        fair = None
-        if fairness:
-            from placement.fairness_plans import write_plan_fairness
-
-            fair = write_plan_fairness(plans, out, title=" / ".join(names))
     except PlacementError as err:
         raise _fail(err) from None
+    fair = _plan_fairness(plans, out, " / ".join(names)) if fairness else None
     _print_compare(table, changed, out)
     if fair is not None:
         _print_fairness(*fair)
