@@ -469,13 +469,16 @@ def _unhoused_but_housable(uni, state: State) -> list[int]:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_foresight_houses_at_the_years_end_everyone_the_free_dwellings_can(monkeypatch, seed,
                                                                             whole):
-    """Many free dwellings in full buildings: the first stage must not lose a household's options.
+    """Many free dwellings in full buildings: the year ends with no household left unhoused.
 
-    An earlier version kept each waiting household's best pairs by unpriced value before
-    pricing; households of the same make-up then shared the same few dwellings, most of them
-    in buildings already full, and the year ended with households unhoused that free
-    dwellings could house (and that myopic houses). Here every household keeps one pair
-    before pricing, so only the pricing can bring the others in.
+    An earlier version kept each waiting household's best pairs by unpriced value, in every
+    batch including the last; households of the same make-up then shared the same few
+    dwellings, most of them in buildings already full, and the year ended with households
+    unhoused that free dwellings could house (and that myopic houses): 18-21 of them on these
+    instances. What this test holds is the year's-end guarantee (a batch with no future is
+    solved over every pair that can be made), with the first stage cut to one pair per
+    household before pricing; that the pricing itself recovers the LP over every pair is
+    checked by the ratio to hindsight in the tests above and in benchmarks/year.py.
     """
     from placement.optimizer import foresight
 
