@@ -278,6 +278,17 @@ def _mask(table: pd.DataFrame, min_cell: int, hide_zero: bool = False) -> pd.Dat
         hide.loc[part.index, "value"] = m["rate"].to_numpy()
         hide.loc[part.index, "count"] = m["stayers"].to_numpy()
         hide.loc[part.index, "n"] = m["n"].to_numpy()
+    # the other measures of a group count its placed households (``n`` of a mean, ``n`` and
+    # ``count`` of a share among the placed): where the group's share placed is hidden, they
+    # would give away what it hides (group size - placed), so they are hidden too
+    placed = table["measure"] == "share_placed"
+    keys = ["plan", "dimension", "group"]
+    secret = table.loc[placed & (hide["value"] | hide["count"]), keys]
+    if len(secret):
+        marked = table[keys].merge(secret.assign(_hide=True), on=keys, how="left")["_hide"]
+        rows = marked.fillna(False).to_numpy(dtype=bool) & ~placed.to_numpy()
+        hide.loc[rows, "n"] = True
+        hide.loc[rows, "count"] = True
     return hide
 
 

@@ -183,6 +183,10 @@ def test_small_cells_are_suppressed_with_the_retention_rules(tmp_path: Path) -> 
     assert shown.at[("household_type", "couple", "share_placed"), "value"] == "<5"
     assert shown.at[("household_type", "family", "share_placed"), "value"] == 1.0
     assert shown.at[("household_type", "family", "share_placed"), "n"] == 20
+    # the couples' other measures count their placed households (19 of 20): shown, they would
+    # give the hidden unplaced count away
+    for measure in ("mean_score", "mean_transit", "share_near_served_stop"):
+        assert shown.at[("household_type", "couple", measure), "n"] == "<5", measure
     # all placed (a count of 0 unplaced) is shown unless zero counts are hidden too
     strict = fairness_audit({"plan": _small_cell_plan()},
                             settings=FairnessSettings(hide_zero_counts=True)).shown()
