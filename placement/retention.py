@@ -196,10 +196,34 @@ class RetentionSummary:
     years: list[int] = field(default_factory=list)
 
     def mask(self, key: str) -> pd.DataFrame:
-        """Return the suppression mask of table ``key`` (see :func:`suppression_mask`)."""
-        return suppression_mask(
+        """Return the suppression mask of table ``key`` (see :func:`suppression_mask`).
+
+        The fairness tables by household type (``audit_household_type``, also pooled) are the
+        household-type tables with the persons of households of 5 or more moved to
+        ``large_family``: when a cell of that group is hidden, every group whose figures
+        differ from its row in the household-type table is hidden too (the difference of the
+        two published rows would give the hidden figure away).
+        """
+        mask = suppression_mask(
             self.tables[key], min_cell=self.min_cell, complementary=key not in UNGROUPED_TABLES
         )
+        pair = {"audit_household_type": "household_type",
+                "pooled_audit_household_type": "pooled_household_type"}.get(key)
+        table = self.tables[key]
+        if pair is None or pair not in self.tables or not len(table):
+            return mask
+        large = (table["group"] == "large_family").to_numpy()
+        if not mask.loc[large].to_numpy().any():
+            return mask
+        other = self.tables[pair].set_index("group")
+        cols = [c for c in ("n", "stayers", "leavers", "censored") if c in table.columns]
+        for i, row in enumerate(table.itertuples(index=False)):
+            g = row.group
+            same = g in other.index and all(
+                other.at[g, c] == getattr(row, c) for c in cols)
+            if not same:
+                mask.loc[mask.index[i], [c for c in mask.columns if c != "group"]] = True
+        return mask
 
     def shown_tables(self) -> dict[str, pd.DataFrame]:
         """Return the group tables with small cells suppressed (what a report may show)."""

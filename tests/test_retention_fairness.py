@@ -125,3 +125,20 @@ def test_report_of_a_stored_run_carries_its_fairness_audit(demo_dir: Path, demo_
     assert "does not record step-free need" in page
     # and observed retention by the audit's household groups is there
     assert "audit_household_type" in {r["table"] for r in rows}
+
+
+def test_hidden_large_families_do_not_follow_from_the_two_household_type_tables() -> None:
+    h = _history(seed=5, step_free=False)
+    size = h.groupby("household_id")["person_id"].transform("count")
+    big = sorted(h.loc[size >= 5, "household_id"].unique())
+    h = h[(size < 5) | h["household_id"].eq(big[0])]  # one household of 5 or more persons
+    s = retention_summary(h, year=2024, as_of="2024-12-31")
+    shown = {k: t.set_index("group") for k, t in s.shown_tables().items()}
+    audit, types = shown["audit_household_type"], shown["household_type"]
+    assert audit.at["large_family", "n"] == "<5" or audit.at["large_family", "stayers"] == "<5"
+    # 'family' differs between the tables by exactly the large family: it must be hidden in
+    # one of them, or family (type) - family (audit) gives the hidden figures away
+    for col in ("n", "stayers", "leavers"):
+        assert "<5" in (audit.at["family", col], types.at["family", col]), col
+    # groups the move does not touch stay as they are
+    assert audit.at["single", "n"] == types.at["single", "n"]
