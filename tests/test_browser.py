@@ -134,6 +134,29 @@ def _settled(page) -> None:
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=T)
 
 
+def _choose_option(page, label: str, index: int) -> None:
+    """Open the select box whose label holds ``label`` and click its option ``index``.
+
+    A rerun of the page (a text field committing on blur, for one) closes an open dropdown,
+    so the box is opened again until its options are there.
+    """
+    box = page.locator("div[data-testid='stSelectbox']").filter(has_text=label).first
+    for _ in range(5):
+        _settled(page)
+        box.click()
+        options = page.get_by_role("option")
+        try:
+            options.nth(index).wait_for(state="visible", timeout=10_000)
+        except Exception:  # the dropdown closed under a rerun: open it again
+            page.keyboard.press("Escape")
+            continue
+        options.nth(index).click()
+        _settled(page)
+        return
+    msg = f"the options of {label!r} did not open"
+    raise AssertionError(msg)
+
+
 def _pick(page, household: str) -> None:
     """Choose a household in the queue's household box (as a keyboard user would)."""
     from playwright.sync_api import expect
@@ -467,10 +490,7 @@ def test_what_if_cap_zero_gives_a_result(server, artefacts):
         expect(page.get_by_role("heading", name="Hvad nu hvis")).to_be_visible(timeout=T)
         _settled(page)  # a dropdown opened while the page still runs closes again
         page.get_by_label("Navn på scenariet").fill("Loft 0 i første område")
-        area = page.locator("div[data-testid='stSelectbox']").filter(
-            has_text="Nyt loft for lokalområde")
-        area.click()
-        page.get_by_role("option").nth(1).click()
+        _choose_option(page, "Nyt loft for lokalområde", 1)
         slider = page.locator("div[data-testid='stSlider']").filter(
             has_text="Loft (andel af befolkningen)").get_by_role("slider")
         slider.focus()
@@ -506,10 +526,7 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
         expect(page.get_by_role("heading", name="Hvad nu hvis")).to_be_visible(timeout=T)
         _settled(page)  # a dropdown opened while the page still runs closes again
         page.get_by_label("Navn på scenariet").fill("Linje nedlagt")
-        route = page.locator("div[data-testid='stSelectbox']").filter(
-            has_text="Nedlæg buslinje")
-        route.click()
-        page.get_by_role("option").nth(1).click()
+        _choose_option(page, "Nedlæg buslinje", 1)
         page.get_by_role("button", name="Kør scenarie").click()
         expect(page.get_by_text(re.compile(r'Scenariet "Linje nedlagt" er gemt'))
                ).to_be_visible(timeout=T)
