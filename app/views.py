@@ -227,6 +227,18 @@ def selected_run(lang: str) -> int | None:
     return int(run_id)
 
 
+@st.cache_resource(show_spinner=False)
+def transit_layers(folder: str) -> tuple[Any, Any]:
+    """The feed's stop table and route lines as the map draws them (computed once, not on
+    every run of a page: a decision redraws the map's proposals only)."""
+    from placement.mapview import route_lines, stop_service_table
+
+    f = feed(folder)
+    if f is None:
+        return None, None
+    return stop_service_table(f), route_lines(f)
+
+
 def run_summary(run_id: int) -> dict[str, Any]:
     """The stored run's summary (aggregates: open to every role)."""
     return store.run_summary(engine(), run_id)
@@ -307,6 +319,25 @@ def show_map(proposals: pd.DataFrame | None, areas: pd.DataFrame | None, lang: s
                      feature_group_to_add=feature_group)
 
 
+def show_synced_maps(areas_a: pd.DataFrame | None, areas_b: pd.DataFrame | None, lang: str,
+                     key: str, *, height: int = 420) -> Any:
+    """Two runs' area maps side by side, panning and zooming together (Leaflet.Sync)."""
+    from streamlit_folium import st_folium
+
+    from placement.mapcompare import SyncedMaps
+    from placement.mapview import DEFAULT_ASSET_BASE
+
+    if not _assets_ready():
+        st.error(t("map.assets_missing", lang))
+        return None
+    folder = str(dataset_dir())
+    maps = SyncedMaps(_cached_map(folder, lang, None, areas_a, None, DEFAULT_ASSET_BASE),
+                      _cached_map(folder, lang, None, areas_b, None, DEFAULT_ASSET_BASE),
+                      asset_base=DEFAULT_ASSET_BASE)
+    return st_folium(maps, height=height, use_container_width=True, returned_objects=[],
+                     key=key)
+
+
 def assets_ready() -> bool:
     """Whether the map's files are served by the app (``npm ci --prefix app`` was run)."""
     return _assets_ready()
@@ -335,10 +366,11 @@ def _cached_map(folder: str, lang: str, proposals: pd.DataFrame | None,
     """
     from placement.mapview import build_map
 
+    stops, lines = transit_layers(folder)
     return build_map(dataset(folder), access=access(folder), proposals=proposals,
                      alternatives=alternatives, area_table=areas, amenities=amenities(folder),
-                     feed=feed(folder), language=lang, tiles=tiles(), asset_base=asset_base,
-                     proposal_legend=proposal_legend)
+                     stops=stops, lines=lines, language=lang, tiles=tiles(),
+                     asset_base=asset_base, proposal_legend=proposal_legend)
 
 
 # --- pages ---------------------------------------------------------------------------------------

@@ -149,12 +149,9 @@ def compare_section(stored: pd.DataFrame, user: auth.User, lang: str) -> None:
     }), hide_index=True, key="whatif_area_changes")
     _difference_map(stored, options[a], options[b], diff, user, lang)
     left, right = st.columns(2)
-    with left:
-        st.caption(name_a)
-        views.show_map(None, areas_a, lang, "map_base", households=False, height=420)
-    with right:
-        st.caption(name_b)
-        views.show_map(None, areas_b, lang, "map_scenario", households=False, height=420)
+    left.caption(name_a)
+    right.caption(name_b)
+    views.show_synced_maps(areas_a, areas_b, lang, f"map_synced_{options[a]}_{options[b]}")
     if user.can("households"):
         from placement.measures import changed_proposals
 

@@ -17,11 +17,14 @@ import folium
 import numpy as np
 import pandas as pd
 from branca.colormap import LinearColormap
+from branca.element import Figure
+from folium.elements import MacroElement
+from folium.plugins import DualMap
 
 from placement.dataset import Dataset
 from placement.i18n import t
 
-__all__ = ["CUT_LINE_CLASS", "CUT_LINE_COLOR", "changed_dwellings", "cut_routes",
+__all__ = ["CUT_LINE_CLASS", "CUT_LINE_COLOR", "SyncedMaps", "changed_dwellings", "cut_routes",
            "difference_map"]
 
 #: Colour and dash of a cut line (drawn as removed).
@@ -189,3 +192,39 @@ def difference_map(dataset: Dataset, changes: pd.DataFrame, changed: pd.DataFram
     mapview._MetricScale().add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     return m
+
+
+class SyncedMaps(DualMap):
+    """Two maps drawn side by side that pan and zoom together (Leaflet.Sync).
+
+    folium's :class:`~folium.plugins.DualMap` draws the *same* layers twice; a comparison
+    needs two different maps (each run's areas), so this one takes two finished maps, for
+    example two :func:`placement.mapview.build_map`. ``streamlit_folium.st_folium`` draws it
+    as it draws a ``DualMap``: both maps in one frame, so they move together without a rerun.
+
+    Parameters
+    ----------
+    left, right
+        The two maps; they are resized to half the width each.
+    asset_base
+        URL of the vendor folder serving ``leaflet.sync`` (see
+        :func:`placement.mapview.asset_urls`); ``None``: the pinned version from the CDN.
+    """
+
+    def __init__(self, left: folium.Map, right: folium.Map, *,
+                 asset_base: str | None = None) -> None:
+        from placement import mapview
+
+        MacroElement.__init__(self)  # not DualMap.__init__: it would make two empty maps
+        for m, offset in ((left, 0.0), (right, 50.0)):
+            m.width, m.height = (50.0, "%"), (100.0, "%")  # as folium.Map parses "50%"
+            m.left, m.top, m.position = (offset, "%"), (0.0, "%"), "absolute"
+        self.m1, self.m2 = left, right
+        figure = Figure()
+        figure.add_child(left)
+        figure.add_child(right)
+        figure.add_child(self)  # last, as DualMap does: its script runs after both maps
+        self.children_for_m2: list[Any] = []
+        self.children_for_m2_copied: list[str] = []
+        self.default_js = mapview.asset_urls(asset_base, sync=True)[0]
+        self.default_css: list[tuple[str, str]] = []

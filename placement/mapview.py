@@ -68,6 +68,7 @@ __all__ = [
     "missing_assets",
     "proposal_layer",
     "proposal_positions",
+    "route_lines",
     "selection_layer",
     "stop_service_table",
     "tile_source",
@@ -89,6 +90,7 @@ PACKAGES: dict[str, str] = {
     "leaflet": "1.9.4",
     "jquery": "3.7.1",
     "leaflet.markercluster": "1.5.3",
+    "leaflet.sync": "0.2.4",
 }
 # (folium resource name, package, path in the package, "js" | "css")
 _MAP_ASSETS: tuple[tuple[str, str, str, str], ...] = (
@@ -101,12 +103,16 @@ _CLUSTER_ASSETS: tuple[tuple[str, str, str, str], ...] = (
     ("markerclustercss", "leaflet.markercluster", "dist/MarkerCluster.css", "css"),
     ("markerclusterdefaultcss", "leaflet.markercluster", "dist/MarkerCluster.Default.css", "css"),
 )
+# two maps that pan and zoom together (the What-if comparison)
+_SYNC_ASSETS: tuple[tuple[str, str, str, str], ...] = (
+    ("Leaflet.Sync", "leaflet.sync", "L.Map.Sync.js", "js"),
+)
 # images that leaflet.css refers to (the layer-control icon, default marker images)
 _LEAFLET_IMAGES = ("layers.png", "layers-2x.png", "marker-icon.png", "marker-icon-2x.png",
                    "marker-shadow.png")
 #: Files copied by :func:`install_assets`, as (package, path inside the package).
 VENDOR_FILES: tuple[tuple[str, str], ...] = (
-    *((pkg, path) for _, pkg, path, _ in (*_MAP_ASSETS, *_CLUSTER_ASSETS)),
+    *((pkg, path) for _, pkg, path, _ in (*_MAP_ASSETS, *_CLUSTER_ASSETS, *_SYNC_ASSETS)),
     *(("leaflet", f"dist/images/{name}") for name in _LEAFLET_IMAGES),
 )
 
@@ -117,7 +123,7 @@ def _asset_url(package: str, path: str, base: str | None) -> str:
     return f"{base.rstrip('/')}/{package}/{path}"
 
 
-def asset_urls(asset_base: str | None, *, cluster: bool = False
+def asset_urls(asset_base: str | None, *, cluster: bool = False, sync: bool = False
                ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """JavaScript and CSS resources of the map, as folium's ``(name, url)`` lists.
 
@@ -129,6 +135,8 @@ def asset_urls(asset_base: str | None, *, cluster: bool = False
         versions from :data:`CDN_BASE`.
     cluster
         Return the Leaflet.markercluster resources instead of the map's own.
+    sync
+        Return the Leaflet.Sync resources (two maps that move together) instead.
 
     Returns
     -------
@@ -141,7 +149,7 @@ def asset_urls(asset_base: str | None, *, cluster: bool = False
     >>> js[0]
     ('leaflet', '/app/static/vendor/leaflet/dist/leaflet.js')
     """
-    assets = _CLUSTER_ASSETS if cluster else _MAP_ASSETS
+    assets = _SYNC_ASSETS if sync else _CLUSTER_ASSETS if cluster else _MAP_ASSETS
     js = [(name, _asset_url(pkg, path, asset_base)) for name, pkg, path, kind in assets
           if kind == "js"]
     css = [(name, _asset_url(pkg, path, asset_base)) for name, pkg, path, kind in assets
@@ -603,6 +611,24 @@ def stop_service_table(feed: gtfs_kit.Feed, service_date: dt.date | str | None =
     return table[ok].reset_index(drop=True)
 
 
+def route_lines(feed: gtfs_kit.Feed) -> list[tuple[str, str, str, list[_Line]]]:
+    """Compute the lines of a feed's routes as the map draws them.
+
+    Parameters
+    ----------
+    feed
+        A GTFS feed (``placement.gtfs.load_gtfs``).
+
+    Returns
+    -------
+    list of tuple
+        Per route: ``(route_id, label, colour, lines)``, each line a list of ``(lon, lat)``
+        (from the feed's shapes, or its stops in order where a trip has no shape). Pass it to
+        :func:`build_map` as ``lines`` to draw many maps of one feed without computing it again.
+    """
+    return _route_lines(feed)
+
+
 def _route_lines(feed: gtfs_kit.Feed) -> list[tuple[str, str, str, list[_Line]]]:
     """Per route: (route_id, label, colour, list of lines as (lon, lat) lists)."""
     routes = feed.routes.copy()
@@ -904,6 +930,7 @@ def build_map(
     amenities: gpd.GeoDataFrame | None = None,
     feed: gtfs_kit.Feed | None = None,
     stops: pd.DataFrame | None = None,
+    lines: list[tuple[str, str, str, list[_Line]]] | None = None,
     service_date: dt.date | str | None = None,
     policy: Policy | None = None,
     color_by: str = "score",
@@ -948,6 +975,9 @@ def build_map(
     stops
         Precomputed stop table (as :func:`stop_service_table`); used instead of ``feed`` for the
         stops layer.
+    lines
+        Precomputed route lines (as :func:`route_lines` of ``feed``); used instead of computing
+        them from ``feed``.
     service_date
         Service date for the departures (default: ``accessibility.default_service_date``).
     policy
@@ -1090,8 +1120,8 @@ def build_map(
                                    round_=False))
 
     # public transport: lines first (drawn below the stops)
-    if feed is not None:
-        routes = _route_lines(feed)
+    if feed is not None or lines is not None:
+        routes = lines if lines is not None else _route_lines(feed)
         if routes:
             features = [
                 {"type": "Feature", "id": f"{rid}-{j}",
@@ -1105,7 +1135,7 @@ def build_map(
                 style_function=_style_from_props,
                 tooltip=_tooltip(["route"], [t("field.route", lang)]),
             ).add_to(m)
-        if stops is None:
+        if stops is None and feed is not None:
             stops = stop_service_table(feed, service_date)
     if stops is not None and len(stops):
         dph = pd.to_numeric(stops["departures_per_hour"], errors="coerce").fillna(0.0).to_numpy()

@@ -21,6 +21,7 @@ formatters; unknown values are said as "no data", never as 0.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +86,12 @@ class ReviewBase:
     inst: Instance
     policy: Policy
     dataset: Dataset
+
+    @functools.cached_property
+    def area_names(self) -> dict[str, str]:
+        """``area_id -> name`` of the dataset's local areas (computed once)."""
+        areas = self.dataset.areas
+        return dict(zip(areas["area_id"].astype(str), areas["name"].astype(str), strict=True))
 
     def household_pos(self, household_id: str) -> int:
         """Position of a household in the instance (KeyError when unknown)."""
@@ -319,8 +326,7 @@ def _capacity_words(base: ReviewBase, h: int, d: int, area_ok: bool, building_ok
 
 
 def _area_names(base: ReviewBase) -> dict[str, str]:
-    areas = base.dataset.areas
-    return dict(zip(areas["area_id"].astype(str), areas["name"].astype(str), strict=True))
+    return base.area_names
 
 
 def one_rule_away(base: ReviewBase, household_id: str, *, taken: Iterable[str] = (),

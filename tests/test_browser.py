@@ -512,6 +512,7 @@ def test_what_if_cap_zero_gives_a_result(server, artefacts):
 
 
 def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
     from placement.mapcompare import CUT_LINE_CLASS, CUT_LINE_DASH
@@ -532,9 +533,9 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
                ).to_be_visible(timeout=T)
         _settled(page)
         maps = page.locator("iframe[title*='st_folium']")
-        expect(maps).to_have_count(3, timeout=T)  # the difference map, base and scenario
+        expect(maps).to_have_count(2, timeout=T)  # the difference map; base beside scenario
         found = []
-        for i in range(3):
+        for i in range(2):
             maps.nth(i).scroll_into_view_if_needed()
             frame = maps.nth(i).element_handle().content_frame()
             frame.wait_for_selector(".leaflet-container", timeout=T)
@@ -544,6 +545,21 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
             found.append(frame.evaluate(
                 "(cls) => [...document.querySelectorAll('path.' + cls)].map("
                 "p => p.getAttribute('stroke-dasharray'))", CUT_LINE_CLASS))
+        # the two maps of the pair move together: zoom the left one in, the right one follows
+        pair = maps.nth(1).element_handle().content_frame()
+        expect(pair.locator(".leaflet-container")).to_have_count(2, timeout=T)
+        views = "() => [map_div, map_div2].map(m => [m.getZoom(), m.getCenter().lat.toFixed(5)])"
+        before = pair.evaluate(views)
+        for _ in range(5):  # a click while the frame still draws its maps is lost: again
+            pair.locator("#map_div .leaflet-control-zoom-in").click()
+            try:
+                pair.wait_for_function(f"(b) => ({views})()[0][0] !== b[0][0]", arg=before,
+                                       timeout=3000)
+                break
+            except PlaywrightTimeout:
+                before = pair.evaluate(views)
+        page.wait_for_timeout(500)  # the zoom animation ends
+        after = pair.evaluate(views)
         maps.nth(0).scroll_into_view_if_needed()
         page.screenshot(path=str(artefacts / "whatif_difference_map.png"))
         text = page.inner_text("body")
@@ -551,7 +567,8 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
     assert found[0]  # the difference map draws the cut line ...
     assert all(d == CUT_LINE_DASH for d in found[0])  # ... dashed: removed
     assert not found[1]  # the side-by-side maps draw no cut line
-    assert not found[2]
+    assert after[0][0] == before[0][0] + 1  # the map zoomed in ...
+    assert after[1] == after[0]  # ... and the other one with it, to the same view
     assert "Forskelskort" in text
     assert "Traceback" not in text
 

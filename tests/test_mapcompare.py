@@ -80,3 +80,42 @@ def test_difference_map_colours_areas_marks_dwellings_and_draws_the_cut_dashed(d
     # a reader who may not see households: no dwelling layer, and no count of 0 said
     areas_only = mapcompare.difference_map(ds, changes, None, language="en").get_root().render()
     assert "Dwellings with another household" not in areas_only
+
+
+def test_synced_maps_draw_two_different_maps_that_follow_each_other(demo_dir):
+    from streamlit_folium import _get_map_string
+
+    from placement.mapview import build_map
+
+    ds = load_dataset(demo_dir)
+    ids = ds.areas["area_id"].astype(str)
+    left_table = pd.DataFrame({"area_id": ids, "name": ds.areas["name"], "persons_placed": 7,
+                               "cap_persons": 70, "share_of_cap": 0.1})
+    right_table = left_table.assign(persons_placed=63, share_of_cap=0.9)
+    pair = mapcompare.SyncedMaps(
+        build_map(ds, area_table=left_table, language="en", asset_base="/app/static/vendor"),
+        build_map(ds, area_table=right_table, language="en", asset_base="/app/static/vendor"),
+        asset_base="/app/static/vendor")
+    page = pair.get_root().render()
+    # offline: Leaflet.Sync from the app's own folder, nothing from a CDN
+    urls = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page)
+    assert "/app/static/vendor/leaflet.sync/L.Map.Sync.js" in urls
+    assert all(u.startswith("/app/static/vendor/") for u in urls)
+    # side by side, each half with its own run
+    left, right = pair.m1.get_name(), pair.m2.get_name()
+    assert f"{left}.sync({right})" in page
+    assert f"{right}.sync({left})" in page
+    assert pair.m1.width == (50.0, "%")
+    assert pair.m2.left == (50.0, "%")
+    halves = page.split(f"var {right} = L.map(")
+    assert len(halves) == 2
+    assert '"share": "10%"' in halves[0]
+    assert '"share": "90%"' not in halves[0]
+    assert '"share": "90%"' in halves[1]
+    assert '"share": "10%"' not in halves[1]
+    # the way streamlit_folium draws it: two maps in one frame, synced both ways
+    script = _get_map_string(pair)
+    assert "var map_div = L.map(" in script
+    assert "var map_div2 = L.map(" in script
+    assert "map_div.sync(map_div2)" in script
+    assert "map_div2.sync(map_div)" in script

@@ -353,6 +353,23 @@ def test_stops_sized_by_service_and_lines_from_stop_sequences(tiny, tiny_feed):
     assert {f["properties"]["route"] for f in lines} == {"R1"}
 
 
+
+def test_precomputed_stops_and_lines_draw_the_same_layers(tiny, tiny_feed):
+    """The app computes the stop table and lines once; the map drawn from them is the same."""
+    def layers(m: folium.Map) -> dict:
+        return {c.layer_name: c.data["features"] for c in m._children.values()
+                if isinstance(c, folium.GeoJson)}
+
+    day = "2024-03-05"
+    from_feed = layers(mapview.build_map(tiny, feed=tiny_feed, service_date=day,
+                                         language="en"))
+    given = layers(mapview.build_map(
+        tiny, stops=mapview.stop_service_table(tiny_feed, day),
+        lines=mapview.route_lines(tiny_feed), language="en"))
+    assert from_feed["Stops"]
+    assert from_feed["Lines"]
+    assert given == from_feed
+
 def test_lines_follow_shapes_and_are_coloured_per_route(tiny, tmp_path):
     shape = [(55.38, 11.77), (55.39, 11.775), (55.40, 11.80), (55.41, 11.83)]
     extra = {
