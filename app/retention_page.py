@@ -21,16 +21,17 @@ from placement.i18n import markdown_escape, t
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _report(folder: str, year: int, baseline: int | None) -> tuple[object, bytes, bytes, str]:
-    """The report content and its two files (HTML, CSV) for one year and baseline."""
+def _report(folder: str, year: int, baseline: int | None,
+            lang: str) -> tuple[object, bytes, bytes, str]:
+    """The report content and its two files (HTML, CSV) for one year, baseline and language."""
     from placement.report import report_content, write_retention_report
     from placement.retention import retention_summary
 
     ds = views.dataset(folder)
     kwargs = {"year": int(year), "baseline_year": baseline, "areas": ds.areas,
-              "dwellings": ds.dwellings}
+              "dwellings": ds.dwellings, "language": lang}
     summary = retention_summary(ds.history, **kwargs)
-    content = report_content(summary, municipality=ds.manifest.name)
+    content = report_content(summary, municipality=ds.manifest.name, language=lang)
     out = Path(tempfile.mkdtemp(prefix="placement-report-")) / f"retention_{year}.html"
     paths = write_retention_report(ds.history, out=out, municipality=ds.manifest.name,
                                    **kwargs)
@@ -86,8 +87,8 @@ def retention_page(user: auth.User, lang: str) -> None:
                             key="ret_baseline",
                             format_func=lambda y: t("whatif.none", lang) if y is None else str(y))
     try:
-        content, html_bytes, csv_bytes, name = _report(folder, int(year),
-                                                       None if baseline is None else int(baseline))
+        content, html_bytes, csv_bytes, name = _report(
+            folder, int(year), None if baseline is None else int(baseline), lang)
     except PlacementError as err:
         st.error(str(err))
         return

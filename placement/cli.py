@@ -605,6 +605,9 @@ def report_retention_cmd(
         typer.Option(help="Data date YYYY-MM-DD (default: the last date in the history, at "
                      "most 31 December of the year); later period ends are censored."),
     ] = None,
+    language: Annotated[
+        str, typer.Option(help="Language of the HTML and PDF: en (English) or da (Danish); "
+                          "the CSV is the same in both.")] = "en",
 ) -> None:
     """Write the annual retention report (HTML, a CSV of every number, optional PDF)."""
     from placement.report import load_measures, retention_report_for_dataset
@@ -629,7 +632,7 @@ def report_retention_cmd(
         paths = retention_report_for_dataset(
             dataset_dir, year=year, out=out, baseline_year=baseline_year,
             target=RetentionTarget(target_mode, target_amount), pdf=pdf, measures=table,
-            as_of=as_of, audit=audit, audit_words=words,
+            as_of=as_of, audit=audit, audit_words=words, language=language,
         )
     except PlacementError as err:
         raise _fail(err) from None

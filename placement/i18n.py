@@ -359,8 +359,12 @@ LABELS: dict[str, dict[str, str]] = {
     "retention.baseline": {"da": "Basisår", "en": "Baseline year"},
     "retention.download_html": {"da": "Hent rapport (HTML)", "en": "Download report (HTML)"},
     "retention.download_csv": {"da": "Hent alle tal (CSV)", "en": "Download every number (CSV)"},
-    "retention.report_language": {"da": "Rapporten er på engelsk (som den downloadede fil).",
-                                  "en": "The report is in English (as the downloaded file)."},
+    "retention.report_language": {
+        "da": "Rapporten her og den downloadede HTML-fil er på dansk (vælg English i menuen for "
+              "engelsk). CSV-filen med alle tal har de samme maskinlæsbare navne på begge sprog.",
+        "en": "The report here and the downloaded HTML file are in English (choose Dansk in the "
+              "menu for Danish). The CSV of every number has the same machine-readable names in "
+              "both languages."},
     "retention.notes": {"da": "Noter og metode", "en": "Notes and method"},
     "retention.no_history": {"da": "Datasættet har ingen bopælshistorik.",
                              "en": "The dataset has no residence history."},

@@ -1,9 +1,9 @@
 """Reports for planners: the annual retention report (HTML, CSV of every number, PDF).
 
-Every number comes from :func:`placement.retention.retention_summary`; this module only lays
-the numbers out, suppresses small cells (see :func:`placement.retention.suppression_mask`) and
-writes the files atomically (temporary file, then ``os.replace``): on any error nothing is
-written.
+Every number comes from :func:`placement.retention.retention_summary`;
+:mod:`placement.report_content` lays the numbers out in English or Danish and suppresses small
+cells (see :func:`placement.retention.suppression_mask`); this module writes the files
+atomically (temporary file, then ``os.replace``): on any error nothing is written.
 """
 
 from __future__ import annotations
@@ -26,6 +26,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from placement.report_content import (
+    ASSOCIATION_NOTE,
+    MEASURE_LABELS,
+    TABLE_HEADINGS,
+    ReportContent,
+    figure,
+    report_content,
+    summary_sentences,
+)
+from placement.report_text import check_language, say, when
 from placement.retention import (
     RetentionError,
     RetentionSettings,
@@ -38,31 +48,11 @@ from placement.retention import (
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-logger = logging.getLogger(__name__)
+__all__ = ["ASSOCIATION_NOTE", "MEASURE_LABELS", "TABLE_HEADINGS", "ReportPaths",
+           "load_measures", "report_content", "retention_report_for_dataset",
+           "summary_sentences", "write_retention_report"]
 
-#: Columns of a retention table, with the headings shown in reports.
-TABLE_HEADINGS = {
-    "group": "Group",
-    "n": "Persons",
-    "stayers": "Stayed",
-    "leavers": "Left",
-    "censored": "Not yet ended",
-    "rate": "Retention",
-    "ci_low": "95 % CI low",
-    "ci_high": "95 % CI high",
-}
-#: Statement printed with every Cox model.
-ASSOCIATION_NOTE = (
-    "Hazard ratios show association, not cause: households are not placed at random, and "
-    "whatever drew a household to a dwelling may also make it stay or leave. A ratio above 1 "
-    "means more moves out of the municipality per year at higher values of the measure."
-)
-MEASURE_LABELS = {
-    "departures_per_hour_500m": "Departures per hour within 500 m (per departure/h)",
-    "n_association_within_15min": "Associations within 15 min walk (per association)",
-    "area_integration_share": "Share of integration residents in the area (per 1.0 = 100 %)",
-    "walk_stop_min": "Walk to the nearest served stop (per minute)",
-}
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,44 +74,6 @@ class ReportPaths:
     pdf: Path | None = None
 
 
-# --------------------------------------------------------------------------------------------
-# Formatting
-# --------------------------------------------------------------------------------------------
-def _pct(x: float) -> str:
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x * 100:.1f} %"
-
-
-def _num(value: object) -> str:
-    """Format a table cell for people (shares as percent)."""
-    if isinstance(value, str):
-        return value
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}".replace(",", " ")
-    return f"{float(value):.3g}"
-
-
-def _display_table(table: pd.DataFrame, mask: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Suppressed table with rates formatted as percent and counts as integers."""
-    label = suppressed_label(min_cell)
-    out = pd.DataFrame(index=table.index)
-    for col in table.columns:
-        values = []
-        for i in table.index:
-            v = table.at[i, col]
-            if bool(mask.at[i, col]):
-                values.append(label)
-            elif col in ("rate", "ci_low", "ci_high"):
-                values.append(_pct(float(v)))
-            elif col == "group":
-                values.append(str(v))
-            else:
-                values.append(_num(int(v)))
-        out[TABLE_HEADINGS.get(col, col)] = values
-    return out
-
-
 def _csv_value(value: object) -> str:
     """Exact text of a number for the CSV (round-trips to the same float)."""
     if isinstance(value, str):
@@ -135,316 +87,10 @@ def _csv_value(value: object) -> str:
     return repr(float(value))
 
 
-def summary_sentences(summary: RetentionSummary, *, municipality: str = "") -> list[str]:
-    """Return the summary of the report in words (respecting small-cell suppression).
-
-    Parameters
-    ----------
-    summary
-        Output of :func:`placement.retention.retention_summary`.
-    municipality
-        Name used in the sentences; ``"the municipality"`` when empty.
-
-    Returns
-    -------
-    list of str
-        Plain sentences, the first one about the report year's retention.
-    """
-    where = municipality or "the municipality"
-    o = summary.overall
-    k = summary.min_cell
-    label = suppressed_label(k)
-    out: list[str] = []
-    if o.n == 0:
-        out.append(
-            f"No person's integration period ended in {summary.year} by "
-            f"{summary.as_of.date()}, so there is no retention rate for {summary.year} yet; "
-            "the survival curves show how many have moved out of "
-            f"{where} so far."
-        )
-    elif o.n < k:
-        out.append(
-            f"Fewer than {k} persons' integration period ended in {summary.year}; the "
-            "retention rate is not shown, so that no one can be recognised."
-        )
-    elif min(o.stayers, o.leavers) < k:
-        out.append(
-            f"Of the {o.n} persons whose integration period ended in {summary.year}, the number "
-            f"who still lived in {where} is not shown because a count is below {k} ({label})."
-        )
-    else:
-        out.append(
-            f"Of the {o.n} persons whose integration period ended in {summary.year}, "
-            f"{o.stayers} ({_pct(o.rate)}, 95 % CI {_pct(o.ci_low)}–{_pct(o.ci_high)}) still "
-            f"lived in {where} at the end of the period; {o.leavers} had moved to another "
-            "municipality or abroad."
-        )
-    p = summary.pooled
-    if p is not None and summary.pooled_years is not None:
-        span = f"{summary.pooled_years[0]}-{summary.pooled_years[1]}"
-        if p.n == 0:
-            out.append(f"Pooled over {span}, nobody's integration period has ended yet.")
-        elif min(p.n, p.stayers, p.leavers) < k:
-            out.append(
-                f"Even pooled over {span} (as official statistics do when a year is too small), "
-                f"a count is below {k}, so the pooled rate is not shown either."
-            )
-        else:
-            out.append(
-                f"As official statistics do when a year is too small, the years {span} are "
-                f"pooled: of the {p.n} persons whose integration period ended in {span}, "
-                f"{p.stayers} ({_pct(p.rate)}, 95 % CI {_pct(p.ci_low)}–{_pct(p.ci_high)}) still "
-                f"lived in {where} at the end of the period; {p.leavers} had moved away."
-            )
-    if o.censored:
-        count = str(o.censored) if o.censored >= k else f"fewer than {k}"
-        out.append(
-            f"{count.capitalize()} persons whose period ends later in {summary.year} (after "
-            f"{summary.as_of.date()}) are not yet counted."
-        )
-    c = summary.comparison
-    if c is not None:
-        if c.suppressed:
-            out.append(
-                f"The comparison with {c.baseline_year} and the target "
-                f"({c.target.describe()}) is not shown: a count is below {k}."
-            )
-        else:
-            verdict = "was met" if c.met else "was not met"
-            out.append(
-                f"The target for {c.year} was {_pct(c.target_rate)} ({c.target.describe()}; "
-                f"{c.baseline_year}: {_pct(c.baseline_rate)}); at {_pct(c.rate)} it {verdict} "
-                f"({c.difference_points:+.1f} points against {c.baseline_year})."
-            )
-    significant = [t for t in summary.logrank if t.p_value < 0.05]
-    if summary.logrank:
-        if significant:
-            names = ", ".join(
-                summary.titles.get(t.grouping, t.grouping).lower() for t in significant
-            )
-            out.append(
-                f"Time until moving out differs between groups by {names} (log-rank p < 0.05)."
-            )
-        else:
-            out.append(
-                "Time until moving out does not differ clearly between the groups compared "
-                "(every log-rank p >= 0.05)."
-            )
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Charts (matplotlib Figure objects, no pyplot state)
-# --------------------------------------------------------------------------------------------
-def _figure(width_in: float = 7.0, height_in: float = 3.6) -> Figure:
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width_in, height_in), dpi=100, layout="constrained")
-
-
-def _rate_chart(
-    table: pd.DataFrame,
-    mask: pd.DataFrame,
-    *,
-    title: str,
-    xlabel: str,
-    target_pct: float | None = None,
-) -> Figure | None:
-    """Bar chart of shown retention rates with their Wilson intervals (None if none shown)."""
-    shown = table.loc[~mask["rate"]]
-    if shown.empty:
-        return None
-    fig = _figure()
-    ax = fig.add_subplot()
-    x = np.arange(len(shown))
-    rate = shown["rate"].to_numpy(dtype=float) * 100
-    low = rate - shown["ci_low"].to_numpy(dtype=float) * 100
-    high = shown["ci_high"].to_numpy(dtype=float) * 100 - rate
-    ax.bar(x, rate, color="#4c78a8", yerr=np.vstack([low, high]), capsize=4)
-    ax.set_xticks(x, shown["group"].astype(str).tolist(), rotation=0 if len(x) < 8 else 45)
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("Still resident (%)")
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
-    if target_pct is not None:
-        ax.axhline(target_pct, color="#e45756", linestyle="--", label=f"target {target_pct:.1f} %")
-        ax.legend(loc="lower right", fontsize="small")
-    return fig
-
-
-def _km_chart(km: pd.DataFrame, *, grouping: str, title: str) -> Figure | None:
-    """Step plot of the Kaplan–Meier curves of one grouping (None if no curve is shown)."""
-    part = km.loc[km["grouping"] == grouping]
-    if part.empty:
-        return None
-    fig = _figure()
-    ax = fig.add_subplot()
-    for group, curve in part.groupby("group", sort=True):
-        t = curve["time_years"].to_numpy(dtype=float)
-        label = "everyone" if grouping == "overall" else f"{group} (n={curve['n_group'].iloc[0]})"
-        ax.step(t, curve["survival"].to_numpy(dtype=float) * 100, where="post", label=label)
-        ax.fill_between(
-            t,
-            curve["ci_low"].to_numpy(dtype=float) * 100,
-            curve["ci_high"].to_numpy(dtype=float) * 100,
-            step="post",
-            alpha=0.15,
-        )
-    ax.set_ylim(0, 100)
-    ax.set_xlim(left=0)
-    ax.set_xlabel("Years since placement")
-    ax.set_ylabel("Still in the municipality (%)")
-    ax.set_title(title)
-    ax.legend(loc="lower left", fontsize="small")
-    return fig
-
-
 def _png_base64(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", metadata={"Software": None})
     return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-# --------------------------------------------------------------------------------------------
-# Building the report content
-# --------------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class _Content:
-    title: str
-    sentences: list[str]
-    tables: list[tuple[str, pd.DataFrame]]  # (heading, display frame)
-    charts: list[tuple[str, Figure]]  # (caption, chart)
-    notes: list[str]
-
-
-def _content(summary: RetentionSummary, municipality: str) -> _Content:
-    k = summary.min_cell
-    where = f" — {municipality}" if municipality else ""
-    title = f"Retention after the integration period {summary.year}{where}"
-    tables: list[tuple[str, pd.DataFrame]] = []
-    charts: list[tuple[str, Figure]] = []
-    c = summary.comparison
-    if c is not None:
-        rows = {
-            "Report year": str(c.year),
-            "Baseline year": str(c.baseline_year),
-            "Target": c.target.describe(),
-        }
-        if c.suppressed:
-            rows["Result"] = f"not shown (a count is below {k})"
-        else:
-            rows |= {
-                f"Retention {c.baseline_year}": _pct(c.baseline_rate),
-                "Target rate": _pct(c.target_rate),
-                f"Retention {c.year}": _pct(c.rate),
-                "Change (points)": f"{c.difference_points:+.1f}",
-                "Target met": "yes" if c.met else "no",
-            }
-        tables.append(
-            (
-                "Comparison with the target",
-                pd.DataFrame({"": list(rows), "Value": list(rows.values())}),
-            )
-        )
-    for key, table in summary.tables.items():
-        heading = summary.titles.get(key, key)
-        tables.append((heading, _display_table(table, summary.mask(key), k)))
-    trend = summary.tables["trend"]
-    fig = _rate_chart(
-        trend,
-        summary.mask("trend"),
-        title="Retention by year the integration period ended",
-        xlabel="Year of period end",
-        target_pct=None if c is None or c.suppressed else c.target_rate * 100,
-    )
-    if fig is not None:
-        charts.append(("Retention by year of period end (cohort), with 95 % intervals", fig))
-    for key, xlabel in (("cohort", "Placement year"), ("area_id", "Local area")):
-        table = summary.tables.get(key)
-        if table is None:
-            continue
-        fig = _rate_chart(
-            table,
-            summary.mask(key),
-            title=f"Retention {summary.year}: {summary.titles[key].lower()}",
-            xlabel=xlabel,
-        )
-        if fig is not None:
-            charts.append((f"Retention {summary.year} by {summary.titles[key].lower()}", fig))
-    for grouping in ["overall", *[g for g in summary.tables if g not in ("overall", "trend")]]:
-        name = "everyone" if grouping == "overall" else summary.titles[grouping].lower()
-        fig = _km_chart(summary.km, grouping=grouping, title=f"Staying in the municipality: {name}")
-        if fig is not None:
-            charts.append((f"Kaplan–Meier curve, {name}", fig))
-    if summary.logrank:
-        tables.append(
-            (
-                "Log-rank tests (time until moving out, by group)",
-                pd.DataFrame(
-                    {
-                        "Grouping": [
-                            summary.titles.get(t.grouping, t.grouping) for t in summary.logrank
-                        ],
-                        "Groups": [str(t.n_groups) for t in summary.logrank],
-                        "Chi-square": [f"{t.statistic:.2f}" for t in summary.logrank],
-                        "df": [str(t.degrees_freedom) for t in summary.logrank],
-                        "p-value": [f"{t.p_value:.3f}" for t in summary.logrank],
-                    }
-                ),
-            )
-        )
-    if summary.cox is not None:
-        cox = summary.cox
-        tables.append(
-            (
-                "Cox model: hazard ratios of moving out (association, not cause)",
-                pd.DataFrame(
-                    {
-                        "Measure": [MEASURE_LABELS.get(v, v) for v in cox["covariate"]],
-                        "Hazard ratio": [f"{v:.3f}" for v in cox["hazard_ratio"]],
-                        "95 % CI": [
-                            f"{a:.3f}–{b:.3f}"
-                            for a, b in zip(cox["ci_low"], cox["ci_high"], strict=True)
-                        ],
-                        "p-value": [f"{v:.3f}" for v in cox["p_value"]],
-                    }
-                ),
-            )
-        )
-    label = suppressed_label(k)
-    notes = [
-        "Retention: of the persons whose integration period ended in the year, the share with "
-        "no move to another municipality or abroad on or before the period's end. Moves within "
-        "the municipality do not count as leaving. Persons whose period had not ended by "
-        f"{summary.as_of.date()} are not counted.",
-        f"Counts below {k} are shown as '{label}', together with the rates derived from them; "
-        "when one group alone is hidden, the next smallest group is hidden too, so that it "
-        "cannot be worked out from the total. Kaplan–Meier curves leave out groups of fewer "
-        f"than {k} persons and stop where fewer than {k} remain at risk.",
-        "Intervals: 95 % Wilson score intervals for rates; 95 % Greenwood (exponential) "
-        "intervals for the curves.",
-    ]
-    if summary.cox is not None:
-        notes.append(ASSOCIATION_NOTE)
-    notes.extend(summary.notes)
-    return _Content(
-        title, summary_sentences(summary, municipality=municipality), tables, charts, notes
-    )
-
-
-def report_content(summary: RetentionSummary, *, municipality: str = "") -> _Content:
-    """Return what the report shows: title, summary in words, suppressed tables, charts, notes.
-
-    The app's Retention page shows exactly this, so the screen and the downloads agree
-    (small counts as ``<5`` in both; rates as percent).
-
-    Returns
-    -------
-    _Content
-        ``title``, ``sentences``, ``tables`` (heading, display frame of text cells),
-        ``charts`` (caption, matplotlib figure), ``notes``.
-    """
-    return _content(summary, municipality)
 
 
 _CSS = """
@@ -460,15 +106,17 @@ figure{margin:1rem 0}figure img{max-width:100%}figcaption{font-size:.9rem;color:
 """
 
 
-def _html(content: _Content, summary: RetentionSummary) -> str:
+def _html(content: ReportContent, summary: RetentionSummary) -> str:
     esc = html.escape
+    lang = content.language
+    as_of = say("word.data_as_of", lang, date=when(summary.as_of, lang), n=summary.n_persons)
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
+        f'<html lang="{lang}"><head><meta charset="utf-8">',
         f"<title>{esc(content.title)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{esc(content.title)}</h1>",
-        f"<p>Data as of {summary.as_of.date()}; {summary.n_persons} persons in the history.</p>",
+        f"<p>{esc(as_of)}</p>",
         '<div class="summary">',
         *[f"<p>{esc(s)}</p>" for s in content.sentences],
         "</div>",
@@ -477,26 +125,26 @@ def _html(content: _Content, summary: RetentionSummary) -> str:
         parts.append(f"<h2>{esc(heading)}</h2>")
         parts.append(frame.to_html(index=False, escape=True, border=0, na_rep="–"))
     if content.charts:
-        parts.append("<h2>Charts</h2>")
+        parts.append(f"<h2>{esc(say('word.charts', lang))}</h2>")
     for caption, fig in content.charts:
         parts.append(
             f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,'
             f'{_png_base64(fig)}"><figcaption>{esc(caption)}</figcaption></figure>'
         )
-    parts.append('<h2>Notes</h2><div class="notes">')
+    parts.append(f'<h2>{esc(say("word.notes", lang))}</h2><div class="notes">')
     parts.extend(f"<p>{esc(n)}</p>" for n in content.notes)
     parts.append("</div></body></html>")
     return "\n".join(parts) + "\n"
 
 
-def _pdf(content: _Content) -> bytes:
+def _pdf(content: ReportContent) -> bytes:
     import textwrap
 
     from matplotlib.backends.backend_pdf import PdfPages
 
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"CreationDate": None, "Title": content.title}) as pdf:
-        fig = _figure(8.27, 11.69)
+        fig = figure(8.27, 11.69)
         y = 0.95
         fig.text(0.07, y, textwrap.fill(content.title, 70), fontsize=14, weight="bold", va="top")
         y -= 0.07
@@ -512,7 +160,7 @@ def _pdf(content: _Content) -> bytes:
         pdf.savefig(fig)
         for heading, frame in content.tables:
             rows = max(1, len(frame))
-            fig = _figure(8.27, min(11.69, 1.2 + 0.28 * rows))
+            fig = figure(8.27, min(11.69, 1.2 + 0.28 * rows))
             ax = fig.add_subplot()
             ax.axis("off")
             ax.set_title(heading, loc="left", fontsize=11)
@@ -618,6 +266,7 @@ def write_retention_report(
     notes: Sequence[str] = (),
     audit: Any = None,
     audit_words: str = "",
+    language: str = "en",
 ) -> ReportPaths:
     """Write the annual retention report: HTML, a CSV of every number and optionally a PDF.
 
@@ -658,6 +307,8 @@ def write_retention_report(
         flags and CSV rows (``fairness_<dimension>``).
     audit_words
         The audit's retention model validation in words.
+    language
+        ``"en"`` or ``"da"``: the words of the HTML and PDF (the CSV's names stay the same).
 
     Returns
     -------
@@ -666,11 +317,14 @@ def write_retention_report(
 
     Raises
     ------
+    ConfigError
+        An unknown ``language``.
     DataError
         Invalid history rows (nothing is written).
     RetentionError
         Nothing to report for ``year`` or a bad output path (nothing is written).
     """
+    lang = check_language(language)
     out = Path(out)
     if out.suffix.lower() not in (".html", ".htm"):
         msg = f"the report file must end in .html, got {out.name!r}"
@@ -688,17 +342,19 @@ def write_retention_report(
         as_of=as_of,
         settings=settings,
         dwellings=dwellings,
+        language=lang,
     )
-    content = _content(summary, municipality)
+    content = report_content(summary, municipality=municipality, language=lang)
     content.notes.extend(notes)  # e.g. what was done without population per area
     extra_rows: list[tuple[str, str, str, str]] = []
     if audit is not None:
         from placement.fairness import csv_rows, display_tables
 
         content.tables.extend(display_tables(audit))
-        content.notes.extend(f"Fairness audit: {n}" for n in [*audit.flags, *audit.notes])
+        content.notes.extend(say("n.fairness", lang, note=n)
+                             for n in [*audit.flags, *audit.notes])
         if audit_words:
-            content.notes.append(f"Fairness audit, retention model: {audit_words}")
+            content.notes.append(say("n.fairness_model", lang, words=audit_words))
         extra_rows = csv_rows(audit)
     files = {
         out: _html(content, summary).encode("utf-8"),
@@ -725,6 +381,7 @@ def retention_report_for_dataset(
     settings: RetentionSettings | None = None,
     audit: Any = None,
     audit_words: str = "",
+    language: str = "en",
 ) -> ReportPaths:
     """Write the annual retention report of a dataset folder (``placement report retention``).
 
@@ -740,7 +397,7 @@ def retention_report_for_dataset(
         Report year.
     out
         Path of the HTML file (``.html``); the CSV and PDF are written beside it.
-    baseline_year, target, measures, pdf, as_of, settings, audit, audit_words
+    baseline_year, target, measures, pdf, as_of, settings, audit, audit_words, language
         As in :func:`write_retention_report`. ``measures`` is the accessibility table of a
         stored run (indexed or keyed by ``dwelling_id``), when there is one.
 
@@ -784,11 +441,8 @@ def retention_report_for_dataset(
     )
     extra_notes: list[str] = []
     if "population_estimated" in areas.columns and areas["population_estimated"].any():
-        from placement.dataset import POPULATION_FALLBACK_WORDS
-
         areas = areas.assign(population=pd.NA)  # unknown: no share of residents per area
-        extra_notes.append(POPULATION_FALLBACK_WORDS[0].upper() + POPULATION_FALLBACK_WORDS[1:]
-                           + "; the share of integration residents per area is unknown.")
+        extra_notes.append(say("n.population_unknown", language))
     dwellings = _dwelling_areas(manifest, areas)
     return write_retention_report(
         history,
@@ -806,6 +460,7 @@ def retention_report_for_dataset(
         notes=extra_notes,
         audit=audit,
         audit_words=audit_words,
+        language=language,
     )
 
 

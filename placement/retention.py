@@ -64,7 +64,6 @@ from placement.retention_rates import (
     RetentionTarget,
     TargetComparison,
     _as_of,
-    _count_text,
     compare_with_target,
     pool_label,
     pooled_rate,
@@ -246,6 +245,7 @@ def retention_summary(
     settings: RetentionSettings | None = None,
     cox: bool = True,
     dwellings: pd.DataFrame | None = None,
+    language: str = "en",
 ) -> RetentionSummary:
     """Compute every number of the annual retention report (for the report, CLI and app).
 
@@ -275,6 +275,9 @@ def retention_summary(
     dwellings
         Dwellings with ``dwelling_id`` and ``area_id``: the area of first placement for
         history rows that name a dwelling and no area.
+    language
+        Language of the titles and notes (``"en"`` or ``"da"``, see
+        :mod:`placement.report_text`); the numbers and group ids are the same in both.
 
     Returns
     -------
@@ -289,6 +292,9 @@ def retention_summary(
         Nobody in the history was placed by ``as_of``, or the baseline year is not before
         ``year``. (A year in which no period ended gives a summary without a rate, with a note.)
     """
+    from placement.report_text import check_language, count_text, has_text, say, when
+
+    lang = check_language(language)
     settings = settings or RetentionSettings()
     if history is None or len(history) == 0:
         msg = "the residence history has no rows; nothing to report"
@@ -300,11 +306,7 @@ def retention_summary(
     notes: list[str] = []
     if as_of is None and last < stop:
         stop = last
-        notes.append(
-            f"The data date is {stop.date()}, the last date in the residence history: persons "
-            "whose integration period ends after it are censored (their outcome is not known "
-            "yet) and never counted as stayers or leavers."
-        )
+        notes.append(say("n.data_date", lang, date=when(stop, lang)))
     years = report_years(persons, as_of=stop)
     overall = retention_rate(persons, year=year, as_of=stop)
     if not (persons["placement_date"] <= stop).any():
@@ -316,46 +318,28 @@ def retention_summary(
         raise RetentionError(msg)
     if overall.n == 0:
         ends = persons["integration_end"].dt.year
-        covered = (f"the data covers the years {years[0]}-{years[-1]}" if years
-                   else "no period has ended by then")
-        notes.append(
-            f"No person's integration period ended in {year} by {stop.date()}, so there is no "
-            f"retention rate for {year} ({covered}); in this history periods end between "
-            f"{int(ends.min())} and {int(ends.max())}. The survival curves below still show how "
-            "many have moved out so far."
-        )
+        covered = (say("n.covers", lang, first=years[0], last=years[-1]) if years
+                   else say("n.none_by_then", lang))
+        notes.append(say("n.no_rate", lang, year=year, date=when(stop, lang), covered=covered,
+                         first=int(ends.min()), last=int(ends.max())))
     k = settings.min_cell
     if persons.attrs.get("area_from_dwelling"):
-        notes.append(
-            f"{_count_text(persons.attrs['area_from_dwelling'], k)} persons have no area in the "
-            "history: their area of first placement is the local area their dwelling lies in."
-        )
+        notes.append(say("n.area_from_dwelling", lang,
+                         count=count_text(persons.attrs["area_from_dwelling"], k, lang)))
     if persons.attrs.get("type_from_size"):
-        notes.append(
-            f"{_count_text(persons.attrs['type_from_size'], k)} persons have no household type "
-            "in the history: it is derived from the persons per household (single, 2 persons, "
-            "3-4 persons, 5+ persons)."
-        )
+        notes.append(say("n.type_from_size", lang,
+                         count=count_text(persons.attrs["type_from_size"], k, lang)))
     if overall.censored:
-        notes.append(
-            f"{_count_text(overall.censored, settings.min_cell)} persons whose period ends in "
-            f"{year} after {stop.date()} are censored: not counted as stayers or leavers."
-        )
+        notes.append(say("n.censored", lang, count=count_text(overall.censored, k, lang),
+                         year=year, date=when(stop, lang)))
     groupings = measure_groupings(persons, settings)
     fair = fairness_groupings(persons)
     groupings.update(fair)
     if "step_free_need" not in fair:
-        notes.append(
-            "Fairness: the residence history does not record step-free need "
-            "(column step_free_needed), so retention by step-free need is unknown; it is not "
-            "shown, and not counted as 0."
-        )
+        notes.append(say("n.no_step_free", lang))
     elif (persons["step_free_need"] == UNKNOWN).any():
         no_need = int(persons.loc[persons["step_free_need"] == UNKNOWN, "persons"].sum())
-        notes.append(
-            f"Fairness: {_count_text(no_need, k)} persons have no step-free need recorded; "
-            "they form the group 'unknown' (not counted as having no need)."
-        )
+        notes.append(say("n.step_free_unknown", lang, count=count_text(no_need, k, lang)))
     tables: dict[str, pd.DataFrame] = {
         "overall": pd.DataFrame(
             [{"group": "all", **{k: getattr(overall, k) for k in TABLE_COLUMNS[1:]}}],
@@ -363,8 +347,11 @@ def retention_summary(
         ),
         "trend": retention_trend(persons, year=year, as_of=stop),
     }
-    titles = {"overall": f"Retention {year}", "trend": "Retention by year of period end"}
-    for col, title in groupings.items():
+    titles = {"overall": say("grouping.overall", lang, year=year),
+              "trend": say("grouping.trend", lang)}
+    for col, title in groupings.items():  # a split of the settings keeps its own title
+        if has_text(f"grouping.{col}") and (lang != "en" or not title):
+            groupings[col] = title = say(f"grouping.{col}", lang)
         tables[col] = retention_table(persons, year=year, by=col, as_of=stop)
         titles[col] = title
     if "area_id" in tables and areas is not None and "name" in areas.columns:
@@ -383,23 +370,17 @@ def retention_summary(
         tables["pooled"] = pd.DataFrame(
             [{"group": span, **{c: getattr(pooled, c) for c in TABLE_COLUMNS[1:]}}],
             columns=list(TABLE_COLUMNS))
-        titles["pooled"] = f"Retention {span} pooled ({year - start + 1} years)"
+        titles["pooled"] = say("grouping.pooled", lang, span=span, n=year - start + 1)
         for col, title in groupings.items():
             if col == "cohort":
                 continue
             tables[f"pooled_{col}"] = pooled_table(persons, first_year=start, year=year, by=col,
                                                    as_of=stop)
-            titles[f"pooled_{col}"] = f"{title}, {span} pooled"
+            titles[f"pooled_{col}"] = say("grouping.pooled_of", lang, title=title, span=span)
         tables["trend_pooled"] = rolling_trend(persons, year=year, years=settings.pool_years,
                                                as_of=stop)
-        titles["trend_pooled"] = f"Retention by rolling {settings.pool_years}-year period"
-        notes.append(
-            f"{year} alone is too small to publish its retention rate (a count is below {k}). "
-            f"As official statistics do for small populations, the years {span} are pooled: "
-            f"everyone whose integration period ended in {span} is counted together, and the "
-            f"trend is shown for rolling {settings.pool_years}-year periods. Counts below {k} "
-            "stay hidden in the pooled figures too."
-        )
+        titles["trend_pooled"] = say("grouping.trend_pooled", lang, n=settings.pool_years)
+        notes.append(say("n.pooled", lang, year=year, k=k, span=span, n=settings.pool_years))
     if "area_id" in tables and areas is not None and "name" in areas.columns:
         names = dict(zip(areas["area_id"].astype(str), areas["name"].astype(str), strict=True))
         for key in ("pooled_area_id",):
@@ -417,21 +398,14 @@ def retention_summary(
         )
         if base.n == 0 or overall.n == 0:
             empty = baseline_year if base.n == 0 else year
-            notes.append(
-                f"No comparison with the target: nobody's integration period ended in {empty}, "
-                "so that year has no retention rate."
-            )
+            notes.append(say("n.no_comparison", lang, year=empty))
         else:
             comparison = compare_with_target(overall, base, target, min_cell=settings.min_cell)
 
     surv = survival_frame(persons, as_of=stop)
     hid = surv["household_id"]
     if hid.notna().all() and hid.duplicated().any():
-        notes.append(
-            "Persons of one household usually move together; the log-rank tests count persons "
-            "as independent, so their p-values are too small when households are large. The "
-            "Cox model's intervals allow for households."
-        )
+        notes.append(say("n.households", lang))
     km_frames = [kaplan_meier(surv, by=None, min_cell=settings.min_cell)]
     tests: list[LogRankResult] = []
     for col in groupings:
@@ -446,16 +420,14 @@ def retention_summary(
         present = [c for c in settings.cox_covariates if c in surv.columns]
         n_events = int(surv.loc[surv["event"], "persons"].sum())
         if not present:
-            notes.append("Cox model skipped: no placement measures in the history.")
+            notes.append(say("n.cox_no_measures", lang))
         elif n_events < settings.min_events_cox:
-            notes.append(
-                f"Cox model skipped: {n_events} exits, fewer than {settings.min_events_cox}."
-            )
+            notes.append(say("n.cox_few_exits", lang, n=n_events, k=settings.min_events_cox))
         else:
             try:
-                cox_table = cox_model(surv, covariates=present, notes=notes)
+                cox_table = cox_model(surv, covariates=present, notes=notes, language=lang)
             except RetentionError as err:
-                notes.append(f"Cox model not estimated: {err}")
+                notes.append(say("n.cox_failed", lang, err=err))
     logger.info(
         "retention %s: %s of %s persons stayed", year, f"{overall.stayers:,}", f"{overall.n:,}"
     )

@@ -13,6 +13,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from placement.report_text import say
 from placement.retention_persons import DAYS_PER_YEAR, RetentionError
 
 
@@ -179,7 +180,8 @@ COX_COLUMNS = ("covariate", "hazard_ratio", "ci_low", "ci_high", "p_value", "n",
 
 
 def cox_model(
-    surv: pd.DataFrame, *, covariates: Sequence[str], notes: list[str] | None = None
+    surv: pd.DataFrame, *, covariates: Sequence[str], notes: list[str] | None = None,
+    language: str = "en",
 ) -> pd.DataFrame:
     """Fit a Cox proportional-hazards model of leaving the municipality.
 
@@ -195,6 +197,8 @@ def cox_model(
         left out; a covariate without variation is dropped.
     notes
         List that receives plain-language remarks (dropped rows, lifelines warnings).
+    language
+        Language of those remarks (``"en"`` or ``"da"``).
 
     Returns
     -------
@@ -221,11 +225,11 @@ def cox_model(
         data[c] = pd.to_numeric(data[c], errors="coerce").astype(float)
     complete = data[cols].notna().all(axis=1)
     if (~complete).any():
-        notes.append(f"Cox model: {int((~complete).sum())} persons without measures left out.")
+        notes.append(say("n.cox_left_out", language, n=int((~complete).sum())))
     data = data.loc[complete]
     constant = [c for c in cols if data[c].nunique() < 2]
     if constant:
-        notes.append("Cox model: no variation in " + ", ".join(constant) + "; left out.")
+        notes.append(say("n.cox_constant", language, names=", ".join(constant)))
     cols = [c for c in cols if c not in constant]
     if not cols:
         msg = "Cox model: no covariate varies between persons"
@@ -256,7 +260,7 @@ def cox_model(
             raise RetentionError(msg) from err
     for w in caught:
         text = str(w.message).strip().split("\n")[0]
-        notes.append(f"Cox model warning: {text}")
+        notes.append(say("n.cox_warning", language, text=text))
     s = cph.summary
     return pd.DataFrame(
         {

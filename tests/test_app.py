@@ -142,6 +142,12 @@ def test_retention_page_tables_and_downloads(app):
     assert "<5" in shown  # small counts suppressed on screen as in the downloads
     downloads = app.get("download_button")
     assert len(downloads) == 2
+    # the report in the app's language: Danish words, and English after switching
+    assert any("Fastholdelse efter integrationsperioden" in h.value for h in app.subheader)
+    assert "Personer" in app.table[1].value.columns
+    app.sidebar.selectbox(key="lang").select("en").run()
+    assert any("Retention after the integration period" in h.value for h in app.subheader)
+    assert any("Persons" in tb.value.columns for tb in app.table)
 
 
 def test_export_page_for_coordinator_offers_csv_gpkg_and_summary(app):

@@ -123,6 +123,18 @@ def test_report_retention_command(tmp_path, demo_dir, capsys):
     assert "<img" in html
     assert out.with_suffix(".csv").exists()
     assert "Report written to" in capsys.readouterr().out
+    da = tmp_path / "da" / "fastholdelse.html"
+    assert main(["report", "retention", str(demo_dir), "--year", "2025",
+                 "--baseline-year", "2024", "--out", str(da), "--language", "da"]) == 0
+    page = da.read_text(encoding="utf-8")
+    assert '<html lang="da">' in page
+    assert "Fastholdelse efter integrationsperioden 2025" in page
+    assert "Sammenligning med målet" in page
+    assert da.with_suffix(".csv").read_bytes() == out.with_suffix(".csv").read_bytes()
+    assert main(["report", "retention", str(demo_dir), "--year", "2025", "--out",
+                 str(tmp_path / "sv.html"), "--language", "sv"]) != 0
+    assert "language: expected one of en, da" in capsys.readouterr().err
+    assert not (tmp_path / "sv.html").exists()
 
 
 def test_propose_command_writes_proposals_and_summary(tmp_path, demo_dir, capsys):

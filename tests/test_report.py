@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import html
 import re
 from pathlib import Path
 
@@ -236,3 +237,64 @@ def test_demo_dataset_report(demo_dir, tmp_path):
     assert "Kaplan–Meier curve, everyone" in text
     assert any(r["table"] == "km_overall" for r in rows)
     assert paths.pdf.read_bytes().startswith(b"%PDF")
+
+
+# --- the report in Danish ---------------------------------------------------------------------
+def _visible_text(page: str) -> str:
+    """The text a reader sees: no tags, no embedded images, no style."""
+    page = re.sub(r"<style>.*?</style>", " ", page, flags=re.DOTALL)
+    page = re.sub(r'src="data:[^"]+"', " ", page)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def test_danish_report_has_the_same_numbers_in_danish_words(tmp_path, synthetic):
+    history, measures = synthetic
+    kw = {"year": 2023, "baseline_year": 2021, "measures": measures, "pdf": True}
+    en = write_retention_report(history, out=tmp_path / "en" / "r.html", **kw)
+    da = write_retention_report(history, out=tmp_path / "da" / "r.html", language="da", **kw)
+    # the CSV is for machines: the same bytes in both languages
+    assert da.csv.read_bytes() == en.csv.read_bytes()
+    assert da.pdf is not None
+    assert da.pdf.read_bytes().startswith(b"%PDF")
+    page = da.html.read_text(encoding="utf-8")
+    assert '<html lang="da">' in page
+    text = _visible_text(page)
+    s = retention_summary(history, year=2023, baseline_year=2021, measures=measures)
+    o = s.overall
+    rate = f"{o.rate * 100:.1f}".replace(".", ",") + " %"
+    assert f"Af de {o.n} personer, hvis integrationsperiode sluttede i 2023" in text
+    assert f"boede {o.stayers} ({rate}" in text
+    for words in ("Fastholdelse efter integrationsperioden 2023", "Sammenligning med målet",
+                  "Kaplan–Meier-kurve, alle", "Diagrammer", "Noter", "Husstandstype",
+                  "sammenhæng, ikke årsag", "Blev boende"):
+        assert words in text, words
+    # no English sentence is left: none of the English report's words of more than 3 letters
+    # that Danish does not share appear in the Danish text
+    english = set(re.findall(r"[A-Za-z]{4,}", _visible_text(en.html.read_text("utf-8"))))
+    danish = set(re.findall(r"[A-Za-z]{4,}", text))
+    shared = {"Kaplan", "Meier", "Wilson", "Greenwood", "score", "rank", "Hazard", "ratio",
+              "step_free_needed", "step", "free", "needed",
+              "Data", "model", "hazard", "ratios", "time"}  # Danish words too ("time": hour)
+    left = (english & danish) - shared
+    assert not left, sorted(left)
+
+
+def test_every_report_text_has_both_languages_with_the_same_fields():
+    from string import Formatter
+
+    from placement import report_text
+
+    for key, (en, da) in report_text._TEXT.items():
+        assert en.strip(), key
+        assert da.strip(), key
+        fields = [{f for _, f, _, _ in Formatter().parse(x) if f} for x in (en, da)]
+        assert fields[0] == fields[1], key
+
+
+def test_unknown_report_language_is_a_clear_error(tmp_path, synthetic):
+    from placement._errors import ConfigError
+
+    history, _ = synthetic
+    with pytest.raises(ConfigError, match="language: expected one of en, da"):
+        write_retention_report(history, year=2023, out=tmp_path / "r.html", language="sv")
+    assert not list(tmp_path.iterdir())
