@@ -31,6 +31,7 @@ st.sidebar.markdown(f"**{t('app.title', lang)}**")
 st.markdown("<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
             "h2{padding-top:0.2rem !important}</style>", unsafe_allow_html=True)
 
+views.widget_texts(lang)  # Streamlit's own texts (table toolbar, menus) in Danish too
 user = views.current_user(lang)
 if user is None:
     st.stop()

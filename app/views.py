@@ -131,6 +131,94 @@ def _still_valid(user: auth.User) -> auth.User | None:
     return fresh
 
 
+#: Puts Danish words in place of Streamlit's own texts (tooltips, menus, aria labels) in the
+#: page that holds this frame; ``__LANG__`` and ``__TEXTS__`` are filled in. Only exact texts
+#: of Streamlit's widgets are replaced, in its popups and in attributes, never page content.
+_WIDGET_TEXT_SCRIPT = """
+<script>
+(function () {
+  const doc = window.parent.document, win = window.parent;
+  win.__placementLang = "__LANG__";
+  win.__placementTexts = __TEXTS__;
+  if (win.__placementObserver) { win.__placementFix(doc.body); return; }
+  const POPUPS = '[data-baseweb="popover"],[data-baseweb="tooltip"],[role="tooltip"],' +
+    '[role="listbox"],[role="menu"],[data-testid="stElementToolbar"],' +
+    '[data-testid="stTooltipContent"],[data-testid="stDataFrameColumnMenu"],' +
+    'a[href="#stMain"]';
+  const ATTRS = ["aria-label", "title", "placeholder"];
+  const origAttr = new WeakMap(), origText = new WeakMap();  // what Streamlit wrote
+  function word(text) {
+    if (text == null) return null;
+    const key = text.trim();
+    return Object.prototype.hasOwnProperty.call(win.__placementTexts, key)
+      ? win.__placementTexts[key] : null;
+  }
+  function fixAttr(el, a) {
+    const v = el.getAttribute(a);
+    if (v == null) return;
+    const o = origAttr.get(el) || {};
+    if (win.__placementLang === "da") {
+      const w = word(v);
+      if (w !== null && w !== v) { o[a] = [v, w]; origAttr.set(el, o); el.setAttribute(a, w); }
+    } else if (o[a] && v === o[a][1]) {
+      el.setAttribute(a, o[a][0]);  // back to English after a switch of language
+    }
+  }
+  function fixText(n) {
+    const o = origText.get(n);
+    if (win.__placementLang === "da") {
+      const w = word(n.nodeValue);
+      if (w !== null && w !== n.nodeValue) { origText.set(n, [n.nodeValue, w]); n.nodeValue = w; }
+    } else if (o && n.nodeValue === o[1]) {
+      n.nodeValue = o[0];
+    }
+  }
+  function fix(root) {
+    if (!root || root.nodeType !== 1) return;
+    for (const el of [root, ...root.querySelectorAll("[aria-label],[title],[placeholder]")]) {
+      for (const a of ATTRS) fixAttr(el, a);
+    }
+    const boxes = root.matches && root.matches(POPUPS) ? [root] : [];
+    boxes.push(...root.querySelectorAll(POPUPS));
+    if (root.closest && root.closest(POPUPS)) boxes.push(root);
+    for (const box of boxes) {
+      const walk = doc.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+      for (let n = walk.nextNode(); n; n = walk.nextNode()) fixText(n);
+    }
+  }
+  win.__placementFix = fix;
+  win.__placementObserver = new MutationObserver(function (records) {
+    for (const r of records) {
+      if (r.type === "attributes") fix(r.target);
+      else if (r.type === "characterData") fix(r.target.parentElement);
+      else r.addedNodes.forEach(function (n) { fix(n.nodeType === 1 ? n : n.parentElement); });
+    }
+  });
+  win.__placementObserver.observe(doc.body, {childList: true, subtree: true,
+    characterData: true, attributes: true, attributeFilter: ATTRS});
+  fix(doc.body);
+})();
+</script>
+"""
+
+
+def widget_texts(lang: str) -> None:
+    """Show Streamlit's own widget texts in the user's language (it has no setting for it).
+
+    The table toolbar ("Download as CSV"), the column menu, select boxes' "Choose options" and
+    the like come from Streamlit in English; in Danish the page replaces those exact texts by
+    :data:`placement.i18n.WIDGET_TEXTS_DA` as they appear.
+    """
+    import streamlit.components.v1 as components
+
+    from placement.i18n import WIDGET_TEXTS_DA
+
+    texts = json.dumps(WIDGET_TEXTS_DA, ensure_ascii=True).replace("</", "<\\/")
+    script = _WIDGET_TEXT_SCRIPT.replace("__LANG__", "da" if lang == "da" else "en")
+    with st.sidebar:
+        components.html(script.replace("__TEXTS__", texts), height=0)
+
+
 def current_user(lang: str) -> auth.User | None:
     """Return the signed-in user, or show the sign-in form and return None."""
     from placement import signin

@@ -523,6 +523,42 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+#: Streamlit's own texts (table toolbar, column menu, select boxes) and their Danish words.
+#: Streamlit has no setting for its language; the app puts these in place in the page.
+WIDGET_TEXTS_DA: dict[str, str] = {
+    "Show/hide columns": "Vis/skjul kolonner",
+    "Download as CSV": "Download som CSV",
+    "Search": "Søg",
+    "Fullscreen": "Fuld skærm",
+    "Enter fullscreen": "Fuld skærm",
+    "Exit fullscreen": "Luk fuld skærm",
+    "Close fullscreen": "Luk fuld skærm",
+    "Toggle fullscreen": "Fuld skærm til/fra",
+    "Clear selection": "Ryd valg",
+    "Select all": "Vælg alle",
+    "Sort ascending": "Sortér stigende",
+    "Sort descending": "Sortér faldende",
+    "Pin column": "Fastgør kolonne",
+    "Unpin column": "Frigør kolonne",
+    "Hide column": "Skjul kolonne",
+    "Autosize": "Tilpas bredde",
+    "Format": "Format",
+    "Type to search": "Skriv for at søge",
+    "No results": "Ingen resultater",
+    "No options to select": "Ingen valgmuligheder",
+    "Choose an option": "Vælg",
+    "Choose options": "Vælg",
+    "Clear all": "Ryd alle",
+    "Open": "Åbn",
+    "Close": "Luk",
+    "Main menu": "Hovedmenu",
+    "Skip to main content": "Gå til indhold",
+    "Link to heading": "Link til overskrift",
+    "Press Enter to submit form": "Tryk Enter for at sende",
+    "Press Enter to apply": "Tryk Enter for at anvende",
+}
+
+
 def t(key: str, language: str = "da", **values: object) -> str:
     """Return the label ``key`` in ``language``, with ``{name}`` fields filled from ``values``.
 

@@ -162,10 +162,19 @@ def _pick(page, household: str) -> None:
     from playwright.sync_api import expect
 
     box = page.locator("div[data-testid='stSelectbox']").filter(has_text="Husstand").first
-    box.click()
-    page.keyboard.type(household)
-    # Enter before the list has filtered would choose whichever option was highlighted
-    page.get_by_role("option", name=household, exact=True).click()
+    option = page.get_by_role("option", name=household, exact=True)
+    for attempt in range(5):
+        box.click()
+        page.keyboard.type(household)
+        try:  # Enter before the list has filtered would choose whichever option was highlighted
+            option.wait_for(state="visible", timeout=10_000)
+            break
+        except Exception:  # a rerun closed the dropdown while typing: open it again
+            if attempt == 4:
+                raise
+            page.keyboard.press("Escape")
+            _settled(page)
+    option.click()
     card = page.locator(".st-key-household_card")
     expect(card.get_by_text(f"Husstand {household}", exact=False).first).to_be_visible(timeout=T)
     _settled(page)
@@ -388,6 +397,46 @@ def test_a_household_chosen_in_the_list_moves_the_map_to_it(server, demo_plan, a
         view = _map_goes_to(page, where[proposed[other]])
         assert _metres(view[:2], where[proposed[other]]) <= 25.0, (view, other)
         browser.close()
+
+
+def test_streamlit_own_texts_are_danish(server, artefacts):
+    """The table toolbar and its tooltips, the select boxes: Danish, not Streamlit's English."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from placement.i18n import WIDGET_TEXTS_DA
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport=SIZES["1440x900"])
+        page.set_default_timeout(T)
+        _sign_in(page, server["base"], "mette")
+        _map_drawn(page)
+        _settled(page)
+        table = page.locator("div[data-testid='stDataFrame']").first
+        table.hover()
+        download = page.get_by_role("button", name="Download som CSV").first
+        expect(download).to_be_attached(timeout=T)
+        download.hover()  # its tooltip is drawn on hover, and in Danish too
+        expect(page.get_by_text("Download som CSV", exact=True).first).to_be_visible(timeout=T)
+        page.screenshot(path=str(artefacts / "review_toolbar_da.png"))
+        labels = page.evaluate("""() => [...document.querySelectorAll(
+            '[aria-label],[title],[placeholder]')].flatMap(e => ['aria-label', 'title',
+            'placeholder'].map(a => e.getAttribute(a)).filter(Boolean))""")
+        text = page.inner_text("body")
+        # and back in English: Streamlit's own words again
+        page.locator("div[data-testid='stSelectbox']").filter(has_text="Sprog").first.click()
+        page.get_by_role("option", name="English", exact=True).click()
+        expect(page.get_by_role("heading", name="Review")).to_be_visible(timeout=T)
+        _settled(page)
+        page.locator("div[data-testid='stDataFrame']").first.hover()
+        expect(page.get_by_role("button", name="Download as CSV").first).to_be_attached(
+            timeout=T)
+        browser.close()
+    english = set(WIDGET_TEXTS_DA) - set(WIDGET_TEXTS_DA.values())
+    assert not [x for x in labels if x.strip() in english], labels
+    assert not [x for x in text.splitlines() if x.strip() in english]
+    assert "Vis/skjul kolonner" in labels
+    assert "Søg" in labels
 
 
 def test_retention_page_shows_no_count_under_five(server, artefacts):
