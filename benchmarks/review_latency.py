@@ -74,7 +74,7 @@ def measure(name: str, dataset: Path, decisions: int) -> dict[str, float | int |
 
     with tempfile.TemporaryDirectory(prefix="placement-latency-") as tmp:
         folder = Path(tmp)
-        proc, base, placed = _start_app(folder, dataset)
+        proc, base, _ = _start_app(folder, dataset)
         timings: list[float] = []
         try:
             with sync_playwright() as p:
@@ -84,10 +84,12 @@ def measure(name: str, dataset: Path, decisions: int) -> dict[str, float | int |
                 tb._sign_in(page, base, "mette")
                 tb._map_drawn(page)
                 # one decision first: the caches of the queue are warm, as in a working day
-                tb._pick(page, placed[-1])
-                tb._decide(page, "Godkend", "Godkendt", placed[-1])
-                for hid in placed[:decisions]:
-                    tb._pick(page, hid)
+                warm = tb._pick_in_list(page, decisions)  # below the rows timed next
+                tb._decide(page, "Godkend", "Godkendt", warm)
+                # then the first rows of the list, as a coordinator works down the queue
+                # (approve, then undo: the row keeps its place)
+                for row in range(decisions):
+                    hid = tb._pick_in_list(page, row)
                     timings.append(tb._decide(page, "Godkend", "Godkendt", hid))
                     timings.append(tb._decide(page, "Fortryd", "Foreslået", hid))
                 browser.close()
