@@ -439,6 +439,34 @@ def test_streamlit_own_texts_are_danish(server, artefacts):
     assert "Søg" in labels
 
 
+def test_proposals_csv_downloads_after_a_pick_in_the_list(server, demo_plan, tmp_path):
+    """The case-handling CSV is made on click, also after the queue's fragment has rerun."""
+    import pandas as pd
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = _browser(p)
+        page = browser.new_page(viewport=SIZES["1440x900"], accept_downloads=True)
+        page.set_default_timeout(T)
+        _sign_in(page, server["base"], "mette")
+        _map_drawn(page)
+        _pick_in_list(page, 2)  # a fragment run of the queue
+        page.locator("section[data-testid='stSidebar']").get_by_text("Eksport",
+                                                                    exact=True).click()
+        expect(page.get_by_role("heading", name="Eksport")).to_be_visible(timeout=T)
+        _settled(page)
+        with page.expect_download(timeout=T) as download:
+            page.get_by_role("button", name="Forslag til sagsbehandling (CSV)").click()
+        target = tmp_path / download.value.suggested_filename
+        download.value.save_as(target)
+        text = page.inner_text("body")
+        browser.close()
+    assert "not found" not in text
+    table = pd.read_csv(target, sep=";", dtype=str, encoding="utf-8-sig")
+    placed = demo_plan.assignments.dropna(subset=["dwelling_id"])["household_id"]
+    assert set(placed.astype(str)) <= set(table["household_id"])
+
+
 def test_retention_page_shows_no_count_under_five(server, artefacts):
     from playwright.sync_api import expect, sync_playwright
 
