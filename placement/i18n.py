@@ -343,7 +343,7 @@ LABELS: dict[str, dict[str, str]] = {
     "measure.gap": {"da": "Optimalitetsgab", "en": "Optimality gap"},
     "measure.served": {"da": "Nær betjent stoppested", "en": "Near a served stop"},
     "whatif.arrivals": {"da": "Flere ankomster (faktor)", "en": "More arrivals (factor)"},
-    "whatif.cut_route": {"da": "Nedlæg buslinje", "en": "Cut a bus line"},
+    "whatif.cut_route": {"da": "Nedlæg linje (bus, tog)", "en": "Cut a line (bus, train)"},
     "whatif.none": {"da": "(ingen)", "en": "(none)"},
     "whatif.cap_area": {"da": "Nyt loft for lokalområde", "en": "New cap on a local area"},
     "whatif.cap_share": {"da": "Loft (andel af befolkningen)", "en": "Cap (share of population)"},

@@ -607,7 +607,7 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
         expect(page.get_by_role("heading", name="Hvad nu hvis")).to_be_visible(timeout=T)
         _settled(page)  # a dropdown opened while the page still runs closes again
         page.get_by_label("Navn på scenariet").fill("Linje nedlagt")
-        _choose_option(page, "Nedlæg buslinje", 1)
+        _choose_option(page, "Nedlæg linje", 1)
         page.get_by_role("button", name="Kør scenarie").click()
         expect(page.get_by_text(re.compile(r'Scenariet "Linje nedlagt" er gemt'))
                ).to_be_visible(timeout=T)
