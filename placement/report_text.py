@@ -120,7 +120,7 @@ _TEXT: dict[str, tuple[str, str]] = {  # key: (English, Danish)
     "lr.p": ("p-value", "p-værdi"),
     "cox.heading": ("Cox model: hazard ratios of moving out (association, not cause)",
                     "Cox-model: hazard ratio for fraflytning (sammenhæng, ikke årsag)"),
-    "cox.measure": ("Measure", "Mål"),
+    "cox.measure": ("Measure", "Placeringsmål"),
     "cox.hr": ("Hazard ratio", "Hazard ratio"),
     "cox.ci": ("95 % CI", "95 %-KI"),
     "measure.departures_per_hour_500m": (

@@ -477,7 +477,8 @@ def test_retention_page_shows_no_count_under_five(server, artefacts):
         _sign_in(page, server["base"], "vera")
         page.locator("section[data-testid='stSidebar']").get_by_text("Fastholdelse",
                                                                     exact=True).click()
-        expect(page.get_by_role("heading", name="Fastholdelse")).to_be_visible(timeout=T)
+        expect(page.get_by_role("heading", name="Fastholdelse", exact=True)).to_be_visible(
+            timeout=T)
         expect(page.locator("div[data-testid='stTable']").first).to_be_visible(timeout=T)
         _settled(page)
         tables = page.evaluate("""() => [...document.querySelectorAll(
@@ -669,7 +670,7 @@ def test_every_page_for_each_role(server, artefacts, size):
             for label in labels:
                 page.locator("section[data-testid='stSidebar']").get_by_text(
                     label, exact=True).click()
-                expect(page.get_by_role("heading", name=label)).to_be_visible(timeout=T)
+                expect(page.get_by_role("heading", name=label, exact=True)).to_be_visible(timeout=T)
                 _settled(page)
                 if label == "Gennemgang":
                     _map_drawn(page)
