@@ -73,12 +73,6 @@ def _display_table(table: pd.DataFrame, mask: pd.DataFrame, min_cell: int,
     return out
 
 
-def _target_words(target: object, lang: str) -> str:
-    mode, amount = getattr(target, "mode", ""), float(getattr(target, "amount", 0.0))
-    x = f"{amount * 100:g}".replace(".", "," if lang == "da" else ".")
-    return say("target.relative" if mode == "relative" else "target.points", lang, x=x)
-
-
 def summary_sentences(summary: RetentionSummary, *, municipality: str = "",
                       language: str = "en") -> list[str]:
     """Return the summary of the report in words (respecting small-cell suppression).
@@ -133,7 +127,7 @@ def summary_sentences(summary: RetentionSummary, *, municipality: str = "",
                        year=summary.year, date=day))
     c = summary.comparison
     if c is not None:
-        target = _target_words(c.target, lang)
+        target = c.target.describe(lang)
         if c.suppressed:
             out.append(say("s.cmp_hidden", lang, base=c.baseline_year, target=target, k=k))
         else:
@@ -250,7 +244,7 @@ def _comparison_table(summary: RetentionSummary, lang: str) -> pd.DataFrame | No
         return None
     rows = {say("cmp.report_year", lang): str(c.year),
             say("cmp.baseline_year", lang): str(c.baseline_year),
-            say("cmp.target", lang): _target_words(c.target, lang)}
+            say("cmp.target", lang): c.target.describe(lang)}
     if c.suppressed:
         rows[say("cmp.result", lang)] = say("cmp.not_shown", lang, k=k)
     else:

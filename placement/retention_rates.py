@@ -53,11 +53,14 @@ class RetentionTarget:
             return min(1.0, baseline_rate * (1.0 + self.amount))
         return min(1.0, baseline_rate + self.amount)
 
-    def describe(self) -> str:
+    def describe(self, language: str = "en") -> str:
         """Return the target in words, e.g. ``+10 % relative to the baseline``."""
-        if self.mode == "relative":
-            return f"+{self.amount * 100:g} % relative to the baseline"
-        return f"+{self.amount * 100:g} percentage points over the baseline"
+        from placement.report_text import say
+
+        x = f"{self.amount * 100:g}"
+        x = x.replace(".", ",") if language == "da" else x
+        return say("target.relative" if self.mode == "relative" else "target.points",
+                   language, x=x)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +172,9 @@ def wilson_interval(successes: float, n: float, *, z: float = Z_95) -> tuple[flo
 # --------------------------------------------------------------------------------------------
 def _count_text(count: int, min_cell: int) -> str:
     """Return a count for a sentence, or "Fewer than 5" when it is suppressed."""
-    return str(count) if count >= min_cell else f"Fewer than {min_cell}"
+    from placement.report_text import count_text
+
+    return count_text(count, min_cell, "en")
 
 
 def _as_of(year: int, as_of: date | pd.Timestamp | str | None) -> pd.Timestamp:

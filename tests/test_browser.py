@@ -180,6 +180,15 @@ def _pick(page, household: str) -> None:
     _settled(page)
 
 
+def _tables(page) -> list[dict]:
+    """Every ``st.table`` on the page as its header cells and rows of cell texts."""
+    return page.evaluate("""() => [...document.querySelectorAll(
+        "div[data-testid='stTable'] table")].map(t => ({
+            head: [...t.querySelectorAll('thead th')].map(c => c.innerText.trim()),
+            rows: [...t.querySelectorAll('tbody tr')].map(r => [...r.children].map(
+                c => c.innerText.trim()))}))""")
+
+
 def _map_view(page) -> tuple[float, float, float]:
     """Leaflet's own centre and zoom of the (first) map, read in its frame."""
     frame = page.locator("iframe[title*='st_folium']").first.element_handle().content_frame()
@@ -481,11 +490,7 @@ def test_retention_page_shows_no_count_under_five(server, artefacts):
             timeout=T)
         expect(page.locator("div[data-testid='stTable']").first).to_be_visible(timeout=T)
         _settled(page)
-        tables = page.evaluate("""() => [...document.querySelectorAll(
-            "div[data-testid='stTable'] table")].map(t => ({
-                head: [...t.querySelectorAll('thead th')].map(c => c.innerText.trim()),
-                rows: [...t.querySelectorAll('tbody tr')].map(r => [...r.children].map(
-                    c => c.innerText.trim()))}))""")
+        tables = _tables(page)
         page.screenshot(path=str(artefacts / "retention_viewer.png"), full_page=True)
         browser.close()
     assert tables, "no table on the retention page"
@@ -524,11 +529,7 @@ def test_retention_page_fairness_audit_in_danish(server, artefacts):
         expect(page.get_by_text("andel placeret", exact=True).first).to_be_visible(timeout=T)
         _settled(page)
         text = page.locator("body").inner_text()
-        tables = page.evaluate("""() => [...document.querySelectorAll(
-            "div[data-testid='stTable'] table")].map(t => ({
-                head: [...t.querySelectorAll('thead th')].map(c => c.innerText.trim()),
-                rows: [...t.querySelectorAll('tbody tr')].map(r => [...r.children].map(
-                    c => c.innerText.trim()))}))""")
+        tables = _tables(page)
         heading.scroll_into_view_if_needed()
         page.screenshot(path=str(artefacts / "retention_fairness_coordinator.png"),
                         full_page=True)
