@@ -29,9 +29,14 @@ def whatif_page(user: auth.User, lang: str) -> None:
     folder = str(views.dataset_dir())
     ds = views.dataset(folder)
     policy = load_policy(views.policy_name())
-    routes = dict(whatif.route_choices(views.feed(folder), lang))
+    fd = views.feed(folder)
+    routes = dict(whatif.route_choices(fd, lang))
     stored = whatif.stored_scenarios(views.engine())
-    with st.form("whatif"):
+    form_col, map_col = st.columns([3, 2]) if routes else (st.container(), None)
+    if map_col is not None:
+        with map_col:  # drawn first: a line clicked here is the form's choice below
+            _line_picker(fd, routes, lang)
+    with form_col, st.form("whatif"):
         name = st.text_input(t("whatif.name", lang),
                              value=t("whatif.default_name", lang, n=len(stored) + 1),
                              key="wf_name")
@@ -90,6 +95,37 @@ def whatif_page(user: auth.User, lang: str) -> None:
         stored = whatif.stored_scenarios(views.engine())
     compare_section(stored, user, lang)
     sweep_section(user, lang)
+
+
+def _line_picker(fd: Any, routes: dict[str, str], lang: str) -> None:
+    """The feed's lines on a map: a click on one makes it the line the scenario cuts."""
+    import json
+
+    from streamlit_folium import st_folium
+
+    from placement.mapcompare import line_picker_map, picked_route
+    from placement.mapview import DEFAULT_ASSET_BASE
+
+    st.markdown(f"**{t('whatif.pick_map', lang)}**")
+    if not views.assets_ready():
+        st.error(t("map.assets_missing", lang))
+        return
+    chosen = st.session_state.get("wf_route") or None
+    m = line_picker_map(views.dataset(str(views.dataset_dir())), fd, selected=chosen,
+                        language=lang, tiles=views.tiles(), asset_base=DEFAULT_ASSET_BASE)
+    got = st_folium(m, height=380, use_container_width=True, key="wf_line_map",
+                    returned_objects=["last_active_drawing", "last_object_clicked"])
+    rid = picked_route(got)
+    # a click is new when the line or the point clicked differs from the last one handled
+    click = json.dumps([rid, (got or {}).get("last_object_clicked")], sort_keys=True,
+                       default=str)
+    if rid in routes and click != st.session_state.get("wf_line_click"):
+        st.session_state["wf_line_click"] = click
+        if rid != chosen:
+            st.session_state["wf_route"] = rid
+            st.rerun()  # draw the map again with the picked line marked
+    if chosen in routes:
+        st.caption(t("whatif.picked", lang, name=markdown_escape(routes[chosen])))
 
 
 def _base_run() -> int | None:

@@ -9,6 +9,7 @@ internet when given ``asset_base``.
 
 from __future__ import annotations
 
+import html
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -24,8 +25,8 @@ from folium.plugins import DualMap
 from placement.dataset import Dataset
 from placement.i18n import t
 
-__all__ = ["CUT_LINE_CLASS", "CUT_LINE_COLOR", "SyncedMaps", "changed_dwellings", "cut_routes",
-           "difference_map"]
+__all__ = ["CUT_LINE_CLASS", "CUT_LINE_COLOR", "PICK_LINE_CLASS", "SyncedMaps",
+           "changed_dwellings", "cut_routes", "difference_map", "line_picker_map", "picked_route"]
 
 #: Colour and dash of a cut line (drawn as removed).
 CUT_LINE_COLOR = "#d7301f"
@@ -36,6 +37,30 @@ CUT_LINE_CLASS = "placement-cut-line"
 _CHANGE_COLORS = ("#b2182b", "#f7f7f7", "#2166ac")
 _NO_DATA_COLOR = "#bdbdbd"
 _CHANGED_COLOR = "#6a3d9a"
+#: CSS class of a line's path on the line-picking map (the browser test clicks it).
+PICK_LINE_CLASS = "placement-pick-line"
+
+
+def _base_map(dataset: Dataset, tiles: Any, asset_base: str | None) -> folium.Map:
+    """Return an empty map over the dataset's municipality, with its background and assets."""
+    from placement import mapview
+
+    bounds = dataset.boundary.total_bounds if len(dataset.boundary) else (
+        dataset.areas.total_bounds)
+    west, south, east, north = (float(v) for v in bounds)
+    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=12,
+                   tiles=None, control_scale=False)
+    m.options["max_zoom"] = 19
+    js, css = mapview.asset_urls(asset_base)
+    m.default_js, m.default_css = js, css
+    if isinstance(tiles, str):
+        tiles = mapview.tile_source(tiles)
+    if tiles is not None:
+        folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, name="background",
+                         control=False, max_zoom=tiles.max_zoom).add_to(m)
+    if all(map(math.isfinite, (west, south, east, north))):
+        m.fit_bounds([[south, west], [north, east]])
+    return m
 
 
 def changed_dwellings(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
@@ -107,21 +132,7 @@ def difference_map(dataset: Dataset, changes: pd.DataFrame, changed: pd.DataFram
     from placement import mapview
 
     lang = language
-    bounds = dataset.boundary.total_bounds if len(dataset.boundary) else (
-        dataset.areas.total_bounds)
-    west, south, east, north = (float(v) for v in bounds)
-    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], zoom_start=12,
-                   tiles=None, control_scale=False)
-    m.options["max_zoom"] = 19
-    js, css = mapview.asset_urls(asset_base)
-    m.default_js, m.default_css = js, css
-    if isinstance(tiles, str):
-        tiles = mapview.tile_source(tiles)
-    if tiles is not None:
-        folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, name="background",
-                         control=False, max_zoom=tiles.max_zoom).add_to(m)
-    if all(map(math.isfinite, (west, south, east, north))):
-        m.fit_bounds([[south, west], [north, east]])
+    m = _base_map(dataset, tiles, asset_base)
 
     # areas by change in persons placed
     by_id = changes.assign(area_id=changes["area_id"].astype(str)).set_index("area_id")
@@ -228,3 +239,86 @@ class SyncedMaps(DualMap):
         self.children_for_m2_copied: list[str] = []
         self.default_js = mapview.asset_urls(asset_base, sync=True)[0]
         self.default_css: list[tuple[str, str]] = []
+
+
+def line_picker_map(dataset: Dataset, feed: Any, *, selected: str | None = None,
+                    language: str = "da", tiles: Any = None,
+                    asset_base: str | None = None) -> folium.Map:
+    """Draw the feed's lines to pick the one a scenario cuts: a click on a line chooses it.
+
+    Each line is one GeoJSON feature whose properties carry its ``route_id`` (read back with
+    :func:`picked_route`) and its public name with the mode ("201 Kildeholm – Ravnstrup
+    (bus)", :func:`placement.whatif.route_choices`); the chosen line is drawn dashed red, as
+    the comparison draws a cut line.
+
+    Parameters
+    ----------
+    dataset
+        The dataset (its boundary and local areas frame the map).
+    feed
+        The GTFS feed whose lines are drawn.
+    selected
+        ``route_id`` of the line chosen so far, if any.
+    language
+        Labels' language.
+    tiles, asset_base
+        As for :func:`placement.mapview.build_map`.
+
+    Returns
+    -------
+    folium.Map
+    """
+    from placement import mapview
+    from placement.whatif import route_choices
+
+    lang = language
+    m = _base_map(dataset, tiles, asset_base)
+    outline = [{"name": str(n), "_style": {"color": "#636363", "weight": 1, "fillOpacity": 0.05,
+                                          "fillColor": "#bdbdbd"}}
+               for n in dataset.areas["name"]]
+    folium.GeoJson(mapview._feature_collection(mapview._geo_features(dataset.areas, outline)),
+                   name=t("field.area", lang), style_function=mapview._style_from_props,
+                   interactive=False, control=False).add_to(m)
+    labels = dict(route_choices(feed, lang))
+    features = []
+    for rid, _label, colour, lines in ([] if feed is None else mapview._route_lines(feed)):
+        chosen = rid == selected
+        style = ({"color": CUT_LINE_COLOR, "weight": 7, "opacity": 0.95,
+                  "dashArray": CUT_LINE_DASH, "className": PICK_LINE_CLASS} if chosen else
+                 {"color": colour, "weight": 6, "opacity": 0.8, "className": PICK_LINE_CLASS})
+        for j, line in enumerate(lines):
+            features.append({
+                "type": "Feature", "id": f"{rid}-{j}",
+                "properties": {"route_id": rid, "route": labels.get(rid, rid), "_style": style},
+                "geometry": {"type": "LineString", "coordinates": [list(c) for c in line]}})
+    if features:
+        folium.GeoJson(mapview._feature_collection(features), name=t("layer.lines", lang),
+                       style_function=mapview._style_from_props,
+                       highlight_function=lambda _f: {"weight": 10, "opacity": 1.0},
+                       tooltip=mapview._tooltip(["route"], [t("field.route", lang)])).add_to(m)
+    legend = [mapview._swatch_html(CUT_LINE_COLOR, t("layer.cut_line", lang), dashed=True,
+                                   round_=False)] if selected in labels else []
+    legend.append(f"<div>{html.escape(t('whatif.pick_on_map', lang))}</div>")
+    mapview._Legend(t("legend.title", lang), "".join(legend), open_=True).add_to(m)
+    mapview._MetricScale().add_to(m)
+    return m
+
+
+def picked_route(returned: Mapping[str, Any] | None) -> str | None:
+    """Return the ``route_id`` of the line last clicked on :func:`line_picker_map`, if any.
+
+    Parameters
+    ----------
+    returned
+        What ``streamlit_folium.st_folium`` returned for the map (its
+        ``last_active_drawing`` is the clicked feature).
+
+    Returns
+    -------
+    str or None
+    """
+    feature = (returned or {}).get("last_active_drawing") or {}
+    props = feature.get("properties") if isinstance(feature, Mapping) else None
+    rid = props.get("route_id") if isinstance(props, Mapping) else None
+    # the map's texts are HTML-escaped (see placement.mapview): give back the id itself
+    return html.unescape(rid) if isinstance(rid, str) and rid else None

@@ -157,6 +157,25 @@ def _choose_option(page, label: str, index: int) -> None:
     raise AssertionError(msg)
 
 
+_LAST_LINE_POINT = """() => {
+    const map = Object.keys(window).filter(k => k.startsWith('map_')).map(k => window[k])
+        .find(v => v && v.latLngToContainerPoint);
+    let last = null;
+    map.eachLayer(l => { if (l.feature && l.feature.properties
+                             && l.feature.properties.route_id) { last = l; } });
+    const lls = last.getLatLngs().flat(Infinity);
+    const pt = map.latLngToContainerPoint(lls[Math.floor(lls.length / 2)]);
+    const r = map.getContainer().getBoundingClientRect();
+    return [r.left + pt.x, r.top + pt.y];
+}"""
+
+
+def _select_value(page, label: str) -> str:
+    """The value a select box whose label holds ``label`` shows now."""
+    box = page.locator("div[data-testid='stSelectbox']").filter(has_text=label).first
+    return box.get_by_role("combobox").input_value().strip()
+
+
 def _pick(page, household: str) -> None:
     """Choose a household in the queue's household box (as a keyboard user would)."""
     from playwright.sync_api import expect
@@ -597,7 +616,7 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 
-    from placement.mapcompare import CUT_LINE_CLASS, CUT_LINE_DASH
+    from placement.mapcompare import CUT_LINE_CLASS, CUT_LINE_DASH, PICK_LINE_CLASS
 
     with sync_playwright() as p:
         browser = _browser(p)
@@ -609,15 +628,39 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
         expect(page.get_by_role("heading", name="Hvad nu hvis")).to_be_visible(timeout=T)
         _settled(page)  # a dropdown opened while the page still runs closes again
         page.get_by_label("Navn på scenariet").fill("Linje nedlagt")
-        _choose_option(page, "Nedlæg linje", 1)
+        # the line is picked on the map: a real click on the middle of the last line drawn
+        picker = page.locator("iframe[title*='st_folium']").first
+        frame = picker.element_handle().content_frame()
+        frame.wait_for_selector(f"path.{PICK_LINE_CLASS}", timeout=T)
+        n_lines = frame.locator(f"path.{PICK_LINE_CLASS}").count()
+        chosen = _select_value(page, "Nedlæg linje")
+        for _ in range(5):  # a click while the frame still draws its map is lost: again
+            # the middle vertex of the last line drawn (on top), in the frame's pixels
+            point = frame.evaluate(_LAST_LINE_POINT)
+            box = picker.bounding_box()
+            page.mouse.click(box["x"] + point[0], box["y"] + point[1])
+            try:
+                expect(page.get_by_text("Valgt linje:")).to_be_visible(timeout=5000)
+                break
+            except AssertionError:
+                continue
+        _settled(page)
+        picked = page.get_by_text("Valgt linje:").inner_text().split(":", 1)[1].strip()
+        in_form = _select_value(page, "Nedlæg linje")
         page.get_by_role("button", name="Kør scenarie").click()
         expect(page.get_by_text(re.compile(r'Scenariet "Linje nedlagt" er gemt'))
                ).to_be_visible(timeout=T)
         _settled(page)
         maps = page.locator("iframe[title*='st_folium']")
-        expect(maps).to_have_count(2, timeout=T)  # the difference map; base beside scenario
+        # the line picker; the difference map; base beside scenario
+        expect(maps).to_have_count(3, timeout=T)
+        frame = maps.nth(0).element_handle().content_frame()  # drawn again with the pick
+        frame.wait_for_selector(f"path.{PICK_LINE_CLASS}", timeout=T)
+        dashed = frame.evaluate(
+            "(cls) => [...document.querySelectorAll('path.' + cls)].map("
+            "p => p.getAttribute('stroke-dasharray')).filter(d => d)", PICK_LINE_CLASS)
         found = []
-        for i in range(2):
+        for i in (1, 2):
             maps.nth(i).scroll_into_view_if_needed()
             frame = maps.nth(i).element_handle().content_frame()
             frame.wait_for_selector(".leaflet-container", timeout=T)
@@ -628,7 +671,7 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
                 "(cls) => [...document.querySelectorAll('path.' + cls)].map("
                 "p => p.getAttribute('stroke-dasharray'))", CUT_LINE_CLASS))
         # the two maps of the pair move together: zoom the left one in, the right one follows
-        pair = maps.nth(1).element_handle().content_frame()
+        pair = maps.nth(2).element_handle().content_frame()
         expect(pair.locator(".leaflet-container")).to_have_count(2, timeout=T)
         views = "() => [map_div, map_div2].map(m => [m.getZoom(), m.getCenter().lat.toFixed(5)])"
         before = pair.evaluate(views)
@@ -642,11 +685,17 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
                 before = pair.evaluate(views)
         page.wait_for_timeout(500)  # the zoom animation ends
         after = pair.evaluate(views)
-        maps.nth(0).scroll_into_view_if_needed()
+        maps.nth(1).scroll_into_view_if_needed()
         page.screenshot(path=str(artefacts / "whatif_difference_map.png"))
         text = page.inner_text("body")
         browser.close()
-    assert found[0]  # the difference map draws the cut line ...
+    assert n_lines >= 2  # several lines to pick from ...
+    assert chosen == "(ingen)"  # ... none chosen yet
+    assert picked  # a line was clicked ...
+    assert in_form == picked  # ... and is the form's choice ...
+    assert dashed  # ... marked on the map ...
+    assert all(d == CUT_LINE_DASH for d in dashed)
+    assert found[0]  # ... and the difference map draws the cut line ...
     assert all(d == CUT_LINE_DASH for d in found[0])  # ... dashed: removed
     assert not found[1]  # the side-by-side maps draw no cut line
     assert after[0][0] == before[0][0] + 1  # the map zoomed in ...

@@ -119,3 +119,50 @@ def test_synced_maps_draw_two_different_maps_that_follow_each_other(demo_dir):
     assert "var map_div2 = L.map(" in script
     assert "map_div.sync(map_div2)" in script
     assert "map_div2.sync(map_div)" in script
+
+
+def test_line_picker_map_offers_every_line_and_marks_the_chosen_one(demo_dir):
+    from placement.whatif import route_choices
+
+    ds = load_dataset(demo_dir)
+    feed = load_gtfs(ds.gtfs_path, boundary=ds.boundary)
+    hostile = '<img src=x onerror="alert(1)">'
+    feed.routes.loc[feed.routes.index[0], "route_long_name"] = hostile
+    rids = [str(r) for r in feed.routes["route_id"]]
+    chosen = rids[1]
+    m = mapcompare.line_picker_map(ds, feed, selected=chosen, language="en",
+                                   asset_base="/app/static/vendor")
+    page = m.get_root().render()
+    assert all(u.startswith("/app/static/vendor/")
+               for u in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', page))
+    # every line that runs is one clickable feature carrying its route_id
+    drawn = set(re.findall(r'"route_id": "([^"]+)"', page))
+    assert drawn == {r for r, _ in route_choices(feed, "en")}
+    assert mapcompare.PICK_LINE_CLASS in page
+    # the chosen line only is drawn dashed red, and the legend says so
+    # (folium writes the style once per set of features: "case <route>-<n>: return {...}")
+    styled = re.findall(r'((?:case "[^"]+": )+)\s*return (\{[^}]*\})', page)
+    dashed = {c.rsplit("-", 1)[0] for cases, style in styled if "dashArray" in style
+              for c in re.findall(r'case "([^"]+)"', cases)}
+    assert dashed == {chosen}
+    assert "Cut line" in page
+    assert "Click a line to cut it in the scenario" in page
+    # a hostile line name reaches the page escaped, never as markup
+    assert hostile not in page
+    # (folium's JSON writes "&" as \u0026: the browser reads "&lt;img", shown as text)
+    assert "\\u0026lt;img src=x" in page
+    # nothing chosen: nothing dashed, no cut line in the legend
+    plain = mapcompare.line_picker_map(ds, feed, language="da").get_root().render()
+    assert '"dashArray"' not in plain
+    assert "en linje for at nedl" in plain
+
+
+def test_picked_route_reads_the_clicked_line():
+    feature = {"properties": {"route_id": "L&amp;1", "route": "x"}}
+    assert mapcompare.picked_route({"last_active_drawing": feature}) == "L&1"
+    assert mapcompare.picked_route(None) is None
+    assert mapcompare.picked_route({}) is None
+    assert mapcompare.picked_route({"last_active_drawing": None}) is None
+    assert mapcompare.picked_route({"last_active_drawing": {"properties": {}}}) is None
+    assert mapcompare.picked_route({"last_active_drawing": {"properties": {"route_id": ""}}}) \
+        is None
