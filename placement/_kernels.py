@@ -271,3 +271,132 @@ def profile_lookup(indptr, stops, walk, deps, lo_s, width, ptr, pdep, parr, out)
                     best[j] = parr[i]
         for j in range(n_dep):
             out[o, j] = best[j] - deps[j]
+
+
+# --- nearest edge of many points (a uniform grid of segments) ---------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _cell_span(a0, a1, origin, cell, n):
+    """First and last cell index (clamped to ``0..n-1``) of the interval ``[a0, a1]``."""
+    lo = int(np.floor((min(a0, a1) - origin) / cell - 1e-9))
+    hi = int(np.floor((max(a0, a1) - origin) / cell + 1e-9))
+    return max(lo, 0), min(hi, n - 1)
+
+
+@njit(cache=True, nogil=True)
+def _segment_cells(x0, y0, x1, y1, gx, gy, cell, nx, ny, out, k, count_only):
+    """Visit every cell a segment passes through (column by column, with a 1e-9 cell margin)."""
+    ilo, ihi = _cell_span(x0, x1, gx, cell, nx)
+    n = 0
+    for i in range(ilo, ihi + 1):
+        if x1 != x0:  # the segment's y range within this column
+            xa = max(min(x0, x1), gx + i * cell)
+            xb = min(max(x0, x1), gx + (i + 1) * cell)
+            ya = y0 + (xa - x0) * (y1 - y0) / (x1 - x0)
+            yb = y0 + (xb - x0) * (y1 - y0) / (x1 - x0)
+        else:
+            ya, yb = y0, y1
+        jlo, jhi = _cell_span(ya, yb, gy, cell, ny)
+        for j in range(jlo, jhi + 1):
+            if not count_only:
+                out[k + n] = i * ny + j
+            n += 1
+    return n
+
+
+@njit(cache=True, nogil=True)
+def grid_build(sx0, sy0, sx1, sy1, gx, gy, cell, nx, ny):
+    """Index segments by the grid cells they pass through.
+
+    Returns ``(ptr, seg)``: the segments of cell ``c = i * ny + j`` are
+    ``seg[ptr[c]:ptr[c + 1]]``, in increasing order.
+    """
+    m = len(sx0)
+    per = np.empty(m, np.int64)
+    dummy = np.empty(0, np.int64)
+    total = 0
+    for s in range(m):
+        per[s] = _segment_cells(sx0[s], sy0[s], sx1[s], sy1[s], gx, gy, cell, nx, ny, dummy, 0,
+                                True)
+        total += per[s]
+    cells = np.empty(total, np.int64)
+    segs = np.empty(total, np.int64)
+    k = 0
+    for s in range(m):
+        _segment_cells(sx0[s], sy0[s], sx1[s], sy1[s], gx, gy, cell, nx, ny, cells, k, False)
+        segs[k:k + per[s]] = s
+        k += per[s]
+    order = np.argsort(cells, kind="mergesort")  # stable: segments stay in order per cell
+    ptr = np.zeros(nx * ny + 1, np.int64)
+    for c in cells:
+        ptr[c + 1] += 1
+    for c in range(nx * ny):
+        ptr[c + 1] += ptr[c]
+    return ptr, segs[order]
+
+
+@njit(cache=True, nogil=True)
+def _point_segment(px, py, ax, ay, bx, by):
+    """Distance from a point to a segment, computed as GEOS does (``Distance::pointToSegment``)."""
+    if ax == bx and ay == by:
+        return np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
+    len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+    r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / len2
+    if r <= 0.0:
+        return np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
+    if r >= 1.0:
+        return np.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
+    s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / len2
+    return abs(s) * np.sqrt(len2)
+
+
+@njit(cache=True, nogil=True)
+def grid_nearest(px, py, sx0, sy0, sx1, sy1, seg_edge, ptr, seg, gx, gy, cell, nx, ny,
+                 r_cap):
+    """Nearest edge of each point: rings of grid cells around it until none can be nearer.
+
+    After the rings up to ``r`` around the point's cell, every segment not yet seen is at
+    least ``r * cell`` away; the search stops once the best distance is below that (strictly,
+    so that an equally near edge with a lower index is still found). Ties go to the lowest
+    edge index. Returns ``(edge, dist)``; ``-1, inf`` for a point with no finite coordinate,
+    ``-2`` for a point the first ``r_cap`` rings could not settle (to be searched otherwise).
+    """
+    n = len(px)
+    best_edge = np.full(n, -1, np.int64)
+    best_dist = np.full(n, np.inf)
+    for p in range(n):
+        x, y = px[p], py[p]
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        ci = int(np.floor((x - gx) / cell))
+        cj = int(np.floor((y - gy) / cell))
+        # the ring after which every cell of the grid has been visited
+        r_max = max(abs(ci), abs(ci - (nx - 1)), abs(cj), abs(cj - (ny - 1)))
+        bd = np.inf
+        be = -1
+        proven = False
+        for r in range(min(r_max, r_cap) + 1):
+            if bd < (r - 1) * cell - 1e-6:  # every cell not yet seen is at least this far
+                proven = True
+                break
+            for i in range(max(ci - r, 0), min(ci + r, nx - 1) + 1):
+                edge_row = i == ci - r or i == ci + r
+                step = 1 if edge_row else 2 * r
+                j = cj - r
+                while j <= cj + r:
+                    if 0 <= j < ny:
+                        c = i * ny + j
+                        for k in range(ptr[c], ptr[c + 1]):
+                            s = seg[k]
+                            d = _point_segment(x, y, sx0[s], sy0[s], sx1[s], sy1[s])
+                            e = seg_edge[s]
+                            if d < bd or (d == bd and e < be):
+                                bd = d
+                                be = e
+                    j += step
+        if not proven and r_max > r_cap and not bd < r_cap * cell - 1e-6:
+            be = -2
+        best_edge[p] = be
+        best_dist[p] = bd
+    return best_edge, best_dist

@@ -267,3 +267,62 @@ def test_samso_times_match_networkx(shared_data):
     crow = np.min(np.hypot(*(xy[on][:, None, :] - src_xy[None]).transpose(2, 0, 1)), axis=1)
     straight_s = (crow - dist[on]) / net.speed_m_s
     assert (got_pts >= straight_s * 0.999 - 1e-6).all()
+
+
+def _snap_both(net: WalkNetwork, xy: np.ndarray, mask=None):
+    ref = net.snap_to_edges(xy, edge_mask=mask, method="strtree")
+    got = net.snap_to_edges(xy, edge_mask=mask, method="grid")
+    return ref, got
+
+
+@settings(deadline=None, max_examples=40)
+@given(seed=st.integers(0, 10_000), n_pts=st.integers(1, 60),
+       spread=st.sampled_from([5.0, 150.0, 3000.0]), masked=st.booleans())
+def test_grid_snap_equals_shapely_strtree(seed, n_pts, spread, masked):
+    import shapely
+
+    G = random_graph(seed % 50, n_side=6)
+    rng = np.random.default_rng(seed)
+    for k, (u, v, d) in enumerate(list(G.edges(data=True))):  # some curved streets
+        if k % 3 == 0:
+            a = np.array([G.nodes[u]["x"], G.nodes[u]["y"]])
+            b = np.array([G.nodes[v]["x"], G.nodes[v]["y"]])
+            mid = (a + b) / 2 + rng.uniform(-25, 25, 2)
+            d["geometry"] = shapely.LineString([a, mid, b])
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    centre = net.xy[rng.integers(0, net.n_nodes, n_pts)]
+    xy = centre + rng.uniform(-spread, spread, (n_pts, 2))
+    xy[: n_pts // 4] = net.xy[rng.integers(0, net.n_nodes, n_pts // 4)]  # exact ties at nodes
+    mask = rng.random(len(net.edge_u)) < 0.6 if masked else None
+    if mask is not None and not mask.any():
+        mask[0] = True
+    ref, got = _snap_both(net, xy, mask)
+    assert np.array_equal(got.edge, ref.edge)  # the same edge, ties to the lowest index
+    assert np.array_equal(got.dist_m, ref.dist_m)  # bit for bit (GEOS's formula)
+    assert np.array_equal(got.offset_m, ref.offset_m)
+
+
+def test_grid_snap_of_points_far_off_and_without_coordinates():
+    net = WalkNetwork.from_graph(square_graph(), walk_speed_kmh=SPEED_KMH)
+    xy = np.array([[50.0, -3.0], [1e6, 1e6], [-40_000.0, 50.0], [np.nan, 0.0]])
+    ref, got = _snap_both(net, xy[:3])
+    assert np.array_equal(got.edge, ref.edge)
+    assert np.array_equal(got.dist_m, ref.dist_m)
+    assert got.dist_m[0] == 3.0
+    with pytest.raises(ValueError, match="method"):
+        net.snap_to_edges(xy, method="kdtree")
+
+
+@pytest.mark.parametrize("osm", ["osm/samsoe_2020-03-09.osm.bz2",
+                                 "fallback_porto_alegre/poa_osm.pbf"])
+def test_grid_snap_equals_strtree_on_real_streets(shared_data, osm):
+    from placement.osm import walk_network_from_file
+
+    net = walk_network_from_file(shared_data / osm)
+    rng = np.random.default_rng(1)
+    xy = net.xy[rng.choice(net.n_nodes, 5000)] + rng.uniform(-150, 150, (5000, 2))
+    xy = np.vstack([xy, net.xy[:300]])  # node positions: ties between the edges meeting there
+    ref, got = _snap_both(net, xy, net.component_edge_mask())
+    assert np.array_equal(got.edge, ref.edge)
+    assert np.array_equal(got.dist_m, ref.dist_m)
+    assert np.array_equal(got.offset_m, ref.offset_m)
