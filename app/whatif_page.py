@@ -35,7 +35,7 @@ def whatif_page(user: auth.User, lang: str) -> None:
     form_col, map_col = st.columns([3, 2]) if routes else (st.container(), None)
     if map_col is not None:
         with map_col:  # drawn first: a line clicked here is the form's choice below
-            _line_picker(fd, routes, lang)
+            _line_picker(ds, fd, routes, lang)
     with form_col, st.form("whatif"):
         name = st.text_input(t("whatif.name", lang),
                              value=t("whatif.default_name", lang, n=len(stored) + 1),
@@ -97,7 +97,7 @@ def whatif_page(user: auth.User, lang: str) -> None:
     sweep_section(user, lang)
 
 
-def _line_picker(fd: Any, routes: dict[str, str], lang: str) -> None:
+def _line_picker(ds: Any, fd: Any, routes: dict[str, str], lang: str) -> None:
     """The feed's lines on a map: a click on one makes it the line the scenario cuts."""
     import json
 
@@ -111,7 +111,7 @@ def _line_picker(fd: Any, routes: dict[str, str], lang: str) -> None:
         st.error(t("map.assets_missing", lang))
         return
     chosen = st.session_state.get("wf_route") or None
-    m = line_picker_map(views.dataset(str(views.dataset_dir())), fd, selected=chosen,
+    m = line_picker_map(ds, fd, selected=chosen,
                         language=lang, tiles=views.tiles(), asset_base=DEFAULT_ASSET_BASE)
     got = st_folium(m, height=380, use_container_width=True, key="wf_line_map",
                     returned_objects=["last_active_drawing", "last_object_clicked"])

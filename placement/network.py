@@ -55,6 +55,9 @@ def _use_bounded(method: str, n_sources: int, n_nodes: int) -> bool:
 #: 10-20 microseconds per point); from 1,000 on once the compiled code is loaded anyway.
 GRID_SNAP_MIN_POINTS = 20_000
 _SNAP_METHODS = ("auto", "grid", "strtree")
+#: The grid search settles the points within about this distance of an edge; farther points
+#: (rare: off the map) go to shapely's STRtree.
+_GRID_SEARCH_M = 2_000.0
 
 
 def _use_grid(method: str, n_points: int) -> bool:
@@ -98,10 +101,6 @@ def _grid_nearest(geoms: np.ndarray, edge_index: np.ndarray,
                         ptr, seg, float(lo[0]), float(lo[1]), float(cell), nx, ny, r_cap)
 
 
-#: The grid search settles the points within about this distance of an edge; farther points
-#: (rare: off the map) go to shapely's STRtree.
-_GRID_SEARCH_M = 2_000.0
-
 
 @dataclass(frozen=True, slots=True)
 class EdgeSnap:
@@ -110,7 +109,8 @@ class EdgeSnap:
     Attributes
     ----------
     edge : numpy.ndarray of int
-        Index of the nearest edge (into ``WalkNetwork.edge_u``), -1 for an empty network.
+        Index of the nearest edge (into ``WalkNetwork.edge_u``), -1 for an empty network or a
+        point without coordinates (its offset NaN, its distance inf).
     offset_m : numpy.ndarray of float
         Distance along the edge geometry from its ``u`` end to the snapped point, metres.
     dist_m : numpy.ndarray of float
@@ -371,8 +371,12 @@ class WalkNetwork:
             first[1:] = src[1:] != src[:-1]
             edge_of[src[first]] = edge[first]
             dist_of[src[first]] = dist[first]
-        offset = shapely.line_locate_point(self.edge_geometry[edge_of], points)
-        return EdgeSnap(edge_of, np.asarray(offset, float), dist_of)
+        edge_of[edge_of < 0] = -1  # no edge found (a point without coordinates)
+        offset = np.full(n, np.nan)
+        found = edge_of >= 0
+        offset[found] = shapely.line_locate_point(self.edge_geometry[edge_of[found]],
+                                                  points[found])
+        return EdgeSnap(edge_of, offset, dist_of)
 
     def with_points(
         self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M,
