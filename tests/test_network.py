@@ -309,6 +309,11 @@ def test_grid_snap_of_points_far_off_and_without_coordinates():
     assert np.array_equal(got.edge, ref.edge)
     assert np.array_equal(got.dist_m, ref.dist_m)
     assert got.dist_m[0] == 3.0
+    for method in ("grid", "strtree"):  # no coordinates: no edge, unknown offset, never snapped
+        nan = net.snap_to_edges(xy[3:], method=method)
+        assert nan.edge.tolist() == [-1]
+        assert np.isnan(nan.offset_m[0])
+        assert nan.dist_m[0] == np.inf
     with pytest.raises(ValueError, match="method"):
         net.snap_to_edges(xy, method="kdtree")
 
