@@ -400,3 +400,164 @@ def grid_nearest(px, py, sx0, sy0, sx1, sy1, seg_edge, ptr, seg, gx, gy, cell, n
         best_edge[p] = be
         best_dist[p] = bd
     return best_edge, best_dist
+
+
+# --- walks between points on edges (no node per point) ----------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _ball_from_edge(indptr, indices, data, a, da, b, db, limit, dist, done, visited, hd, hn):
+    """Like :func:`_ball`, from two start nodes at given times (a point on the edge ``a-b``)."""
+    n_vis = 0
+    size = 0
+    if da <= limit:
+        size = _heap_push(hd, hn, size, da, a)
+        dist[a] = da
+        visited[n_vis] = a
+        n_vis += 1
+    if db <= limit and db < dist[b]:
+        size = _heap_push(hd, hn, size, db, b)
+        if dist[b] == np.inf:
+            visited[n_vis] = b
+            n_vis += 1
+        dist[b] = db
+    while size > 0:
+        d = hd[0]
+        u = hn[0]
+        size = _heap_pop(hd, hn, size)
+        if done[u] or d > dist[u]:
+            continue
+        done[u] = True
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            if done[v]:
+                continue
+            nd = d + data[j]
+            if nd <= limit and nd < dist[v]:
+                if dist[v] == np.inf:
+                    visited[n_vis] = v
+                    n_vis += 1
+                dist[v] = nd
+                size = _heap_push(hd, hn, size, nd, v)
+    return n_vis
+
+
+@njit(cache=True, nogil=True)
+def _on_edge(du, dv, length, pos, door):
+    """Time to a point ``pos`` along an edge of ``length`` with a door path, from its ends."""
+    return door + min(du + pos, dv + (length - pos))
+
+
+@njit(cache=True, nogil=True)
+def edge_nearest(indptr, indices, data, eu, ev, elen, s_edge, s_pos, s_door, t_edge, t_pos,
+                 t_door, t_ptr):
+    """Time from every target point to the nearest source point, all points on edges.
+
+    A point is an edge, a position along it and a door path, all in seconds. One Dijkstra
+    from all sources at once over the street nodes; a target's time is the faster of its
+    edge's two ends plus the walk along the edge and its door path, or the walk along the
+    edge from a source on the same edge. The targets are sorted by edge: those of edge ``e``
+    are ``t_ptr[e]:t_ptr[e + 1]``. Returns seconds (inf: no source reachable).
+    """
+    n = len(indptr) - 1
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, np.bool_)
+    hd = np.empty(len(indices) + 2 * len(s_edge) + 2)
+    hn = np.empty(len(indices) + 2 * len(s_edge) + 2, np.int64)
+    size = 0
+    for s in range(len(s_edge)):
+        e = s_edge[s]
+        a = s_door[s] + s_pos[s]
+        b = s_door[s] + (elen[e] - s_pos[s])
+        if a < dist[eu[e]]:
+            dist[eu[e]] = a
+            size = _heap_push(hd, hn, size, a, eu[e])
+        if b < dist[ev[e]]:
+            dist[ev[e]] = b
+            size = _heap_push(hd, hn, size, b, ev[e])
+    while size > 0:
+        d = hd[0]
+        u = hn[0]
+        size = _heap_pop(hd, hn, size)
+        if done[u] or d > dist[u]:
+            continue
+        done[u] = True
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            nd = d + data[j]
+            if not done[v] and nd < dist[v]:
+                dist[v] = nd
+                size = _heap_push(hd, hn, size, nd, v)
+    out = np.empty(len(t_edge))
+    for t in range(len(t_edge)):
+        e = t_edge[t]
+        out[t] = _on_edge(dist[eu[e]], dist[ev[e]], elen[e], t_pos[t], t_door[t])
+    for s in range(len(s_edge)):  # along the edge from a source on the same edge
+        e = s_edge[s]
+        for t in range(t_ptr[e], t_ptr[e + 1]):
+            d = t_door[t] + abs(t_pos[t] - s_pos[s]) + s_door[s]
+            if d < out[t]:
+                out[t] = d
+    return out
+
+
+@njit(cache=True, nogil=True)
+def edge_counts(indptr, indices, data, eu, ev, elen, node_ptr, node_edge, s_edge, s_pos,
+                s_door, weights, t_pos, t_door, t_ptr, limits):
+    """``counts[k, q]``: summed weights of the sources within ``limits[k]`` of target ``q``.
+
+    Points as in :func:`edge_nearest`, the targets sorted by edge (those of edge ``e`` are
+    ``t_ptr[e]:t_ptr[e + 1]``). One bounded search per source over the street nodes (up to
+    the largest limit, ``limits`` ascending); then every edge touching a reached node is
+    visited once and the targets on it get their time from its ends (and along the edge from
+    the source when the source lies on it). ``node_ptr``/``node_edge``: the edges at each
+    node.
+    """
+    n = len(indptr) - 1
+    n_t = len(t_pos)
+    n_k = len(limits)
+    counts = np.zeros((n_k, n_t), np.int64)
+    if n_k == 0:
+        return counts
+    top = limits[n_k - 1]
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, np.bool_)
+    visited = np.empty(n, np.int64)
+    stamp = np.full(len(eu), -1, np.int64)
+    hd = np.empty(len(indices) + 4)
+    hn = np.empty(len(indices) + 4, np.int64)
+    for s in range(len(s_edge)):
+        es = s_edge[s]
+        w = weights[s]
+        n_vis = _ball_from_edge(indptr, indices, data, eu[es], s_door[s] + s_pos[s], ev[es],
+                                s_door[s] + (elen[es] - s_pos[s]), top, dist, done, visited,
+                                hd, hn)
+        stamp[es] = s
+        for q in range(t_ptr[es], t_ptr[es + 1]):
+            d = _on_edge(dist[eu[es]], dist[ev[es]], elen[es], t_pos[q], t_door[q])
+            d = min(d, t_door[q] + abs(t_pos[q] - s_pos[s]) + s_door[s])
+            k = n_k - 1
+            while k >= 0 and d <= limits[k]:
+                counts[k, q] += w
+                k -= 1
+        for i in range(n_vis):
+            x = visited[i]
+            for j in range(node_ptr[x], node_ptr[x + 1]):
+                e = node_edge[j]
+                if stamp[e] == s:
+                    continue
+                stamp[e] = s
+                du = dist[eu[e]]
+                dv = dist[ev[e]]
+                le = elen[e]
+                for q in range(t_ptr[e], t_ptr[e + 1]):
+                    d = _on_edge(du, dv, le, t_pos[q], t_door[q])
+                    k = n_k - 1
+                    while k >= 0 and d <= limits[k]:
+                        counts[k, q] += w
+                        k -= 1
+        for i in range(n_vis):
+            x = visited[i]
+            dist[x] = np.inf
+            done[x] = False
+    return counts

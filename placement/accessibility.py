@@ -42,6 +42,7 @@ from placement.network import (
     DEFAULT_WALK_SPEED_KMH,
     WalkNetwork,
 )
+from placement.walk_edges import EdgeWalks, place_points
 
 if TYPE_CHECKING:
     import gtfs_kit
@@ -388,12 +389,13 @@ def compute_accessibility(
     all_xy = np.vstack([dw_xy, am_xy, np.where(stop_ok[:, None], stop_xy, 0.0), dest_arr])
     all_xy = np.nan_to_num(all_xy, nan=0.0)
     edge_mask = net.component_edge_mask(min_component_m)
-    net2, node, snap_dist = net.with_doors(all_xy, max_snap_m=max_snap_m, edge_mask=edge_mask)
+    snap = net.snap_to_edges(all_xy, edge_mask=edge_mask)
+    points = place_points(net, all_xy, max_snap_m=max_snap_m, edge_mask=edge_mask, snap=snap)
     n_dw, n_am, n_st = len(dw_xy), len(am_xy), len(stop_xy)
-    dw_node = node[:n_dw].copy()
+    dw_on = points.on[:n_dw].copy()
     walk_unknown = np.full(n_dw, "", dtype=object)
-    walk_unknown[dw_node < 0] = "off_network"
-    off = np.flatnonzero(dw_node < 0)
+    walk_unknown[~dw_on] = "off_network"
+    off = np.flatnonzero(~dw_on)
     if len(off):  # near a small piece of path only, or near nothing
         near_any = net.snap_to_edges(dw_xy[off]).dist_m <= max_snap_m
         walk_unknown[off[near_any]] = "isolated_path"
@@ -401,17 +403,14 @@ def compute_accessibility(
         cov = gpd.GeoSeries([coverage], crs=STORAGE_CRS).to_crs(WORK_CRS).iloc[0]
         covered = shapely.contains_xy(cov, dw_xy[:, 0], dw_xy[:, 1])
         walk_unknown[~covered] = "outside_osm_coverage"
-        dw_node[~covered] = -1
-    am_node = node[n_dw : n_dw + n_am]
-    st_node = np.where(stop_ok, node[n_dw + n_am : n_dw + n_am + n_st], -1)
-    dest_node = node[n_dw + n_am + n_st :]
-    dest_node = np.where(np.isfinite(dest_arr).all(axis=1), dest_node, -1)
-    on = dw_node >= 0
-    on_nodes = dw_node[on]
-    if (am_node < 0).any():
+        dw_on &= covered
+    on = dw_on
+    am_pt = n_dw + np.arange(n_am)
+    st_pt = np.where(stop_ok, n_dw + n_am + np.arange(n_st), -1)
+    if (~points.on[am_pt]).any():
         logger.warning(
             "%d amenities are over %.0f m from the walk network and are ignored",
-            int((am_node < 0).sum()),
+            int((~points.on[am_pt]).sum()),
             max_snap_m,
         )
     logger.info("snapped %s dwellings (%d off-network)", f"{n_dw:,}", int((~on).sum()))
@@ -419,29 +418,31 @@ def compute_accessibility(
     out = pd.DataFrame(index=ids)
 
     stages["snap"] = time.perf_counter() - started - sum(stages.values())
-    # --- walk access per category -------------------------------------------------------------
+    # --- walk access per category: searches over the street nodes, points on their edges ----
+    walks = EdgeWalks(net, points, np.flatnonzero(on))
     served = deps_service > 0 if tt is not None else np.zeros(0, bool)
     missing_categories: list[str] = []
     limits_s = np.array(thresholds, float) * 60.0
     walk_parts = {"walk_nearest": 0.0, "walk_counts": 0.0}
+    st_on_net = (st_pt >= 0) & points.on[np.maximum(st_pt, 0)]
     for cat in schema.AMENITY_CATEGORIES:
         part_started = time.perf_counter()
         if cat == "stop" and tt is not None:
-            src = st_node[served & (st_node >= 0)]
+            src = st_pt[served & st_on_net]
         elif cat == "stop" and len(stop_xy):  # a stop list without timetable
-            src = st_node[st_node >= 0]
+            src = st_pt[st_on_net]
         else:
-            src = am_node[(am_cat == cat) & (am_node >= 0)]
+            src = am_pt[(am_cat == cat) & points.on[am_pt]]
         walk = np.full(n_dw, np.nan)
         if len(src):
-            t = net2.nearest_time_s(src)[on_nodes]
+            t = walks.nearest_s(src)
             walk[on] = np.where(np.isfinite(t), t / 60.0, np.nan)
         else:
             missing_categories.append(cat)
         out[schema.walk_min_col(cat)] = walk
         walk_parts["walk_nearest"] += time.perf_counter() - part_started
         part_started = time.perf_counter()
-        counts = net2.count_within(src, on_nodes, limits_s)
+        counts = walks.count_within(src, limits_s)
         for k, thr in enumerate(thresholds):
             col = pd.array(np.zeros(n_dw, np.int64), dtype="Int64")
             col[on] = counts[k]
@@ -461,6 +462,13 @@ def compute_accessibility(
     if tt is not None:
         from placement import transit
 
+        # the door graph (a node per point) for the walks to, from and between stops
+        net2, node, _ = net.with_doors(all_xy, max_snap_m=max_snap_m, edge_mask=edge_mask,
+                                       snap=snap)
+        on_nodes = node[:n_dw][on]
+        st_node = np.where(stop_ok, node[n_dw + n_am : n_dw + n_am + n_st], -1)
+        dest_node = node[n_dw + n_am + n_st :]
+        dest_node = np.where(np.isfinite(dest_arr).all(axis=1), dest_node, -1)
         step_s = max(1, round(float(step_min) * 60))
         departure_times = np.arange(start_s, end_s, step_s, dtype=np.int64)
         st_on = np.flatnonzero(st_node >= 0)
@@ -520,8 +528,8 @@ def compute_accessibility(
             out[schema.pt_col(d, "p80")] = p80
 
     stages["pt"] = time.perf_counter() - started - sum(stages.values())
-    out["snap_dist_m"] = snap_dist[:n_dw]
-    out["off_network"] = node[:n_dw] < 0
+    out["snap_dist_m"] = points.snap_dist_m[:n_dw]
+    out["off_network"] = ~points.on[:n_dw]
     out["walk_unknown"] = pd.array(walk_unknown.astype(str), dtype=object)
     out["departures_per_hour_500m"] = dep_per_h
     out.attrs.update(

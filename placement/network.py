@@ -380,7 +380,7 @@ class WalkNetwork:
 
     def with_points(
         self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-        edge_mask: np.ndarray | None = None,
+        edge_mask: np.ndarray | None = None, snap: EdgeSnap | None = None,
     ) -> tuple[WalkNetwork, np.ndarray, np.ndarray]:
         """Insert points into the network by splitting the edges they snap to.
 
@@ -390,6 +390,10 @@ class WalkNetwork:
             Points in the network's CRS (metres).
         max_snap_m : float, default 500
             Points farther than this from every edge are not inserted (flagged off-network).
+        edge_mask : numpy.ndarray of bool, optional
+            Only these edges are snap targets.
+        snap : EdgeSnap, optional
+            ``self.snap_to_edges(xy, edge_mask=edge_mask)`` when already computed.
 
         Returns
         -------
@@ -408,7 +412,8 @@ class WalkNetwork:
         share one node; a point at an end shares the end node.
         """
         pts = np.asarray(xy, dtype=float).reshape(-1, 2)
-        snap = self.snap_to_edges(pts, edge_mask=edge_mask)
+        if snap is None:
+            snap = self.snap_to_edges(pts, edge_mask=edge_mask)
         node = np.full(len(pts), -1, np.int64)
         on = np.flatnonzero(snap.dist_m <= max_snap_m)
         if len(on) == 0:
@@ -467,7 +472,7 @@ class WalkNetwork:
 
     def with_doors(
         self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M,
-        edge_mask: np.ndarray | None = None,
+        edge_mask: np.ndarray | None = None, snap: EdgeSnap | None = None,
     ) -> tuple[WalkNetwork, np.ndarray, np.ndarray]:
         """Insert points with a straight *door path* from each point to the network.
 
@@ -487,6 +492,8 @@ class WalkNetwork:
         edge_mask : numpy.ndarray of bool, optional
             Only these edges are snap targets (:meth:`component_edge_mask`: no point is
             snapped onto a small piece of path not joined to the network).
+        snap : EdgeSnap, optional
+            ``self.snap_to_edges(xy, edge_mask=edge_mask)`` when already computed.
 
         Returns
         -------
@@ -498,7 +505,8 @@ class WalkNetwork:
             Length of each door path (distance to the network), metres.
         """
         pts = np.asarray(xy, dtype=float).reshape(-1, 2)
-        net, node, dist = self.with_points(pts, max_snap_m=max_snap_m, edge_mask=edge_mask)
+        net, node, dist = self.with_points(pts, max_snap_m=max_snap_m, edge_mask=edge_mask,
+                                           snap=snap)
         door = np.flatnonzero((node >= 0) & (dist > _SAME_POINT_M))
         if len(door) == 0:
             return net, node, dist

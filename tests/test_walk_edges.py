@@ -1,0 +1,119 @@
+"""Walks between points on edges (no node per point) against the door graph and by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from placement.network import WalkNetwork
+from placement.walk_edges import EdgeWalks, place_points
+from tests.test_network import SPEED_KMH, random_graph, square_graph
+
+
+def door_graph_reference(net: WalkNetwork, xy: np.ndarray, n_tgt: int, mask=None):
+    """Every point a node with its door path; full times from each point to each target."""
+    net2, node, _ = net.with_doors(xy, max_snap_m=500.0, edge_mask=mask)
+    tgt = node[:n_tgt]
+    src = node[n_tgt:]
+    full = np.full((len(src), n_tgt), np.inf)
+    ok_s, ok_t = src >= 0, tgt >= 0
+    if ok_s.any() and ok_t.any():
+        full[np.ix_(ok_s, ok_t)] = net2.times_s(src[ok_s], tgt[ok_t])
+    return node, full
+
+
+def test_times_by_hand_on_the_square():
+    net = WalkNetwork.from_graph(square_graph(), walk_speed_kmh=SPEED_KMH)  # 1 m/s
+    xy = np.array([[50.0, -10.0],   # dwelling: edge 10-11 at 50 m, door 10 m
+                   [110.0, 60.0],   # amenity: edge 11-12 at 60 m, door 10 m
+                   [80.0, 5.0]])    # amenity on the dwelling's edge at 80 m, door 5 m
+    pts = place_points(net, xy, max_snap_m=500.0)
+    assert pts.door_m == pytest.approx([10.0, 10.0, 5.0])
+    walks = EdgeWalks(net, pts, np.array([0]))
+    # round the corner: 10 + 50 + 60 + 10
+    assert walks.nearest_s(np.array([1])) == pytest.approx([130.0])
+    # along the shared edge: 10 + 30 + 5, not by the corner (10 + 50 + 20 + 5)
+    assert walks.nearest_s(np.array([1, 2])) == pytest.approx([45.0])
+    counts = walks.count_within(np.array([1, 2, 2]), np.array([44.0, 45.0, 130.0]))
+    assert counts[:, 0].tolist() == [0, 2, 3]  # a place listed twice counts twice
+
+
+def test_off_network_points_are_ignored_and_no_source_is_inf():
+    net = WalkNetwork.from_graph(square_graph(), walk_speed_kmh=SPEED_KMH)
+    xy = np.array([[50.0, -10.0], [5000.0, 5000.0]])
+    pts = place_points(net, xy, max_snap_m=500.0)
+    assert pts.on.tolist() == [True, False]
+    walks = EdgeWalks(net, pts, np.array([0]))
+    assert np.isinf(walks.nearest_s(np.array([1])))
+    assert walks.count_within(np.array([1]), np.array([1e9])).tolist() == [[0]]
+    with pytest.raises(ValueError, match="on the network"):
+        EdgeWalks(net, pts, np.array([1]))
+
+
+@settings(deadline=None, max_examples=40)
+@given(seed=st.integers(0, 10_000), n_tgt=st.integers(1, 40), n_src=st.integers(1, 12),
+       limits=st.lists(st.floats(5.0, 900.0), min_size=1, max_size=3), masked=st.booleans())
+def test_equal_to_the_door_graph(seed, n_tgt, n_src, limits, masked):
+    G = random_graph(seed % 40, n_side=6, drop=0.35)
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    rng = np.random.default_rng(seed)
+    xy = rng.uniform(-80, 580, size=(n_tgt + n_src, 2))
+    # some sources exactly at targets, some twice at one place, some on a node
+    if n_src > 1:
+        xy[n_tgt] = xy[0]
+        xy[-1] = xy[n_tgt]
+    xy[n_tgt + n_src // 2] = net.xy[seed % net.n_nodes]
+    mask = net.component_edge_mask(300.0) if masked else None
+    node, full = door_graph_reference(net, xy, n_tgt, mask)
+    pts = place_points(net, xy, max_snap_m=500.0, edge_mask=mask)
+    assert np.array_equal(pts.on, node >= 0)
+    on_t = np.flatnonzero(pts.on[:n_tgt])
+    assume(len(on_t))
+    walks = EdgeWalks(net, pts, on_t)
+    src = n_tgt + np.arange(n_src)
+    want = full[:, on_t].min(axis=0)
+    got = walks.nearest_s(src)
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    fin = np.isfinite(want)
+    assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-6)
+    lim = np.array(limits)
+    # a time within rounding of a limit could fall either side: not a meaningful case
+    assume(not (np.abs(full[np.isfinite(full)][:, None] - lim[None]) < 1e-6).any())
+    counts = walks.count_within(src, lim)
+    for k, t in enumerate(lim):
+        assert np.array_equal(counts[k], (full[:, on_t] <= t).sum(axis=0))
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_equal_to_the_door_graph_on_samso(shared_data):
+    from placement.osm import amenities_from_file, walk_graph_from_file
+
+    osm = shared_data / "osm" / "samsoe_2020-03-09.osm.bz2"
+    G = walk_graph_from_file(osm)
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    am = amenities_from_file(osm).to_crs("EPSG:25832")
+    am_xy = np.c_[am.geometry.centroid.x, am.geometry.centroid.y]
+    rng = np.random.default_rng(1)
+    dw_xy = net.xy[rng.integers(0, net.n_nodes, 3000)] + rng.uniform(-150, 150, (3000, 2))
+    xy = np.vstack([dw_xy, am_xy])
+    mask = net.component_edge_mask()
+    net2, node, _ = net.with_doors(xy, edge_mask=mask)
+    pts = place_points(net, xy, max_snap_m=500.0, edge_mask=mask)
+    assert np.array_equal(pts.on, node >= 0)
+    on_t = np.flatnonzero(pts.on[:3000])
+    walks = EdgeWalks(net, pts, on_t)
+    cat = am["category"].astype(str).to_numpy()
+    limits = np.array([600.0, 900.0, 1800.0])
+    for c in np.unique(cat):
+        src = 3000 + np.flatnonzero(cat == c)
+        s_node = node[src][node[src] >= 0]
+        want = net2.nearest_time_s(s_node)[node[on_t]]
+        got = walks.nearest_s(src)
+        assert np.array_equal(np.isinf(got), np.isinf(want))
+        fin = np.isfinite(want)
+        assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-6), c
+        assert np.array_equal(walks.count_within(src, limits),
+                              net2.count_within(s_node, node[on_t], limits)), c
