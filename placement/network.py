@@ -415,7 +415,7 @@ class WalkNetwork:
         if snap is None:
             snap = self.snap_to_edges(pts, edge_mask=edge_mask)
         node = np.full(len(pts), -1, np.int64)
-        on = np.flatnonzero(snap.dist_m <= max_snap_m)
+        on = np.flatnonzero((snap.edge >= 0) & (snap.dist_m <= max_snap_m))
         if len(on) == 0:
             return self._copy(), node, snap.dist_m
         edge = snap.edge[on]

@@ -7,7 +7,9 @@ point is its edge, its position along the edge and its door path. A search runs 
 street nodes only, and a point's time follows from its edge's two ends (the walk along the
 edge and the door path added), or from a source on the same edge directly. A door path is a
 dead end and a point splits its edge into pieces that add up to the edge, so the times equal
-those of the door graph (up to the rounding of the sums, tested).
+those of the door graph (tested), up to the rounding of the sums and to the door graph's
+merging of points less than 1 mm apart on one edge into one node (here each keeps its own
+position, the more exact time).
 """
 
 from __future__ import annotations
@@ -75,7 +77,7 @@ def place_points(net: WalkNetwork, xy: np.ndarray, *, max_snap_m: float,
     pts = np.asarray(xy, dtype=float).reshape(-1, 2)
     if snap is None:
         snap = net.snap_to_edges(pts, edge_mask=edge_mask)
-    on = snap.dist_m <= max_snap_m
+    on = (snap.edge >= 0) & (snap.dist_m <= max_snap_m)
     edge = np.where(on, snap.edge, -1)
     pos = np.full(len(pts), np.nan)
     door = np.full(len(pts), np.nan)
@@ -112,7 +114,8 @@ class EdgeWalks:
                      m.data.astype(np.float64))
         self._eu = net.edge_u.astype(np.int64)
         self._ev = net.edge_v.astype(np.int64)
-        self._elen = net.edge_length_m.astype(np.float64) / speed
+        # as the matrix stores it: a 0-length edge takes a tiny positive time
+        self._elen = np.maximum(net.edge_length_m.astype(np.float64) / speed, 1e-9)
         self._edge = points.edge.astype(np.int64)
         self._pos = np.nan_to_num(points.pos_m / speed)
         self._door = np.nan_to_num(points.door_m / speed)

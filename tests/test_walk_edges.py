@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shapely
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -77,10 +78,77 @@ def test_equal_to_the_door_graph(seed, n_tgt, n_src, limits, masked):
     got = walks.nearest_s(src)
     assert np.array_equal(np.isinf(got), np.isinf(want))
     fin = np.isfinite(want)
-    assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-6)
+    # the door graph merges points < 1 mm apart on an edge: up to about 1 ms of walking
+    assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-2)
     lim = np.array(limits)
-    # a time within rounding of a limit could fall either side: not a meaningful case
-    assume(not (np.abs(full[np.isfinite(full)][:, None] - lim[None]) < 1e-6).any())
+    # a time that close to a limit could fall either side: not a meaningful case
+    assume(not (np.abs(full[np.isfinite(full)][:, None] - lim[None]) < 1e-2).any())
+    counts = walks.count_within(src, lim)
+    for k, t in enumerate(lim):
+        assert np.array_equal(counts[k], (full[:, on_t] <= t).sum(axis=0))
+
+
+def odd_network(rng: np.random.Generator) -> WalkNetwork:
+    """Self-loops with curved geometry, curved and parallel edges, a 0-length edge."""
+    n = int(rng.integers(4, 12))
+    xy = rng.uniform(0, 300, (n, 2))
+    xy[1] = xy[0]
+    eu, ev, length, geom = [0], [1], [0.0], [None]
+    for _ in range(int(rng.integers(2, 3 * n))):
+        a, b = (int(x) for x in rng.integers(0, n, 2))
+        kind = int(rng.integers(0, 4))
+        if kind == 0 or a == b:  # a loop back to its node
+            r = rng.uniform(5, 40)
+            c = xy[a]
+            corners = np.array([[0.0, 0.0], [r, 0.0], [r, r], [0.0, r], [0.0, 0.0]])
+            g = shapely.LineString(c + corners)
+            eu.append(a)
+            ev.append(a)
+            length.append(g.length * rng.uniform(1, 1.3))
+            geom.append(g)
+            continue
+        g = (shapely.LineString([xy[a], (xy[a] + xy[b]) / 2 + rng.uniform(-60, 60, 2), xy[b]])
+             if kind == 1 else None)
+        base = g.length if g is not None else float(np.hypot(*(xy[a] - xy[b])))
+        eu.append(a)
+        ev.append(b)
+        length.append(base * rng.uniform(1, 1.2))
+        geom.append(g)
+        if kind == 3:  # a parallel edge, longer
+            eu.append(b)
+            ev.append(a)
+            length.append(length[-1] * 1.1)
+            geom.append(None)
+    g = np.empty(len(geom), object)
+    g[:] = geom
+    return WalkNetwork(xy, np.array(eu), np.array(ev), np.array(length), g, walk_speed_kmh=4.5)
+
+
+@settings(deadline=None, max_examples=60)
+@given(seed=st.integers(0, 100_000))
+def test_equal_to_the_door_graph_on_odd_networks(seed):
+    rng = np.random.default_rng(seed)
+    net = odd_network(rng)
+    n_tgt, n_src = int(rng.integers(1, 25)), int(rng.integers(1, 10))
+    xy = rng.uniform(-30, 330, (n_tgt + n_src, 2))
+    xy[rng.integers(0, len(xy), 3)] = net.xy[rng.integers(0, net.n_nodes, 3)]  # on nodes
+    if n_src > 1:
+        xy[n_tgt] = xy[0]
+    mask = net.component_edge_mask(200.0) if seed % 3 == 0 else None
+    node, full = door_graph_reference(net, xy, n_tgt, mask)
+    pts = place_points(net, xy, max_snap_m=500.0, edge_mask=mask)
+    assert np.array_equal(pts.on, node >= 0)
+    on_t = np.flatnonzero(pts.on[:n_tgt])
+    assume(len(on_t))
+    walks = EdgeWalks(net, pts, on_t)
+    src = n_tgt + np.arange(n_src)
+    want = full[:, on_t].min(axis=0)
+    got = walks.nearest_s(src)
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    fin = np.isfinite(want)
+    assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-2)
+    lim = np.sort(rng.uniform(1, 300, 3))
+    assume(not (np.abs(full[np.isfinite(full)][:, None] - lim[None]) < 1e-2).any())
     counts = walks.count_within(src, lim)
     for k, t in enumerate(lim):
         assert np.array_equal(counts[k], (full[:, on_t] <= t).sum(axis=0))
