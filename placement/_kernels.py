@@ -62,30 +62,8 @@ def _ball(indptr, indices, data, src, limit, dist, done, visited, hd, hn):
     ``dist`` must be +inf and ``done`` False everywhere on entry; the caller resets the
     visited entries afterwards.
     """
-    n_vis = 0
-    size = _heap_push(hd, hn, 0, 0.0, src)
-    dist[src] = 0.0
-    visited[n_vis] = src
-    n_vis += 1
-    while size > 0:
-        d = hd[0]
-        u = hn[0]
-        size = _heap_pop(hd, hn, size)
-        if done[u] or d > dist[u]:
-            continue
-        done[u] = True
-        for j in range(indptr[u], indptr[u + 1]):
-            v = indices[j]
-            if done[v]:
-                continue
-            nd = d + data[j]
-            if nd <= limit and nd < dist[v]:
-                if dist[v] == np.inf:
-                    visited[n_vis] = v
-                    n_vis += 1
-                dist[v] = nd
-                size = _heap_push(hd, hn, size, nd, v)
-    return n_vis
+    return _ball_from_edge(indptr, indices, data, src, 0.0, src, np.inf, limit, dist, done,
+                           visited, hd, hn)
 
 
 @njit(cache=True, nogil=True)

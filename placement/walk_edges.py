@@ -117,8 +117,10 @@ class EdgeWalks:
         # as the matrix stores it: a 0-length edge takes a tiny positive time
         self._elen = np.maximum(net.edge_length_m.astype(np.float64) / speed, 1e-9)
         self._edge = points.edge.astype(np.int64)
-        self._pos = np.nan_to_num(points.pos_m / speed)
-        self._door = np.nan_to_num(points.door_m / speed)
+        # NaN for points off the network: they are never read (sources are filtered, every
+        # target must be on the network)
+        self._pos = points.pos_m / speed
+        self._door = points.door_m / speed
         tgt = np.asarray(targets, np.int64)
         if (self._edge[tgt] < 0).any():
             msg = "every target must be on the network"

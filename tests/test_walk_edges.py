@@ -25,6 +25,28 @@ def door_graph_reference(net: WalkNetwork, xy: np.ndarray, n_tgt: int, mask=None
     return node, full
 
 
+def assert_as_door_graph(net: WalkNetwork, xy: np.ndarray, n_tgt: int, mask, lim: np.ndarray):
+    """The first ``n_tgt`` points are targets, the rest sources: same times and counts."""
+    node, full = door_graph_reference(net, xy, n_tgt, mask)
+    pts = place_points(net, xy, max_snap_m=500.0, edge_mask=mask)
+    assert np.array_equal(pts.on, node >= 0)
+    on_t = np.flatnonzero(pts.on[:n_tgt])
+    assume(len(on_t))
+    walks = EdgeWalks(net, pts, on_t)
+    src = np.arange(n_tgt, len(xy))
+    want = full[:, on_t].min(axis=0)
+    got = walks.nearest_s(src)
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    fin = np.isfinite(want)
+    # the door graph merges points < 1 mm apart on an edge: up to about 1 ms of walking
+    assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-2)
+    # a time that close to a limit could fall either side: not a meaningful case
+    assume(not (np.abs(full[np.isfinite(full)][:, None] - lim[None]) < 1e-2).any())
+    counts = walks.count_within(src, lim)
+    for k, t in enumerate(lim):
+        assert np.array_equal(counts[k], (full[:, on_t] <= t).sum(axis=0))
+
+
 def test_times_by_hand_on_the_square():
     net = WalkNetwork.from_graph(square_graph(), walk_speed_kmh=SPEED_KMH)  # 1 m/s
     xy = np.array([[50.0, -10.0],   # dwelling: edge 10-11 at 50 m, door 10 m
@@ -67,25 +89,7 @@ def test_equal_to_the_door_graph(seed, n_tgt, n_src, limits, masked):
         xy[-1] = xy[n_tgt]
     xy[n_tgt + n_src // 2] = net.xy[seed % net.n_nodes]
     mask = net.component_edge_mask(300.0) if masked else None
-    node, full = door_graph_reference(net, xy, n_tgt, mask)
-    pts = place_points(net, xy, max_snap_m=500.0, edge_mask=mask)
-    assert np.array_equal(pts.on, node >= 0)
-    on_t = np.flatnonzero(pts.on[:n_tgt])
-    assume(len(on_t))
-    walks = EdgeWalks(net, pts, on_t)
-    src = n_tgt + np.arange(n_src)
-    want = full[:, on_t].min(axis=0)
-    got = walks.nearest_s(src)
-    assert np.array_equal(np.isinf(got), np.isinf(want))
-    fin = np.isfinite(want)
-    # the door graph merges points < 1 mm apart on an edge: up to about 1 ms of walking
-    assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-2)
-    lim = np.array(limits)
-    # a time that close to a limit could fall either side: not a meaningful case
-    assume(not (np.abs(full[np.isfinite(full)][:, None] - lim[None]) < 1e-2).any())
-    counts = walks.count_within(src, lim)
-    for k, t in enumerate(lim):
-        assert np.array_equal(counts[k], (full[:, on_t] <= t).sum(axis=0))
+    assert_as_door_graph(net, xy, n_tgt, mask, np.array(limits))
 
 
 def odd_network(rng: np.random.Generator) -> WalkNetwork:
@@ -135,23 +139,7 @@ def test_equal_to_the_door_graph_on_odd_networks(seed):
     if n_src > 1:
         xy[n_tgt] = xy[0]
     mask = net.component_edge_mask(200.0) if seed % 3 == 0 else None
-    node, full = door_graph_reference(net, xy, n_tgt, mask)
-    pts = place_points(net, xy, max_snap_m=500.0, edge_mask=mask)
-    assert np.array_equal(pts.on, node >= 0)
-    on_t = np.flatnonzero(pts.on[:n_tgt])
-    assume(len(on_t))
-    walks = EdgeWalks(net, pts, on_t)
-    src = n_tgt + np.arange(n_src)
-    want = full[:, on_t].min(axis=0)
-    got = walks.nearest_s(src)
-    assert np.array_equal(np.isinf(got), np.isinf(want))
-    fin = np.isfinite(want)
-    assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-2)
-    lim = np.sort(rng.uniform(1, 300, 3))
-    assume(not (np.abs(full[np.isfinite(full)][:, None] - lim[None]) < 1e-2).any())
-    counts = walks.count_within(src, lim)
-    for k, t in enumerate(lim):
-        assert np.array_equal(counts[k], (full[:, on_t] <= t).sum(axis=0))
+    assert_as_door_graph(net, xy, n_tgt, mask, np.sort(rng.uniform(1, 300, 3)))
 
 
 @pytest.mark.shared_data
