@@ -501,17 +501,19 @@ def export_page(user: auth.User, lang: str) -> None:
     if user.can("households"):
         sep = st.radio(t("export.sep", lang), [";", ","], horizontal=True, key="export_sep")
         # Household-level files are made only when the signed-in coordinator clicks: nothing
-        # waits at a /media/ address for anyone who might learn it.
+        # waits at a /media/ address for anyone who might learn it. A click does not rerun the
+        # page: a rerun would register the file anew and could drop the one being requested.
         st.download_button(t("export.csv", lang), _household_file(user, run_id, "csv", sep),
                            file_name=f"proposals_run{run_id}.csv", mime="text/csv",
-                           key="dl_csv")
+                           key="dl_csv", on_click="ignore")
         st.download_button(t("export.gpkg", lang), _household_file(user, run_id, "gpkg", sep),
                            file_name=f"proposals_run{run_id}.gpkg",
-                           mime="application/geopackage+sqlite3", key="dl_gpkg")
+                           mime="application/geopackage+sqlite3", key="dl_gpkg",
+                           on_click="ignore")
     summary = {k: v for k, v in run.items() if k not in ("policy",)}
     st.download_button(t("export.summary", lang),
                        json.dumps(summary, default=str, indent=2, ensure_ascii=False),
                        file_name=f"run{run_id}_summary.json", mime="application/json",
-                       key="dl_summary")
+                       key="dl_summary", on_click="ignore")
 
 

@@ -378,6 +378,35 @@ class WalkNetwork:
                                                   points[found])
         return EdgeSnap(edge_of, offset, dist_of)
 
+    def snap_positions(self, snap: EdgeSnap, *, max_snap_m: float = DEFAULT_MAX_SNAP_M,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions along their edges, in metres of edge length, of the points on the network.
+
+        Parameters
+        ----------
+        snap : EdgeSnap
+            The result of :meth:`snap_to_edges`.
+        max_snap_m : float, default 500
+            Points farther than this from their edge are off the network.
+
+        Returns
+        -------
+        on : numpy.ndarray of int
+            Indices of the points on the network (an edge found within ``max_snap_m``).
+        pos_m : numpy.ndarray of float
+            Their position from the edge's ``u`` end: the offset along the geometry scaled to
+            the edge's length (an edge's length may differ from its drawn geometry), clipped
+            to ``[0, length]``.
+        scale : numpy.ndarray of float
+            Edge length over geometry length for each of them (1 for a 0-length geometry).
+        """
+        on = np.flatnonzero((snap.edge >= 0) & (snap.dist_m <= max_snap_m))
+        edge = snap.edge[on]
+        length = self.edge_length_m[edge]
+        geom_len = shapely.length(self.edge_geometry[edge])
+        scale = np.divide(length, geom_len, out=np.ones(len(on)), where=geom_len > 0)
+        return on, np.clip(snap.offset_m[on] * scale, 0.0, length), scale
+
     def with_points(
         self, xy: np.ndarray, *, max_snap_m: float = DEFAULT_MAX_SNAP_M,
         edge_mask: np.ndarray | None = None, snap: EdgeSnap | None = None,
@@ -415,15 +444,10 @@ class WalkNetwork:
         if snap is None:
             snap = self.snap_to_edges(pts, edge_mask=edge_mask)
         node = np.full(len(pts), -1, np.int64)
-        on = np.flatnonzero((snap.edge >= 0) & (snap.dist_m <= max_snap_m))
+        on, pos_m, scale = self.snap_positions(snap, max_snap_m=max_snap_m)
         if len(on) == 0:
             return self._copy(), node, snap.dist_m
         edge = snap.edge[on]
-        geom_len = shapely.length(self.edge_geometry[edge])
-        scale = np.divide(
-            self.edge_length_m[edge], geom_len, out=np.ones(len(on)), where=geom_len > 0
-        )
-        pos_m = np.clip(snap.offset_m[on] * scale, 0.0, self.edge_length_m[edge])
         length = self.edge_length_m[edge]
         at_u = pos_m <= _SAME_POINT_M
         at_v = (length - pos_m) <= _SAME_POINT_M

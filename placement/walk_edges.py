@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import shapely
 
 from placement.network import _SAME_POINT_M, EdgeSnap, WalkNetwork
 
@@ -71,24 +70,20 @@ def place_points(net: WalkNetwork, xy: np.ndarray, *, max_snap_m: float,
     Returns
     -------
     EdgePoints
-        Positions as :meth:`WalkNetwork.with_points` places them: the offset along the
-        geometry scaled to the edge length, and within 1 mm of an end at that end.
+        Positions from :meth:`WalkNetwork.snap_positions` (the rule
+        :meth:`WalkNetwork.with_points` splits edges by), within 1 mm of an end at that end.
     """
     pts = np.asarray(xy, dtype=float).reshape(-1, 2)
     if snap is None:
         snap = net.snap_to_edges(pts, edge_mask=edge_mask)
-    on = (snap.edge >= 0) & (snap.dist_m <= max_snap_m)
-    edge = np.where(on, snap.edge, -1)
+    idx, p, _ = net.snap_positions(snap, max_snap_m=max_snap_m)
+    edge = np.full(len(pts), -1, np.int64)
+    edge[idx] = snap.edge[idx]
     pos = np.full(len(pts), np.nan)
     door = np.full(len(pts), np.nan)
-    idx = np.flatnonzero(on)
-    e = edge[idx]
-    length = net.edge_length_m[e]
-    geom_len = shapely.length(net.edge_geometry[e])
-    scale = np.divide(length, geom_len, out=np.ones(len(idx)), where=geom_len > 0)
-    p = np.clip(snap.offset_m[idx] * scale, 0.0, length)
-    p = np.where(p <= _SAME_POINT_M, 0.0, np.where(length - p <= _SAME_POINT_M, length, p))
-    pos[idx] = p
+    length = net.edge_length_m[edge[idx]]
+    # within 1 mm of an end is at that end, as in the door graph
+    pos[idx] = np.where(p <= _SAME_POINT_M, 0.0, np.where(length - p <= _SAME_POINT_M, length, p))
     d = snap.dist_m[idx]
     door[idx] = np.where(d > _SAME_POINT_M, d, 0.0)
     return EdgePoints(edge, pos, door, snap.dist_m)
