@@ -155,6 +155,23 @@ def _bisect_right(a, lo, hi, x):
 
 
 @njit(cache=True, nogil=True)
+def _bisect_right_from_end(a, lo, hi, x):
+    """``_bisect_right(a, lo, hi, x)``, galloping from the end (where a backward scan looks)."""
+    if hi == lo or a[hi - 1] <= x:
+        return hi
+    top = hi - 1  # a[top] > x: the answer is at most top
+    step = 1
+    while True:
+        cand = top - step
+        if cand < lo:
+            return _bisect_right(a, lo, top, x)
+        if a[cand] <= x:
+            return _bisect_right(a, cand + 1, top, x)
+        top = cand
+        step *= 2
+
+
+@njit(cache=True, nogil=True)
 def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
                  fp_ptr, fp_idx, fp_s, mt, base):
     """Backward profile connection scan over the connections ``order`` (window positions).
@@ -183,7 +200,7 @@ def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
         # no better than ``best``, no lookup there can improve it (skipped, same result)
         if last[v] < best:  # change vehicle at the same stop
             b = base[v]
-            i = _bisect_right(nd, b, b + ln[v], -(ta + mt)) - 1
+            i = _bisect_right_from_end(nd, b, b + ln[v], -(ta + mt)) - 1
             if i >= b and aa[i] < best:
                 best = aa[i]
         for j in range(fp_ptr[v], fp_ptr[v + 1]):  # change vehicle via a footpath
@@ -191,7 +208,7 @@ def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
             if last[w] >= best or w == v:
                 continue
             b = base[w]
-            i = _bisect_right(nd, b, b + ln[w], -(ta + fp_s[j] + mt)) - 1
+            i = _bisect_right_from_end(nd, b, b + ln[w], -(ta + fp_s[j] + mt)) - 1
             if i >= b and aa[i] < best:
                 best = aa[i]
         if best == np.inf:

@@ -671,3 +671,16 @@ def test_compiled_lookup_equals_the_former_lookup_on_porto_alegre(shared_data: P
                    parr, got)
     assert np.isfinite(want).mean() > 0.3
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(-20, 20), max_size=40), st.integers(-22, 22), st.data())
+def test_galloping_search_from_the_end_equals_bisect(values, x, data):
+    """The scan's search from a profile's end finds the same entry as a binary search."""
+    from placement._kernels import _bisect_right_from_end
+
+    a = np.sort(np.asarray(values, dtype=np.float64))
+    lo = data.draw(st.integers(0, len(a)))
+    hi = data.draw(st.integers(lo, len(a)))
+    expected = lo + int(np.searchsorted(a[lo:hi], x, side="right"))
+    assert _bisect_right_from_end(a, lo, hi, float(x)) == expected
