@@ -347,19 +347,62 @@ def _point_segment(px, py, ax, ay, bx, by):
 
 
 @njit(cache=True, nogil=True)
-def grid_nearest(px, py, sx0, sy0, sx1, sy1, seg_edge, ptr, seg, gx, gy, cell, nx, ny,
-                 r_cap):
+def segment_starts(sx0, sy0, sx1, sy1, seg_edge):
+    """Length along its edge's geometry to the start of each segment, summed as GEOS does.
+
+    The segments of an edge are consecutive and in order (``shapely.get_coordinates``).
+    """
+    out = np.empty(len(sx0))
+    acc = 0.0
+    for s in range(len(sx0)):
+        if s == 0 or seg_edge[s] != seg_edge[s - 1]:
+            acc = 0.0
+        out[s] = acc
+        dx = sx1[s] - sx0[s]
+        dy = sy1[s] - sy0[s]
+        acc += np.sqrt(dx * dx + dy * dy)
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _measure_on_segment(px, py, ax, ay, bx, by, start):
+    """Length along the line to the point's projection on one segment (GEOS's arithmetic)."""
+    if px == ax and py == ay:
+        return start
+    dx = bx - ax
+    dy = by - ay
+    seg_len = np.sqrt(dx * dx + dy * dy)
+    if px == bx and py == by:
+        return start + seg_len
+    len2 = dx * dx + dy * dy
+    if len2 == 0.0:
+        return start
+    r = ((px - ax) * dx + (py - ay) * dy) / len2
+    if r <= 0.0:
+        return start
+    if r <= 1.0:
+        return start + r * seg_len
+    return start + seg_len
+
+
+@njit(cache=True, nogil=True)
+def grid_nearest(px, py, sx0, sy0, sx1, sy1, seg_edge, seg_start, ptr, seg, gx, gy, cell, nx,
+                 ny, r_cap):
     """Nearest edge of each point: rings of grid cells around it until none can be nearer.
 
-    After the rings up to ``r`` around the point's cell, every segment not yet seen is at
-    least ``r * cell`` away; the search stops once the best distance is below that (strictly,
-    so that an equally near edge with a lower index is still found). Ties go to the lowest
-    edge index. Returns ``(edge, dist)``; ``-1, inf`` for a point with no finite coordinate,
+    After the rings up to ``r - 1`` around the point's cell, every segment not yet seen is at
+    least ``(r - 1) * cell`` plus the point's distance to the sides of its own cell away; the
+    search stops once the best distance is below that (strictly, so that an equally near edge
+    with a lower index is still found). Ties go to the lowest
+    edge index, and within an edge to its first segment, so the offset along the edge is the
+    one ``shapely.line_locate_point`` gives (GEOS takes the first nearest segment).
+    Returns ``(edge, dist, offset)``; ``-1, inf, nan`` for a point with no finite coordinate,
     ``-2`` for a point the first ``r_cap`` rings could not settle (to be searched otherwise).
     """
     n = len(px)
     best_edge = np.full(n, -1, np.int64)
     best_dist = np.full(n, np.inf)
+    best_off = np.full(n, np.nan)
     for p in range(n):
         x, y = px[p], py[p]
         if not (np.isfinite(x) and np.isfinite(y)):
@@ -370,9 +413,15 @@ def grid_nearest(px, py, sx0, sy0, sx1, sy1, seg_edge, ptr, seg, gx, gy, cell, n
         r_max = max(abs(ci), abs(ci - (nx - 1)), abs(cj), abs(cj - (ny - 1)))
         bd = np.inf
         be = -1
+        bs = -1
         proven = False
+        # the point's distance to the sides of its own cell
+        fx = x - (gx + ci * cell)
+        fy = y - (gy + cj * cell)
+        inner = min(fx, cell - fx, fy, cell - fy)
         for r in range(min(r_max, r_cap) + 1):
-            if bd < (r - 1) * cell - 1e-6:  # every cell not yet seen is at least this far
+            # every cell not yet seen lies outside the block of rings 0..r-1, at least this far
+            if r > 0 and bd < (r - 1) * cell + inner - 1e-6:
                 proven = True
                 break
             for i in range(max(ci - r, 0), min(ci + r, nx - 1) + 1):
@@ -386,15 +435,19 @@ def grid_nearest(px, py, sx0, sy0, sx1, sy1, seg_edge, ptr, seg, gx, gy, cell, n
                             s = seg[k]
                             d = _point_segment(x, y, sx0[s], sy0[s], sx1[s], sy1[s])
                             e = seg_edge[s]
-                            if d < bd or (d == bd and e < be):
+                            if d < bd or (d == bd and (e < be or (e == be and s < bs))):
                                 bd = d
                                 be = e
+                                bs = s
                     j += step
         if not proven and r_max > r_cap and not bd < r_cap * cell - 1e-6:
             be = -2
         best_edge[p] = be
         best_dist[p] = bd
-    return best_edge, best_dist
+        if be >= 0:
+            best_off[p] = _measure_on_segment(x, y, sx0[bs], sy0[bs], sx1[bs], sy1[bs],
+                                              seg_start[bs])
+    return best_edge, best_dist, best_off
 
 
 # --- walks between points on edges (no node per point) ----------------------------------------

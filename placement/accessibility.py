@@ -35,6 +35,7 @@ from scipy.spatial import cKDTree
 
 from placement import schema, settings
 from placement._errors import ConfigError, DataError
+from placement._threads import n_threads, run_parts
 from placement.crs import STORAGE_CRS, WORK_CRS, to_storage, to_work
 from placement.network import (
     DEFAULT_MAX_SNAP_M,
@@ -425,7 +426,9 @@ def compute_accessibility(
     limits_s = np.array(thresholds, float) * 60.0
     walk_parts = {"walk_nearest": 0.0, "walk_counts": 0.0}
     st_on_net = (st_pt >= 0) & points.on[np.maximum(st_pt, 0)]
-    for cat in schema.AMENITY_CATEGORIES:
+
+    def category_walks(cat: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+        """Return the sources, nearest times (min) and counts of one category (no GIL)."""
         part_started = time.perf_counter()
         if cat == "stop" and tt is not None:
             src = st_pt[served & st_on_net]
@@ -437,12 +440,18 @@ def compute_accessibility(
         if len(src):
             t = walks.nearest_s(src)
             walk[on] = np.where(np.isfinite(t), t / 60.0, np.nan)
-        else:
-            missing_categories.append(cat)
-        out[schema.walk_min_col(cat)] = walk
-        walk_parts["walk_nearest"] += time.perf_counter() - part_started
+        nearest_s = time.perf_counter() - part_started
         part_started = time.perf_counter()
         counts = walks.count_within(src, limits_s)
+        return src, walk, counts, nearest_s, time.perf_counter() - part_started
+
+    # the categories side by side on the cores (each its own searches; the same results)
+    per_cat = run_parts(category_walks, list(schema.AMENITY_CATEGORIES), workers=n_threads())
+    for cat, (src, walk, counts, nearest_s, counts_s) in zip(
+            schema.AMENITY_CATEGORIES, per_cat, strict=True):
+        if not len(src):
+            missing_categories.append(cat)
+        out[schema.walk_min_col(cat)] = walk
         for k, thr in enumerate(thresholds):
             col = pd.array(np.zeros(n_dw, np.int64), dtype="Int64")
             col[on] = counts[k]
@@ -450,7 +459,8 @@ def compute_accessibility(
             if not len(src):  # no place of this kind in the data: unknown, not 0
                 col[:] = pd.NA
             out[schema.count_col(cat, thr)] = col
-        walk_parts["walk_counts"] += time.perf_counter() - part_started
+        walk_parts["walk_nearest"] += nearest_s  # summed over the threads
+        walk_parts["walk_counts"] += counts_s
 
     stages["walk"] = time.perf_counter() - started - sum(stages.values())
     # --- public transport -------------------------------------------------------------------

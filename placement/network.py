@@ -18,6 +18,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse import csgraph
 
+from placement._threads import chunks, n_threads, run_parts
+
 if TYPE_CHECKING:
     import networkx as nx
 
@@ -73,13 +75,14 @@ def _use_grid(method: str, n_points: int) -> bool:
 
 
 def _grid_nearest(geoms: np.ndarray, edge_index: np.ndarray,
-                  pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                  pts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Nearest of ``geoms`` (numbered ``edge_index``) for each point, by a grid of segments.
 
     Returns the edge (-2 where the grid search leaves the point to another method, i.e.
-    farther than about 2 km from every edge) and the distance.
+    farther than about 2 km from every edge), the distance and the offset along the edge
+    (as ``shapely.line_locate_point`` measures it).
     """
-    from placement._kernels import grid_build, grid_nearest
+    from placement._kernels import grid_build, grid_nearest, segment_starts
 
     coords, which = shapely.get_coordinates(geoms, return_index=True)
     same = which[1:] == which[:-1]
@@ -87,19 +90,27 @@ def _grid_nearest(geoms: np.ndarray, edge_index: np.ndarray,
     seg_edge = np.asarray(edge_index, np.int64)[which[:-1][same]]
     n = len(pts)
     if len(a) == 0:
-        return np.full(n, -2, np.int64), np.full(n, np.inf)
+        return np.full(n, -2, np.int64), np.full(n, np.inf), np.full(n, np.nan)
     lo = np.minimum(a.min(axis=0), b.min(axis=0))
     hi = np.maximum(a.max(axis=0), b.max(axis=0))
     width, height = max(hi[0] - lo[0], 1.0), max(hi[1] - lo[1], 1.0)
     cell = max(np.sqrt(width * height / len(a)), 5.0)  # as many cells as segments
     nx, ny = int(width // cell) + 1, int(height // cell) + 1
-    ptr, seg = grid_build(a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy(),
-                          float(lo[0]), float(lo[1]), float(cell), nx, ny)
+    ax, ay, bx, by = a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy()
+    ptr, seg = grid_build(ax, ay, bx, by, float(lo[0]), float(lo[1]), float(cell), nx, ny)
+    start = segment_starts(ax, ay, bx, by, seg_edge)
     r_cap = int(np.ceil(_GRID_SEARCH_M / cell))
-    return grid_nearest(np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1]),
-                        a[:, 0].copy(), a[:, 1].copy(), b[:, 0].copy(), b[:, 1].copy(), seg_edge,
-                        ptr, seg, float(lo[0]), float(lo[1]), float(cell), nx, ny, r_cap)
+    px, py = np.ascontiguousarray(pts[:, 0]), np.ascontiguousarray(pts[:, 1])
 
+    def part(p: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # compiled, no GIL
+        return grid_nearest(px[p], py[p], ax, ay, bx, by, seg_edge, start, ptr, seg,
+                            float(lo[0]), float(lo[1]), float(cell), nx, ny, r_cap)
+
+    # each point on its own: split over the cores, the same result
+    got = run_parts(part, chunks(n, n_threads(), 4_096))
+    if not got:
+        return np.empty(0, np.int64), np.empty(0), np.empty(0)
+    return tuple(np.concatenate([g[k] for g in got]) for k in range(3))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,34 +359,35 @@ class WalkNetwork:
                    else np.flatnonzero(np.asarray(edge_mask, dtype=bool)))
         if n == 0 or len(allowed) == 0:
             return EdgeSnap(np.full(n, -1, np.int64), np.full(n, np.nan), np.full(n, np.inf))
-        points = shapely.points(pts)
         edge_of = np.full(n, -2, np.int64)
         dist_of = np.full(n, np.inf)
+        offset = np.full(n, np.nan)
         if _use_grid(method, n):
-            edge_of, dist_of = _grid_nearest(self.edge_geometry[allowed], allowed, pts)
+            edge_of, dist_of, offset = _grid_nearest(self.edge_geometry[allowed], allowed, pts)
         rest = np.flatnonzero(edge_of == -2)
         if len(rest):
+            points = shapely.points(pts[rest])
             if edge_mask is None:
                 if self._tree is None:
                     self._tree = shapely.STRtree(self.edge_geometry)
                 tree = self._tree
             else:
                 tree = shapely.STRtree(self.edge_geometry[allowed])
-            pairs, dists = tree.query_nearest(points[rest], return_distance=True,
+            pairs, dists = tree.query_nearest(points, return_distance=True,
                                               all_matches=True)
-            pairs = np.vstack([rest[pairs[0]], allowed[pairs[1]]])
+            pairs = np.vstack([pairs[0], allowed[pairs[1]]])
             # keep the lowest edge index among equidistant edges
             order = np.lexsort((pairs[1], pairs[0]))
             src, edge, dist = pairs[0][order], pairs[1][order], dists[order]
             first = np.ones(len(src), bool)
             first[1:] = src[1:] != src[:-1]
-            edge_of[src[first]] = edge[first]
-            dist_of[src[first]] = dist[first]
+            edge_of[rest[src[first]]] = edge[first]
+            dist_of[rest[src[first]]] = dist[first]
+            found = edge_of[rest] >= 0
+            offset[rest[found]] = shapely.line_locate_point(
+                self.edge_geometry[edge_of[rest[found]]], points[found])
         edge_of[edge_of < 0] = -1  # no edge found (a point without coordinates)
-        offset = np.full(n, np.nan)
-        found = edge_of >= 0
-        offset[found] = shapely.line_locate_point(self.edge_geometry[edge_of[found]],
-                                                  points[found])
+        offset[edge_of < 0] = np.nan
         return EdgeSnap(edge_of, offset, dist_of)
 
     def snap_positions(self, snap: EdgeSnap, *, max_snap_m: float = DEFAULT_MAX_SNAP_M,

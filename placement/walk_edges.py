@@ -18,7 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from placement._threads import chunks, n_threads, run_parts
 from placement.network import _SAME_POINT_M, EdgeSnap, WalkNetwork
+
+#: Fewer sources than this per thread are not worth a thread of their own.
+_MIN_SOURCES_PER_THREAD = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +191,16 @@ class EdgeWalks:
         _, first, mult = np.unique(key, axis=0, return_index=True, return_counts=True)
         src = src[first]
         order = np.argsort(limits, kind="stable")
-        got = edge_counts(*self._csr, self._eu, self._ev, self._elen, self._node_ptr,
-                          self._node_edge, self._edge[src], self._pos[src], self._door[src],
-                          mult.astype(np.int64), self._t_pos, self._t_door, self._t_ptr,
-                          limits[order])
+        mult = mult.astype(np.int64)
+
+        def part(p: slice) -> np.ndarray:  # the counts of some sources (compiled, no GIL)
+            s = src[p]
+            return edge_counts(*self._csr, self._eu, self._ev, self._elen, self._node_ptr,
+                               self._node_edge, self._edge[s], self._pos[s], self._door[s],
+                               mult[p], self._t_pos, self._t_door, self._t_ptr, limits[order])
+
+        # the sources split over the cores: whole numbers, so the sum is the same in any order
+        got = sum(run_parts(part, chunks(len(src), n_threads(), _MIN_SOURCES_PER_THREAD)))
         out = np.empty_like(got)
         out[np.ix_(order, self._t_ord)] = got
         return out

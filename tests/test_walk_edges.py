@@ -173,3 +173,47 @@ def test_equal_to_the_door_graph_on_samso(shared_data):
         assert got[fin] == pytest.approx(want[fin], rel=1e-9, abs=1e-6), c
         assert np.array_equal(walks.count_within(src, limits),
                               net2.count_within(s_node, node[on_t], limits)), c
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 500), parts=st.integers(1, 9), minimum=st.integers(1, 64))
+def test_chunks_cover_every_index_once_in_order(n, parts, minimum):
+    from placement._threads import chunks
+
+    got = chunks(n, parts, minimum)
+    assert np.array_equal(np.concatenate([np.arange(n)[p] for p in got]), np.arange(n))
+    assert 1 <= len(got) <= parts
+    assert len(got) == 1 or min(p.stop - p.start for p in got) >= minimum
+
+
+def test_threads_give_the_same_snap_and_counts(monkeypatch):
+    """Sources and points split over threads: the same edges, offsets, times and counts."""
+    G = random_graph(7, n_side=12)
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=SPEED_KMH)
+    rng = np.random.default_rng(3)
+    xy = net.xy[rng.integers(0, net.n_nodes, 9_000)] + rng.uniform(-60, 60, (9_000, 2))
+    results = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("PLACEMENT_THREADS", threads)
+        snap = net.snap_to_edges(xy, method="grid")
+        pts = place_points(net, xy, max_snap_m=500.0, snap=snap)
+        walks = EdgeWalks(net, pts, np.flatnonzero(pts.on[:8_000]))
+        src = 8_000 + np.arange(1_000)  # 1,000 sources: three threads of counts
+        results.append((snap, walks.nearest_s(src),
+                        walks.count_within(src, np.array([120.0, 300.0, 900.0]))))
+    (s1, t1, c1), (s3, t3, c3) = results
+    assert np.array_equal(s1.edge, s3.edge)
+    assert np.array_equal(s1.offset_m, s3.offset_m)
+    assert np.array_equal(t1, t3)
+    assert np.array_equal(c1, c3)
+    assert c1.sum() > 0
+
+
+def test_threads_setting_must_be_a_number(monkeypatch):
+    from placement._threads import n_threads
+
+    monkeypatch.setenv("PLACEMENT_THREADS", "many")
+    with pytest.raises(ValueError, match="PLACEMENT_THREADS"):
+        n_threads()
+    monkeypatch.setenv("PLACEMENT_THREADS", "2")
+    assert n_threads() == 2
