@@ -21,49 +21,52 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def _heap_push(hd: np.ndarray, hn: np.ndarray, size: int, d: float, n: int) -> int:
+    """Push ``(d, n)`` on the binary min-heap ``hd``/``hn`` of ``size``; return the new size."""
     i = size
+    while i > 0:  # move parents down into the hole until (d, n) fits
+        p = (i - 1) >> 1
+        if hd[p] <= d:
+            break
+        hd[i] = hd[p]
+        hn[i] = hn[p]
+        i = p
     hd[i] = d
     hn[i] = n
-    while i > 0:
-        p = (i - 1) >> 1
-        if hd[p] <= hd[i]:
-            break
-        hd[p], hd[i] = hd[i], hd[p]
-        hn[p], hn[i] = hn[i], hn[p]
-        i = p
     return size + 1
 
 
 @njit(cache=True, nogil=True)
 def _heap_pop(hd: np.ndarray, hn: np.ndarray, size: int) -> int:
+    """Remove the smallest entry (read it from ``hd[0]``/``hn[0]`` first); return the size."""
     size -= 1
-    hd[0] = hd[size]
-    hn[0] = hn[size]
+    d = hd[size]
+    n = hn[size]
     i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= size:
+    while True:  # move the smaller child up into the hole until the last entry fits
+        m = 2 * i + 1
+        if m >= size:
             break
-        m = left
-        if left + 1 < size and hd[left + 1] < hd[left]:
-            m = left + 1
-        if hd[i] <= hd[m]:
+        if m + 1 < size and hd[m + 1] < hd[m]:
+            m += 1
+        if d <= hd[m]:
             break
-        hd[m], hd[i] = hd[i], hd[m]
-        hn[m], hn[i] = hn[i], hn[m]
+        hd[i] = hd[m]
+        hn[i] = hn[m]
         i = m
+    hd[i] = d
+    hn[i] = n
     return size
 
 
 @njit(cache=True, nogil=True)
-def _ball(indptr, indices, data, src, limit, dist, done, visited, hd, hn):
+def _ball(indptr, indices, data, src, limit, dist, visited, hd, hn):
     """Settle every node within ``limit`` of ``src``; return how many (listed in ``visited``).
 
-    ``dist`` must be +inf and ``done`` False everywhere on entry; the caller resets the
-    visited entries afterwards.
+    ``dist`` must be +inf everywhere on entry; the caller resets the visited entries
+    afterwards.
     """
-    return _ball_from_edge(indptr, indices, data, src, 0.0, src, np.inf, limit, dist, done,
-                           visited, hd, hn)
+    return _ball_from_edge(indptr, indices, data, src, 0.0, src, np.inf, limit, dist, visited,
+                           hd, hn)
 
 
 @njit(cache=True, nogil=True)
@@ -76,7 +79,6 @@ def ball_pairs(indptr, indices, data, sources, limit, is_target):
     """
     n = len(indptr) - 1
     dist = np.full(n, np.inf)
-    done = np.zeros(n, np.bool_)
     visited = np.empty(n, np.int64)
     cap_heap = len(indices) + 2
     hd = np.empty(cap_heap)
@@ -87,7 +89,7 @@ def ball_pairs(indptr, indices, data, sources, limit, is_target):
     o_d = np.empty(cap)
     m = 0
     for s in range(len(sources)):
-        n_vis = _ball(indptr, indices, data, sources[s], limit, dist, done, visited, hd, hn)
+        n_vis = _ball(indptr, indices, data, sources[s], limit, dist, visited, hd, hn)
         for q in range(n_vis):
             v = visited[q]
             if is_target[v] and dist[v] <= limit:
@@ -107,7 +109,6 @@ def ball_pairs(indptr, indices, data, sources, limit, is_target):
                 o_d[m] = dist[v]
                 m += 1
             dist[v] = np.inf
-            done[v] = False
     return o_src[:m], o_node[:m], o_d[:m]
 
 
@@ -115,13 +116,12 @@ def ball_pairs(indptr, indices, data, sources, limit, is_target):
 def _counts_part(indptr, indices, data, sources, weights, limits, top, counts):
     n = len(indptr) - 1
     dist = np.full(n, np.inf)
-    done = np.zeros(n, np.bool_)
     visited = np.empty(n, np.int64)
     cap_heap = len(indices) + 2
     hd = np.empty(cap_heap)
     hn = np.empty(cap_heap, np.int64)
     for s in range(len(sources)):
-        n_vis = _ball(indptr, indices, data, sources[s], top, dist, done, visited, hd, hn)
+        n_vis = _ball(indptr, indices, data, sources[s], top, dist, visited, hd, hn)
         w = weights[s]
         for q in range(n_vis):
             v = visited[q]
@@ -130,7 +130,6 @@ def _counts_part(indptr, indices, data, sources, weights, limits, top, counts):
                 if d <= limits[k]:
                     counts[k, v] += w
             dist[v] = np.inf
-            done[v] = False
 
 
 @njit(cache=True, nogil=True)
@@ -454,7 +453,7 @@ def grid_nearest(px, py, sx0, sy0, sx1, sy1, seg_edge, seg_start, ptr, seg, gx, 
 
 
 @njit(cache=True, nogil=True)
-def _ball_from_edge(indptr, indices, data, a, da, b, db, limit, dist, done, visited, hd, hn):
+def _ball_from_edge(indptr, indices, data, a, da, b, db, limit, dist, visited, hd, hn):
     """Like :func:`_ball`, from two start nodes at given times (a point on the edge ``a-b``)."""
     n_vis = 0
     size = 0
@@ -473,14 +472,11 @@ def _ball_from_edge(indptr, indices, data, a, da, b, db, limit, dist, done, visi
         d = hd[0]
         u = hn[0]
         size = _heap_pop(hd, hn, size)
-        if done[u] or d > dist[u]:
+        if d > dist[u]:  # a stale entry (pushes only improve, so no node is settled twice)
             continue
-        done[u] = True
         for j in range(indptr[u], indptr[u + 1]):
             v = indices[j]
-            if done[v]:
-                continue
-            nd = d + data[j]
+            nd = d + data[j]  # a settled v has dist[v] <= d <= nd: never updated again
             if nd <= limit and nd < dist[v]:
                 if dist[v] == np.inf:
                     visited[n_vis] = v
@@ -509,7 +505,6 @@ def edge_nearest(indptr, indices, data, eu, ev, elen, s_edge, s_pos, s_door, t_e
     """
     n = len(indptr) - 1
     dist = np.full(n, np.inf)
-    done = np.zeros(n, np.bool_)
     hd = np.empty(len(indices) + 2 * len(s_edge) + 2)
     hn = np.empty(len(indices) + 2 * len(s_edge) + 2, np.int64)
     size = 0
@@ -527,13 +522,12 @@ def edge_nearest(indptr, indices, data, eu, ev, elen, s_edge, s_pos, s_door, t_e
         d = hd[0]
         u = hn[0]
         size = _heap_pop(hd, hn, size)
-        if done[u] or d > dist[u]:
+        if d > dist[u]:  # a stale entry (pushes only improve, so no node is settled twice)
             continue
-        done[u] = True
         for j in range(indptr[u], indptr[u + 1]):
             v = indices[j]
             nd = d + data[j]
-            if not done[v] and nd < dist[v]:
+            if nd < dist[v]:
                 dist[v] = nd
                 size = _heap_push(hd, hn, size, nd, v)
     out = np.empty(len(t_edge))
@@ -569,7 +563,6 @@ def edge_counts(indptr, indices, data, eu, ev, elen, node_ptr, node_edge, s_edge
         return counts
     top = limits[n_k - 1]
     dist = np.full(n, np.inf)
-    done = np.zeros(n, np.bool_)
     visited = np.empty(n, np.int64)
     stamp = np.full(len(eu), -1, np.int64)
     hd = np.empty(len(indices) + 4)
@@ -578,7 +571,7 @@ def edge_counts(indptr, indices, data, eu, ev, elen, node_ptr, node_edge, s_edge
         es = s_edge[s]
         w = weights[s]
         n_vis = _ball_from_edge(indptr, indices, data, eu[es], s_door[s] + s_pos[s], ev[es],
-                                s_door[s] + (elen[es] - s_pos[s]), top, dist, done, visited,
+                                s_door[s] + (elen[es] - s_pos[s]), top, dist, visited,
                                 hd, hn)
         stamp[es] = s
         for q in range(t_ptr[es], t_ptr[es + 1]):
@@ -607,5 +600,4 @@ def edge_counts(indptr, indices, data, eu, ev, elen, node_ptr, node_edge, s_edge
         for i in range(n_vis):
             x = visited[i]
             dist[x] = np.inf
-            done[x] = False
     return counts
