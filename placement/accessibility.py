@@ -397,8 +397,9 @@ def compute_accessibility(
     walk_unknown = np.full(n_dw, "", dtype=object)
     walk_unknown[~dw_on] = "off_network"
     off = np.flatnonzero(~dw_on)
-    if len(off):  # near a small piece of path only, or near nothing
-        near_any = net.snap_to_edges(dw_xy[off]).dist_m <= max_snap_m
+    if len(off) and (~edge_mask).any():  # near a small piece of path only, or near nothing
+        # farther than max_snap_m from every allowed edge: is a small piece nearer?
+        near_any = net.snap_to_edges(dw_xy[off], edge_mask=~edge_mask).dist_m <= max_snap_m
         walk_unknown[off[near_any]] = "isolated_path"
     if coverage is not None and n_dw:
         cov = gpd.GeoSeries([coverage], crs=STORAGE_CRS).to_crs(WORK_CRS).iloc[0]
