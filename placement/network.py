@@ -691,7 +691,15 @@ class WalkNetwork:
         is_target[tgt] = True
         # search once per distinct source node
         uniq, inverse = np.unique(src, return_inverse=True)
-        s_pos, node, d = ball_pairs(*self._csr(), uniq, float(limit_s), is_target)
+        csr = self._csr()
+
+        def part(p: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # compiled, no GIL
+            got = ball_pairs(*csr, uniq[p], float(limit_s), is_target)
+            return got[0] + p.start, got[1], got[2]
+
+        # the sources split over the cores, the pairs concatenated in source order
+        parts = run_parts(part, chunks(len(uniq), n_threads(), 64))
+        s_pos, node, d = (np.concatenate([q[k] for q in parts]) for k in range(3))
         lo = np.searchsorted(t_sorted, node, side="left")
         hi = np.searchsorted(t_sorted, node, side="right")
         reps = hi - lo

@@ -42,6 +42,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from placement._threads import chunks, n_threads, run_parts
+
 if TYPE_CHECKING:
     import gtfs_kit
 
@@ -819,9 +821,15 @@ def door_to_door_times(
     width = hi_s - lo_s + 2
     n_entries = len(pdep)
     if n_entries:
-        profile_lookup(access.indptr.astype(np.int64), access.indices.astype(np.int64),
-                       np.ceil(access.data).astype(np.int64), deps, lo_s, width, ptr,
-                       pdep, parr, out)
+        indptr = access.indptr.astype(np.int64)
+        indices = access.indices.astype(np.int64)
+        walk = np.ceil(access.data).astype(np.int64)
+
+        def rows(p: slice) -> None:  # origins on their own: rows of ``out`` split over threads
+            profile_lookup(indptr[p.start:p.stop + 1], indices, walk, deps, lo_s, width, ptr,
+                           pdep, parr, out[p])
+
+        run_parts(rows, chunks(n_origins, n_threads(), 2_048))
     out = np.minimum(out, direct_walk_s[:, None])
     out[out > max_travel_s] = np.inf
     logger.info(

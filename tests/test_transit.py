@@ -684,3 +684,30 @@ def test_galloping_search_from_the_end_equals_bisect(values, x, data):
     hi = data.draw(st.integers(lo, len(a)))
     expected = lo + int(np.searchsorted(a[lo:hi], x, side="right"))
     assert _bisect_right_from_end(a, lo, hi, float(x)) == expected
+
+
+def test_threads_give_the_same_door_to_door_times(demo_dir: Path, monkeypatch) -> None:
+    """Origins split over threads (rows of the lookup): the same times as in one thread."""
+    from placement.accessibility import default_service_date
+
+    feed = gk.read_feed(demo_dir / "gtfs.zip", dist_units="km")
+    tt = transit.build_timetable(feed, default_service_date(feed))
+    lat0 = np.nanmean(tt.stop_lat)
+    xy = np.c_[np.radians(tt.stop_lon) * math.cos(math.radians(lat0)), np.radians(tt.stop_lat)]
+    xy *= 6_371_000.0
+    rng = np.random.default_rng(5)
+    origins = xy[rng.integers(0, len(xy), 7_000)] + rng.uniform(-500, 500, (7_000, 2))
+    od = np.hypot(origins[:, None, 0] - xy[None, :, 0], origins[:, None, 1] - xy[None, :, 1])
+    access = sp.csr_matrix(np.where(od <= 900, od / 1.1 + 0.3, 0.0))
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    fp = sp.csr_matrix(np.where(d <= 300, d / 1.1 + 1e-3, 0.0))
+    eg_m = np.hypot(*(xy - xy[0] - 40.0).T)
+    egress = np.where(eg_m <= 900, eg_m / 1.1, INF)
+    direct = np.hypot(*(origins - xy[0] - 40.0).T) / 1.1
+    deps = np.arange(7 * H, 9 * H, 120, dtype=np.int64)
+    got = {}
+    for threads in ("1", "3"):
+        monkeypatch.setenv("PLACEMENT_THREADS", threads)
+        got[threads] = transit.door_to_door_times(tt, access, egress, direct, fp, deps)
+    assert np.isfinite(got["1"]).mean() > 0.05
+    np.testing.assert_array_equal(got["1"], got["3"])

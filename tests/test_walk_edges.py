@@ -201,7 +201,13 @@ def test_threads_give_the_same_snap_and_counts(monkeypatch):
         src = 8_000 + np.arange(1_000)  # 1,000 sources: three threads of counts
         results.append((snap, walks.nearest_s(src),
                         walks.count_within(src, np.array([120.0, 300.0, 900.0]))))
-    (s1, t1, c1), (s3, t3, c3) = results
+        pairs = net.sparse_times_s(np.arange(net.n_nodes), np.arange(net.n_nodes),
+                                   limit_s=200.0, method="bounded")  # 144 sources: 2 threads
+        results[-1] = (*results[-1], pairs)
+    (s1, t1, c1, p1), (s3, t3, c3, p3) = results
+    assert (p1 != p3).nnz == 0
+    assert p1.nnz == p3.nnz
+    assert p1.nnz > net.n_nodes
     assert np.array_equal(s1.edge, s3.edge)
     assert np.array_equal(s1.offset_m, s3.offset_m)
     assert np.array_equal(t1, t3)
