@@ -237,11 +237,15 @@ def profile_lookup(indptr, stops, walk, deps, lo_s, width, ptr, pdep, parr, out)
     first profile entry departing at or after ``deps[j] + walk`` (ready times past
     ``lo_s + width - 1`` find none), minus ``deps[j]``, written to ``out[o, j]``; rows without
     an access entry are left as they are. The same arithmetic as the vectorised
-    ``searchsorted`` lookup it replaces, one merge pass per access entry.
+    ``searchsorted`` lookup it replaced: per access entry, each profile entry is the answer
+    for the run of consecutive departures (in ascending order) that are ready by its
+    departure, one merge pass over both.
     """
     n_dep = len(deps)
     order = np.argsort(deps, kind="mergesort")
+    ds = deps[order]  # departures ascending
     best = np.empty(n_dep)
+    cap = width - 1  # ready times (from lo_s) are clamped here
     for o in range(len(indptr) - 1):
         a, b = indptr[o], indptr[o + 1]
         if b == a:
@@ -250,21 +254,20 @@ def profile_lookup(indptr, stops, walk, deps, lo_s, width, ptr, pdep, parr, out)
         for e in range(a, b):
             s = stops[e]
             w = walk[e]
-            i = ptr[s]
-            end = ptr[s + 1]
-            for q in range(n_dep):
-                j = order[q]
-                ready = w + (deps[j] - lo_s)
-                if ready > width - 1:
-                    ready = width - 1
-                while i < end and pdep[i] - lo_s < ready:
-                    i += 1
-                if i == end:
+            q = 0
+            for i in range(ptr[s], ptr[s + 1]):
+                # the departures q.. ready by this entry: min(w + ds[q] - lo_s, cap) <= p
+                p = pdep[i] - lo_s
+                last = ds[n_dep - 1] if p >= cap else pdep[i] - w
+                arr = parr[i]
+                while q < n_dep and ds[q] <= last:
+                    if arr < best[q]:
+                        best[q] = arr
+                    q += 1
+                if q == n_dep:
                     break
-                if parr[i] < best[j]:
-                    best[j] = parr[i]
-        for j in range(n_dep):
-            out[o, j] = best[j] - deps[j]
+        for t in range(n_dep):
+            out[o, order[t]] = best[t] - ds[t]
 
 
 # --- nearest edge of many points (a uniform grid of segments) ---------------------------------
