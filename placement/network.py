@@ -686,7 +686,6 @@ class WalkNetwork:
 
         # targets by node (several targets may share a node)
         order = np.argsort(tgt, kind="stable")
-        t_sorted = tgt[order]
         is_target = np.zeros(self.n_nodes, bool)
         is_target[tgt] = True
         # search once per distinct source node
@@ -700,16 +699,23 @@ class WalkNetwork:
         # the sources split over the cores, the pairs concatenated in source order
         parts = run_parts(part, chunks(len(uniq), n_threads(), 64))
         s_pos, node, d = (np.concatenate([q[k] for q in parts]) for k in range(3))
-        lo = np.searchsorted(t_sorted, node, side="left")
-        hi = np.searchsorted(t_sorted, node, side="right")
-        reps = hi - lo
-        pair_node = np.repeat(np.arange(len(node)), reps)
-        cols = order[np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-                     + np.repeat(lo, reps)]
-        s_of_pair = s_pos[pair_node]
-        d_of_pair = d[pair_node]
+        # where the targets of each node start in ``order`` and how many: a lookup per pair
+        per_node = np.bincount(tgt, minlength=self.n_nodes)
+        start = np.r_[0, np.cumsum(per_node)[:-1]]
+        lo = start[node]
+        if per_node.max() <= 1:  # one target per node (the usual case): no repeats
+            cols, s_of_pair, d_of_pair = order[lo], s_pos, d
+        else:
+            reps = per_node[node]
+            pair_node = np.repeat(np.arange(len(node)), reps)
+            cols = order[np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+                         + np.repeat(lo, reps)]
+            s_of_pair = s_pos[pair_node]
+            d_of_pair = d[pair_node]
         # rows: every source listed with that node
         by_uniq = np.argsort(inverse, kind="stable")
+        if len(uniq) == len(src):  # every source once
+            return sparse.csr_matrix((d_of_pair, (by_uniq[s_of_pair], cols)), shape=shape)
         u_ptr = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(uniq)))]
         n_rep = np.diff(u_ptr)[s_of_pair]
         first = np.repeat(u_ptr[s_of_pair], n_rep)
