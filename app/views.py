@@ -502,7 +502,8 @@ def export_page(user: auth.User, lang: str) -> None:
         sep = st.radio(t("export.sep", lang), [";", ","], horizontal=True, key="export_sep")
         # Household-level files are made only when the signed-in coordinator clicks: nothing
         # waits at a /media/ address for anyone who might learn it. A click does not rerun the
-        # page: a rerun would register the file anew and could drop the one being requested.
+        # page: a rerun would register the file anew and could drop the one being requested
+        # (the made file is then dropped after the page's next runs, as Streamlit does).
         st.download_button(t("export.csv", lang), _household_file(user, run_id, "csv", sep),
                            file_name=f"proposals_run{run_id}.csv", mime="text/csv",
                            key="dl_csv", on_click="ignore")

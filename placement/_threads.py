@@ -60,3 +60,8 @@ def run_parts(fn: Callable[[S], T], parts: Sequence[S], workers: int | None = No
         return [fn(p) for p in parts]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(fn, parts))
+
+
+def call(fn: Callable[[], T]) -> T:
+    """Run ``fn()`` (for :func:`run_parts` over a list of tasks)."""
+    return fn()

@@ -22,7 +22,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,7 @@ from scipy.spatial import cKDTree
 
 from placement import schema, settings
 from placement._errors import ConfigError, DataError
-from placement._threads import n_threads, run_parts
+from placement._threads import call, n_threads, run_parts
 from placement.crs import STORAGE_CRS, WORK_CRS, to_storage, to_work
 from placement.network import (
     DEFAULT_MAX_SNAP_M,
@@ -428,31 +428,44 @@ def compute_accessibility(
     walk_parts = {"walk_nearest": 0.0, "walk_counts": 0.0}
     st_on_net = (st_pt >= 0) & points.on[np.maximum(st_pt, 0)]
 
-    def category_walks(cat: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-        """Return the sources, nearest times (min) and counts of one category (no GIL)."""
-        part_started = time.perf_counter()
+    def sources_of(cat: str) -> np.ndarray:
         if cat == "stop" and tt is not None:
-            src = st_pt[served & st_on_net]
-        elif cat == "stop" and len(stop_xy):  # a stop list without timetable
-            src = st_pt[st_on_net]
-        else:
-            src = am_pt[(am_cat == cat) & points.on[am_pt]]
+            return st_pt[served & st_on_net]
+        if cat == "stop" and len(stop_xy):  # a stop list without timetable
+            return st_pt[st_on_net]
+        return am_pt[(am_cat == cat) & points.on[am_pt]]
+
+    def timed(kind: str, fn: Callable[[], np.ndarray]) -> Callable[[], tuple[str, float, Any]]:
+        def run() -> tuple[str, float, Any]:
+            t0 = time.perf_counter()
+            got = fn()
+            return kind, time.perf_counter() - t0, got
+        return run
+
+    # every category's nearest-time search and count parts in one pool of threads (compiled
+    # work without the GIL; each task on its own, so the results do not depend on the split)
+    cat_src = {cat: sources_of(cat) for cat in schema.AMENITY_CATEGORIES}
+    tasks: list[Callable[[], tuple[str, float, Any]]] = []
+    layout: list[tuple[str, int, int, Callable[[list], np.ndarray]]] = []
+    for cat, src in cat_src.items():
+        if len(src):
+            tasks.append(timed("walk_nearest", lambda src=src: walks.nearest_s(src)))
+        parts, combine = walks.count_tasks(src, limits_s)
+        layout.append((cat, len(tasks), len(parts), combine))
+        tasks.extend(timed("walk_counts", part) for part in parts)
+    done = run_parts(call, tasks, workers=n_threads())
+    for kind, seconds, _ in done:
+        walk_parts[kind] += seconds  # summed over the threads
+    for cat, first, n_parts, combine in layout:
+        src = cat_src[cat]
         walk = np.full(n_dw, np.nan)
         if len(src):
-            t = walks.nearest_s(src)
+            t = done[first - 1][2]  # the nearest search comes just before the count parts
             walk[on] = np.where(np.isfinite(t), t / 60.0, np.nan)
-        nearest_s = time.perf_counter() - part_started
-        part_started = time.perf_counter()
-        counts = walks.count_within(src, limits_s)
-        return src, walk, counts, nearest_s, time.perf_counter() - part_started
-
-    # the categories side by side on the cores (each its own searches; the same results)
-    per_cat = run_parts(category_walks, list(schema.AMENITY_CATEGORIES), workers=n_threads())
-    for cat, (src, walk, counts, nearest_s, counts_s) in zip(
-            schema.AMENITY_CATEGORIES, per_cat, strict=True):
-        if not len(src):
+        else:
             missing_categories.append(cat)
         out[schema.walk_min_col(cat)] = walk
+        counts = combine([got for _, _, got in done[first:first + n_parts]])
         for k, thr in enumerate(thresholds):
             col = pd.array(np.zeros(n_dw, np.int64), dtype="Int64")
             col[on] = counts[k]
@@ -460,8 +473,6 @@ def compute_accessibility(
             if not len(src):  # no place of this kind in the data: unknown, not 0
                 col[:] = pd.NA
             out[schema.count_col(cat, thr)] = col
-        walk_parts["walk_nearest"] += nearest_s  # summed over the threads
-        walk_parts["walk_counts"] += counts_s
 
     stages["walk"] = time.perf_counter() - started - sum(stages.values())
     # --- public transport -------------------------------------------------------------------

@@ -176,6 +176,10 @@ class WalkNetwork:
         self.edge_u = np.asarray(edge_u, dtype=np.int64)
         self.edge_v = np.asarray(edge_v, dtype=np.int64)
         self.edge_length_m = np.asarray(edge_length_m, dtype=float)
+        if not (np.isfinite(self.edge_length_m) & (self.edge_length_m >= 0)).all():
+            # the compiled searches rely on it (each node is settled once)
+            msg = "edge lengths must be finite and not negative"
+            raise ValueError(msg)
         self._geometry = np.asarray(edge_geometry, dtype=object)
         self.walk_speed_kmh = float(walk_speed_kmh)
         n = len(self.xy)

@@ -14,11 +14,12 @@ position, the more exact time).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from placement._threads import chunks, n_threads, run_parts
+from placement._threads import call, chunks, n_threads, run_parts
 from placement.network import _SAME_POINT_M, EdgeSnap, WalkNetwork
 
 #: Fewer sources than this per thread are not worth a thread of their own.
@@ -180,12 +181,33 @@ class EdgeWalks:
         -------
         numpy.ndarray of int, shape (len(limits_s), n_targets)
         """
+        tasks, combine = self.count_tasks(sources, limits_s)
+        return combine(run_parts(call, tasks))
+
+    def count_tasks(self, sources: np.ndarray, limits_s: np.ndarray
+                    ) -> tuple[list[Callable[[], np.ndarray]], Callable[[list], np.ndarray]]:
+        """:meth:`count_within` as independent parts, for one pool of threads to run.
+
+        Parameters
+        ----------
+        sources, limits_s
+            As for :meth:`count_within`.
+
+        Returns
+        -------
+        tasks : list of callables
+            Each counts some of the sources (compiled, without the GIL); at most
+            :func:`placement._threads.n_threads` of them.
+        combine : callable
+            Takes the tasks' results in order and returns what :meth:`count_within` returns.
+        """
         from placement._kernels import edge_counts
 
         limits = np.asarray(limits_s, float).reshape(-1)
         src = self._sources(sources)
+        n_t = len(self._tgt)
         if len(src) == 0 or len(limits) == 0:
-            return np.zeros((len(limits), len(self._tgt)), np.int64)
+            return [], lambda _: np.zeros((len(limits), n_t), np.int64)
         # one search per distinct place (two amenities at one place count twice)
         key = np.c_[self._edge[src], self._pos[src], self._door[src]]
         _, first, mult = np.unique(key, axis=0, return_index=True, return_counts=True)
@@ -193,14 +215,20 @@ class EdgeWalks:
         order = np.argsort(limits, kind="stable")
         mult = mult.astype(np.int64)
 
-        def part(p: slice) -> np.ndarray:  # the counts of some sources (compiled, no GIL)
-            s = src[p]
-            return edge_counts(*self._csr, self._eu, self._ev, self._elen, self._node_ptr,
-                               self._node_edge, self._edge[s], self._pos[s], self._door[s],
-                               mult[p], self._t_pos, self._t_door, self._t_ptr, limits[order])
+        def part(p: slice) -> Callable[[], np.ndarray]:
+            def run() -> np.ndarray:  # the counts of some sources
+                s = src[p]
+                return edge_counts(*self._csr, self._eu, self._ev, self._elen, self._node_ptr,
+                                   self._node_edge, self._edge[s], self._pos[s],
+                                   self._door[s], mult[p], self._t_pos, self._t_door,
+                                   self._t_ptr, limits[order])
+            return run
 
-        # the sources split over the cores: whole numbers, so the sum is the same in any order
-        got = sum(run_parts(part, chunks(len(src), n_threads(), _MIN_SOURCES_PER_THREAD)))
-        out = np.empty_like(got)
-        out[np.ix_(order, self._t_ord)] = got
-        return out
+        def combine(got: list) -> np.ndarray:
+            # whole numbers: the sum is the same in any order and any split
+            total = sum(got)
+            out = np.empty_like(total)
+            out[np.ix_(order, self._t_ord)] = total
+            return out
+
+        return [part(p) for p in chunks(len(src), n_threads(), _MIN_SOURCES_PER_THREAD)], combine

@@ -506,3 +506,14 @@ def test_prune_cache_deletes_old_and_surplus_tables(tmp_path):
     assert sorted(p.stem for p in removed) == ["c", "d", "old"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "a.parquet", "b.parquet", "new.parquet", "other.json"]
+
+
+def test_threads_give_the_same_table_on_the_demo(demo_dir, monkeypatch):
+    """Categories, snapping, counts, walks to stops and the PT lookup on 1 or 3 threads."""
+    tables = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("PLACEMENT_THREADS", threads)
+        tables.append(accessibility_for_dataset(demo_dir, use_cache=False))
+    pd.testing.assert_frame_equal(tables[0], tables[1])
+    assert tables[0].filter(like="_median_min").notna().to_numpy().any()
+    assert tables[0].filter(like="_within_").notna().to_numpy().any()

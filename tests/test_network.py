@@ -331,3 +331,25 @@ def test_grid_snap_equals_strtree_on_real_streets(shared_data, osm):
     assert np.array_equal(got.edge, ref.edge)
     assert np.array_equal(got.dist_m, ref.dist_m)
     assert np.array_equal(got.offset_m, ref.offset_m)
+
+
+def test_offset_on_a_tie_between_segments_of_one_edge_is_geos():
+    """A point as near to three segments of one U-shaped edge: the first one, as GEOS."""
+    import shapely
+
+    u_shape = shapely.LineString([(0, 0), (0, 10), (10, 10), (10, 0)])
+    net = WalkNetwork(np.array([[0.0, 0.0], [10.0, 0.0]]), [0], [1], [30.0], [u_shape],
+                      walk_speed_kmh=SPEED_KMH)
+    xy = np.array([[5.0, 5.0], [5.0, 5.0 + 1e-9], [2.0, 7.0]])
+    want = shapely.line_locate_point(u_shape, shapely.points(xy))
+    for method in ("grid", "strtree"):
+        got = net.snap_to_edges(xy, method=method)
+        assert np.array_equal(got.offset_m, want), method
+    assert want[0] == 5.0  # on the first segment
+
+
+def test_negative_or_missing_edge_lengths_are_refused():
+    for bad in (-1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match="edge lengths"):
+            WalkNetwork(np.array([[0.0, 0.0], [1.0, 0.0]]), [0], [1], [bad], [None],
+                        walk_speed_kmh=SPEED_KMH)
