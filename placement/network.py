@@ -107,10 +107,9 @@ def _grid_nearest(geoms: np.ndarray, edge_index: np.ndarray,
                             float(lo[0]), float(lo[1]), float(cell), nx, ny, r_cap)
 
     # each point on its own: split over the cores, the same result
-    got = run_parts(part, chunks(n, n_threads(), 4_096))
-    if not got:
-        return np.empty(0, np.int64), np.empty(0), np.empty(0)
-    return tuple(np.concatenate([g[k] for g in got]) for k in range(3))  # type: ignore[return-value]
+    got = run_parts(part, chunks(n, n_threads(), 4_096))  # at least one part, maybe empty
+    edge, dist, offset = (np.concatenate([g[k] for g in got]) for k in range(3))
+    return edge, dist, offset
 
 
 @dataclass(frozen=True, slots=True)
