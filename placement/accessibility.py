@@ -111,7 +111,7 @@ def _points_xy(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     if len(gdf) == 0:
         return np.empty((0, 2))
     geom = to_work(gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else gdf)
-    if not (geom.geom_type == "Point").all():
+    if not (shapely.get_type_id(geom.to_numpy()) == 0).all():  # not all points
         geom = geom.representative_point()
     return np.column_stack([geom.x.to_numpy(float), geom.y.to_numpy(float)])
 
@@ -417,7 +417,9 @@ def compute_accessibility(
         )
     logger.info("snapped %s dwellings (%d off-network)", f"{n_dw:,}", int((~on).sum()))
 
-    out = pd.DataFrame(index=ids)
+    # the table's columns in order; the frame is made once at the end (inserting ~100
+    # columns one at a time into a DataFrame costs more than the searches on a small town)
+    cols: dict[str, Any] = {}
 
     stages["snap"] = time.perf_counter() - started - sum(stages.values())
     # --- walk access per category: searches over the street nodes, points on their edges ----
@@ -464,21 +466,21 @@ def compute_accessibility(
             walk[on] = np.where(np.isfinite(t), t / 60.0, np.nan)
         else:
             missing_categories.append(cat)
-        out[schema.walk_min_col(cat)] = walk
+        cols[schema.walk_min_col(cat)] = walk
         counts = combine([got for _, _, got in done[first:first + n_parts]])
+        # NA off the network, and everywhere when there is no place of this kind in the data
+        # (unknown, not 0)
+        unknown = ~on if len(src) else np.ones(n_dw, bool)
         for k, thr in enumerate(thresholds):
-            col = pd.array(np.zeros(n_dw, np.int64), dtype="Int64")
-            col[on] = counts[k]
-            col[~on] = pd.NA
-            if not len(src):  # no place of this kind in the data: unknown, not 0
-                col[:] = pd.NA
-            out[schema.count_col(cat, thr)] = col
+            values = np.zeros(n_dw, np.int64)
+            values[on] = counts[k]
+            cols[schema.count_col(cat, thr)] = pd.arrays.IntegerArray(values, unknown.copy())
 
     stages["walk"] = time.perf_counter() - started - sum(stages.values())
     # --- public transport -------------------------------------------------------------------
     pt_cols = [schema.pt_col(d, s) for d in dest_names for s in ("median", "p80")]
     for c in pt_cols:
-        out[c] = np.nan
+        cols[c] = np.full(n_dw, np.nan)
     dep_per_h = np.full(n_dw, np.nan)
     departure_times = np.empty(0, np.int64)
     if tt is not None:
@@ -523,7 +525,7 @@ def compute_accessibility(
                 # not measured (the place is not in the data): the columns are left out, so
                 # the score and the measures treat the times as unknown, never as unreachable
                 logger.warning("destination %s is missing or off the network: no PT times", d)
-                out = out.drop(columns=[schema.pt_col(d, "median"), schema.pt_col(d, "p80")])
+                del cols[schema.pt_col(d, "median")], cols[schema.pt_col(d, "p80")]
                 continue
             times = np.full((len(on_nodes), len(departure_times)), np.inf)
             for d_node in members:
@@ -546,14 +548,15 @@ def compute_accessibility(
             p80 = np.full(n_dw, np.nan)
             med[on] = _quantile_min(times, 0.5)
             p80[on] = _quantile_min(times, 0.8)
-            out[schema.pt_col(d, "median")] = med
-            out[schema.pt_col(d, "p80")] = p80
+            cols[schema.pt_col(d, "median")] = med
+            cols[schema.pt_col(d, "p80")] = p80
 
     stages["pt"] = time.perf_counter() - started - sum(stages.values())
-    out["snap_dist_m"] = points.snap_dist_m[:n_dw]
-    out["off_network"] = ~points.on[:n_dw]
-    out["walk_unknown"] = pd.array(walk_unknown.astype(str), dtype=object)
-    out["departures_per_hour_500m"] = dep_per_h
+    cols["snap_dist_m"] = points.snap_dist_m[:n_dw]
+    cols["off_network"] = ~points.on[:n_dw]
+    cols["walk_unknown"] = pd.array(walk_unknown, dtype=object)  # str values already
+    cols["departures_per_hour_500m"] = dep_per_h
+    out = pd.DataFrame(cols, index=ids, copy=False)  # the arrays are the table's own
     out.attrs.update(
         _attrs(service_date, window, step_min, dest_xy, centre_how, len(departure_times))
     )
@@ -622,10 +625,14 @@ def _attrs(
     n_departures: int,
 ) -> dict[str, Any]:
     lat_lon: dict[str, list[list[float]]] = {}
+    xy_all = np.vstack([np.empty((0, 2)), *dest_xy.values()])
+    pts = gpd.GeoSeries(gpd.points_from_xy(xy_all[:, 0], xy_all[:, 1]), crs=WORK_CRS)
+    lon_lat = shapely.get_coordinates(pts.to_crs(STORAGE_CRS).to_numpy())  # one transform
+    start = 0
     for name, xy in dest_xy.items():
-        pts = gpd.GeoSeries(gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=WORK_CRS)
-        pts = pts.to_crs(STORAGE_CRS)
-        lat_lon[name] = [[round(p.y, 7), round(p.x, 7)] for p in pts]
+        part = lon_lat[start:start + len(xy)]
+        start += len(xy)
+        lat_lon[name] = [[round(float(y), 7), round(float(x), 7)] for x, y in part]
     return {
         "service_date": None if service_date is None else service_date.isoformat(),
         "window": list(window),

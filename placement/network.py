@@ -185,6 +185,9 @@ class WalkNetwork:
         self.node_ids = np.full(n, -1, dtype=np.int64) if node_ids is None else np.asarray(node_ids)
         self._matrix: sparse.csr_matrix | None = None
         self._tree: shapely.STRtree | None = None
+        self._geometry_filled = False
+        self._geometry_length: np.ndarray | None = None
+        self._labels: np.ndarray | None = None
 
     # --- construction ----------------------------------------------------------------------
     @classmethod
@@ -259,14 +262,28 @@ class WalkNetwork:
     @property
     def edge_geometry(self) -> np.ndarray:
         """Geometry of each edge (``shapely.LineString`` from ``u`` to ``v``)."""
-        missing = np.flatnonzero(np.equal(self._geometry, None))
-        if len(missing):
-            geom = self._geometry.copy()
-            geom[missing] = shapely.linestrings(
-                np.stack([self.xy[self.edge_u[missing]], self.xy[self.edge_v[missing]]], axis=1)
-            )
-            self._geometry = geom
+        if not self._geometry_filled:  # straight lines for edges without one, made once
+            missing = np.flatnonzero(np.equal(self._geometry, None))
+            if len(missing):
+                geom = self._geometry.copy()
+                geom[missing] = shapely.linestrings(np.stack(
+                    [self.xy[self.edge_u[missing]], self.xy[self.edge_v[missing]]], axis=1))
+                self._geometry = geom
+            self._geometry_filled = True
         return self._geometry
+
+    @property
+    def edge_geometry_length_m(self) -> np.ndarray:
+        """Length of each edge's drawn geometry, metres (may differ from ``edge_length_m``)."""
+        if self._geometry_length is None:
+            self._geometry_length = shapely.length(self.edge_geometry)
+        return self._geometry_length
+
+    def _component_labels(self) -> np.ndarray:
+        """Return the connected piece of each node (computed once)."""
+        if self._labels is None:
+            _, self._labels = csgraph.connected_components(self.matrix, directed=False)
+        return self._labels
 
     @property
     def n_nodes(self) -> int:
@@ -316,7 +333,7 @@ class WalkNetwork:
         """
         if len(self.edge_u) == 0:
             return np.zeros(0, dtype=bool)
-        _, label = csgraph.connected_components(self.matrix, directed=False)
+        label = self._component_labels()
         length = np.bincount(label[self.edge_u], weights=self.edge_length_m,
                              minlength=int(label.max()) + 1)
         big = length >= min_length_m
@@ -327,7 +344,7 @@ class WalkNetwork:
         """Count the connected pieces with edges shorter in total than ``min_length_m``."""
         if len(self.edge_u) == 0:
             return 0
-        _, label = csgraph.connected_components(self.matrix, directed=False)
+        label = self._component_labels()
         used = np.unique(label[self.edge_u])
         length = np.bincount(label[self.edge_u], weights=self.edge_length_m,
                              minlength=int(label.max()) + 1)[used]
@@ -418,7 +435,7 @@ class WalkNetwork:
         on = np.flatnonzero((snap.edge >= 0) & (snap.dist_m <= max_snap_m))
         edge = snap.edge[on]
         length = self.edge_length_m[edge]
-        geom_len = shapely.length(self.edge_geometry[edge])
+        geom_len = self.edge_geometry_length_m[edge]
         scale = np.divide(length, geom_len, out=np.ones(len(on)), where=geom_len > 0)
         return on, np.clip(snap.offset_m[on] * scale, 0.0, length), scale
 

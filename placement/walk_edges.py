@@ -130,6 +130,8 @@ class EdgeWalks:
         n_e = len(self._eu)
         # the targets sorted by edge, so that the searches read them in runs
         self._t_ord = np.argsort(t_edge, kind="stable").astype(np.int64)
+        self._t_back = np.empty_like(self._t_ord)  # the inverse permutation
+        self._t_back[self._t_ord] = np.arange(len(tgt))
         self._t_ptr = np.r_[0, np.cumsum(np.bincount(t_edge, minlength=n_e))].astype(np.int64)
         self._t_edge = t_edge[self._t_ord]
         self._t_pos = self._pos[tgt[self._t_ord]]
@@ -163,9 +165,7 @@ class EdgeWalks:
         got = edge_nearest(*self._csr, self._eu, self._ev, self._elen, self._edge[src],
                            self._pos[src], self._door[src], self._t_edge, self._t_pos,
                            self._t_door, self._t_ptr)
-        out = np.empty_like(got)
-        out[self._t_ord] = got
-        return out
+        return got[self._t_back]
 
     def count_within(self, sources: np.ndarray, limits_s: np.ndarray) -> np.ndarray:
         """Count, for each target, the sources within each time limit (inclusive).
@@ -226,9 +226,10 @@ class EdgeWalks:
 
         def combine(got: list) -> np.ndarray:
             # whole numbers: the sum is the same in any order and any split
-            total = sum(got)
-            out = np.empty_like(total)
-            out[np.ix_(order, self._t_ord)] = total
-            return out
+            total = got[0].copy()
+            for more in got[1:]:
+                total += more
+            # back to the order of the limits and of the targets (gathers, not a scatter)
+            return total.take(np.argsort(order), axis=0).take(self._t_back, axis=1)
 
         return [part(p) for p in chunks(len(src), n_threads(), _MIN_SOURCES_PER_THREAD)], combine

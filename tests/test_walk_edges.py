@@ -61,6 +61,9 @@ def test_times_by_hand_on_the_square():
     assert walks.nearest_s(np.array([1, 2])) == pytest.approx([45.0])
     counts = walks.count_within(np.array([1, 2, 2]), np.array([44.0, 45.0, 130.0]))
     assert counts[:, 0].tolist() == [0, 2, 3]  # a place listed twice counts twice
+    # the rows follow the limits as given, also when they are not ascending
+    counts = walks.count_within(np.array([1, 2, 2]), np.array([130.0, 44.0, 45.0]))
+    assert counts[:, 0].tolist() == [3, 0, 2]
 
 
 def test_off_network_points_are_ignored_and_no_source_is_inf():
