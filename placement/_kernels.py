@@ -324,13 +324,19 @@ def grid_build(sx0, sy0, sx1, sy1, gx, gy, cell, nx, ny):
         _segment_cells(sx0[s], sy0[s], sx1[s], sy1[s], gx, gy, cell, nx, ny, cells, k, False)
         segs[k:k + per[s]] = s
         k += per[s]
-    order = np.argsort(cells, kind="mergesort")  # stable: segments stay in order per cell
     ptr = np.zeros(nx * ny + 1, np.int64)
     for c in cells:
         ptr[c + 1] += 1
     for c in range(nx * ny):
         ptr[c + 1] += ptr[c]
-    return ptr, segs[order]
+    # a counting sort by cell, stable: the segments stay in increasing order within a cell
+    out = np.empty(total, np.int64)
+    fill = ptr[:-1].copy()
+    for k in range(total):
+        c = cells[k]
+        out[fill[c]] = segs[k]
+        fill[c] += 1
+    return ptr, out
 
 
 @njit(cache=True, nogil=True)
@@ -485,6 +491,9 @@ def _ball_from_edge(indptr, indices, data, a, da, b, db, limit, dist, visited, h
                     visited[n_vis] = v
                     n_vis += 1
                 dist[v] = nd
+                k = indptr[v]
+                if indptr[v + 1] - k == 1 and indices[k] == u:
+                    continue  # a dead end: its one way leads back to u, so nothing to expand
                 size = _heap_push(hd, hn, size, nd, v)
     return n_vis
 
@@ -554,9 +563,10 @@ def edge_counts(indptr, indices, data, eu, ev, elen, node_ptr, node_edge, s_edge
     Points as in :func:`edge_nearest`, the targets sorted by edge (those of edge ``e`` are
     ``t_ptr[e]:t_ptr[e + 1]``). One bounded search per source over the street nodes (up to
     the largest limit, ``limits`` ascending); then every edge touching a reached node is
-    visited once and the targets on it get their time from its ends (and along the edge from
-    the source when the source lies on it). ``node_ptr``/``node_edge``: the edges at each
-    node.
+    visited once (from its ``u`` end, or from its ``v`` end when ``u`` was not reached) and
+    the targets on it get their time from its ends (and along the edge from the source when
+    the source lies on it). ``node_ptr``/``node_edge``: the edges at each node; edges without
+    targets may be left out.
     """
     n = len(indptr) - 1
     n_t = len(t_pos)
@@ -567,7 +577,6 @@ def edge_counts(indptr, indices, data, eu, ev, elen, node_ptr, node_edge, s_edge
     top = limits[n_k - 1]
     dist = np.full(n, np.inf)
     visited = np.empty(n, np.int64)
-    stamp = np.full(len(eu), -1, np.int64)
     hd = np.empty(len(indices) + 4)
     hn = np.empty(len(indices) + 4, np.int64)
     for s in range(len(s_edge)):
@@ -576,7 +585,6 @@ def edge_counts(indptr, indices, data, eu, ev, elen, node_ptr, node_edge, s_edge
         n_vis = _ball_from_edge(indptr, indices, data, eu[es], s_door[s] + s_pos[s], ev[es],
                                 s_door[s] + (elen[es] - s_pos[s]), top, dist, visited,
                                 hd, hn)
-        stamp[es] = s
         for q in range(t_ptr[es], t_ptr[es + 1]):
             d = _on_edge(dist[eu[es]], dist[ev[es]], elen[es], t_pos[q], t_door[q])
             d = min(d, t_door[q] + abs(t_pos[q] - s_pos[s]) + s_door[s])
@@ -588,10 +596,10 @@ def edge_counts(indptr, indices, data, eu, ev, elen, node_ptr, node_edge, s_edge
             x = visited[i]
             for j in range(node_ptr[x], node_ptr[x + 1]):
                 e = node_edge[j]
-                if stamp[e] == s:
-                    continue
-                stamp[e] = s
-                du = dist[eu[e]]
+                a = eu[e]
+                if e == es or (x != a and dist[a] < np.inf):
+                    continue  # the source's own edge (done), or done from its u end
+                du = dist[a]
                 dv = dist[ev[e]]
                 le = elen[e]
                 for q in range(t_ptr[e], t_ptr[e + 1]):

@@ -111,9 +111,13 @@ def _points_xy(gdf: gpd.GeoDataFrame | gpd.GeoSeries) -> np.ndarray:
     if len(gdf) == 0:
         return np.empty((0, 2))
     geom = to_work(gdf.geometry if isinstance(gdf, gpd.GeoDataFrame) else gdf)
-    if not (shapely.get_type_id(geom.to_numpy()) == 0).all():  # not all points
-        geom = geom.representative_point()
-    return np.column_stack([geom.x.to_numpy(float), geom.y.to_numpy(float)])
+    arr = geom.to_numpy()
+    if not (shapely.get_type_id(arr) == 0).all():  # not all points
+        arr = geom.representative_point().to_numpy()
+    xy = np.full((len(arr), 2), np.nan)  # NaN for a missing or empty geometry
+    ok = ~(shapely.is_missing(arr) | shapely.is_empty(arr))
+    xy[ok, 0], xy[ok, 1] = shapely.get_x(arr[ok]), shapely.get_y(arr[ok])
+    return xy
 
 
 def _lat_lon_xy(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -203,7 +207,7 @@ def _centre_xy(
         return rail_xy[0], "main rail station (GTFS route_type 2 stop with most departures)"
     if len(amenity_xy):
         tree = cKDTree(amenity_xy)
-        n_near = np.array([len(x) for x in tree.query_ball_point(amenity_xy, CENTRE_RADIUS_M)])
+        n_near = tree.query_ball_point(amenity_xy, CENTRE_RADIUS_M, return_length=True)
         return amenity_xy[int(np.argmax(n_near))], "amenity with most amenities within 500 m"
     return fallback_xy, "centroid of the dwellings (no amenities, no rail station)"
 

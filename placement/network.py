@@ -303,17 +303,18 @@ class WalkNetwork:
             u, v = self.edge_u[keep], self.edge_v[keep]
             # 0-length edges are stored as a tiny positive time: explicit zeros are no edge
             w = np.maximum(self.edge_length_m[keep] / self.speed_m_s, 1e-9)
-            rows = np.concatenate([u, v])
-            cols = np.concatenate([v, u])
+            n = self.n_nodes
+            key = np.concatenate([u * n + v, v * n + u])  # row-major position of each entry
             data = np.concatenate([w, w])
+            order = np.argsort(key)
+            key = key[order]
+            start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
             # duplicates (parallel edges) must be reduced with min, not summed
-            order = np.lexsort((data, cols, rows))
-            rows, cols, data = rows[order], cols[order], data[order]
-            first = np.ones(len(rows), bool)
-            first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-            self._matrix = sparse.csr_matrix(
-                (data[first], (rows[first], cols[first])), shape=(self.n_nodes, self.n_nodes)
-            )
+            data = np.minimum.reduceat(data[order], start) if len(key) else data
+            key = key[start]
+            indptr = np.zeros(n + 1, np.int64)
+            np.cumsum(np.bincount(key // n, minlength=n), out=indptr[1:])
+            self._matrix = sparse.csr_matrix((data, key % n, indptr), shape=(n, n))
         return self._matrix
 
     # --- snapping --------------------------------------------------------------------------

@@ -136,10 +136,12 @@ class EdgeWalks:
         self._t_edge = t_edge[self._t_ord]
         self._t_pos = self._pos[tgt[self._t_ord]]
         self._t_door = self._door[tgt[self._t_ord]]
+        # the edges at each node that carry targets (the counts visit nothing else)
         ends = np.concatenate([self._eu, self._ev])
         which = np.concatenate([np.arange(n_e), np.arange(n_e)])
         loop = np.r_[np.zeros(n_e, bool), self._eu == self._ev]
-        ends, which = ends[~loop], which[~loop]
+        keep = ~loop & (np.diff(self._t_ptr) > 0)[which]
+        ends, which = ends[keep], which[keep]
         order = np.argsort(ends, kind="stable")
         self._node_edge = which[order].astype(np.int64)
         self._node_ptr = np.r_[0, np.cumsum(np.bincount(ends, minlength=net.n_nodes))

@@ -353,3 +353,35 @@ def test_negative_or_missing_edge_lengths_are_refused():
         with pytest.raises(ValueError, match="edge lengths"):
             WalkNetwork(np.array([[0.0, 0.0], [1.0, 0.0]]), [0], [1], [bad], [None],
                         walk_speed_kmh=SPEED_KMH)
+
+
+def test_bounded_searches_through_dead_ends_equal_scipy():
+    # a comb: a street with dead-end side paths of one, two and three edges, a parallel edge
+    # to a leaf and a leaf as a source (the searches do not expand a dead end)
+    G = nx.MultiDiGraph(crs="EPSG:25832")
+    for i in range(6):
+        G.add_node(i, x=100.0 * i, y=0.0)
+    nxt = 6
+    for i, depth in ((1, 1), (2, 2), (4, 3)):
+        prev = i
+        for k in range(depth):
+            G.add_node(nxt, x=100.0 * i, y=40.0 * (k + 1))
+            G.add_edge(prev, nxt, length=40.0 + k)
+            G.add_edge(nxt, prev, length=40.0 + k)
+            prev, nxt = nxt, nxt + 1
+    for i in range(5):
+        G.add_edge(i, i + 1, length=100.0)
+        G.add_edge(i + 1, i, length=100.0)
+    G.add_edge(1, 6, length=30.0)  # a shorter parallel way to the first leaf
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=3.6)  # 1 m/s
+    src = np.array([6, 0, 11, 5, 8])
+    tgt = np.arange(net.n_nodes)
+    for limit in (35.0, 150.0, 260.0, 1e4):
+        ref = dense_reference(net, src, tgt, limit)
+        got = net.sparse_times_s(src, tgt, limit_s=limit, method="bounded").toarray()
+        got[np.isinf(ref)] = np.inf  # entries beyond the limit are not stored
+        assert np.array_equal(got, ref)
+    counts = net.count_within(src, tgt, np.array([50.0, 200.0, 400.0]))
+    full = dense_reference(net, src, tgt, np.inf)
+    for k, lim in enumerate((50.0, 200.0, 400.0)):
+        assert np.array_equal(counts[k], (full <= lim).sum(axis=0))
