@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 from placement._errors import ConfigError
@@ -16,19 +18,58 @@ T = TypeVar("T")
 THREADS_ENV = "PLACEMENT_THREADS"
 
 
+#: Where Linux states a CPU quota (cgroup v2; then v1's quota and period).
+CGROUP_FILES = (Path("/sys/fs/cgroup/cpu.max"),
+                Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"),
+                Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us"))
+
+
+def cgroup_cpus(files: Sequence[Path] = CGROUP_FILES) -> int | None:
+    """Cores a Linux CPU quota allows (a container limited to 1.5 CPUs: 2), None without one.
+
+    Parameters
+    ----------
+    files : sequence of Path
+        cgroup v2's ``cpu.max``, then v1's ``cpu.cfs_quota_us`` and ``cpu.cfs_period_us``.
+    """
+    v2, quota_v1, period_v1 = files
+    try:
+        quota, _, period = v2.read_text().strip().partition(" ")
+    except OSError:
+        try:
+            quota, period = quota_v1.read_text().strip(), period_v1.read_text().strip()
+        except OSError:
+            return None
+    try:
+        q, p = int(quota), int(period or 100_000)
+    except ValueError:  # "max": no quota
+        return None
+    return max(1, math.ceil(q / p)) if q > 0 and p > 0 else None
+
+
 def n_threads() -> int:
-    """Threads to use: ``PLACEMENT_THREADS`` if set, else the cores this process may use."""
+    """Threads to use: ``PLACEMENT_THREADS`` if set, else the cores this process may use.
+
+    The cores this process may use are those of its CPU affinity, fewer when a Linux CPU
+    quota (a container's limit) allows fewer.
+    """
     value = os.environ.get(THREADS_ENV, "").strip()
     if value:
         try:
-            return max(1, int(value))
+            n = int(value)
         except ValueError:
-            msg = f"environment variable {THREADS_ENV} must be a whole number, got {value!r}"
+            n = 0
+        if n < 1:
+            msg = (f"environment variable {THREADS_ENV} must be a whole number of 1 or more, "
+                   f"got {value!r}")
             raise ConfigError(msg) from None
+        return n
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on every platform
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpus()
+    return max(1, min(cores, quota) if quota else cores)
 
 
 def chunks(n: int, parts: int, minimum: int) -> list[slice]:

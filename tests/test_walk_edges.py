@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import shapely
@@ -221,8 +223,31 @@ def test_threads_give_the_same_snap_and_counts(monkeypatch):
 def test_threads_setting_must_be_a_number(monkeypatch):
     from placement._threads import n_threads
 
-    monkeypatch.setenv("PLACEMENT_THREADS", "many")
-    with pytest.raises(ValueError, match="PLACEMENT_THREADS"):
-        n_threads()
+    for bad in ("many", "0", "-2", "1.5"):
+        monkeypatch.setenv("PLACEMENT_THREADS", bad)
+        with pytest.raises(ValueError, match="PLACEMENT_THREADS"):
+            n_threads()
     monkeypatch.setenv("PLACEMENT_THREADS", "2")
     assert n_threads() == 2
+    monkeypatch.delenv("PLACEMENT_THREADS")
+    assert 1 <= n_threads() <= (os.cpu_count() or 1)
+
+
+def test_cpu_quota_of_a_container(tmp_path):
+    from placement._threads import cgroup_cpus
+
+    v2, q1, p1 = tmp_path / "cpu.max", tmp_path / "quota", tmp_path / "period"
+    files = (v2, q1, p1)
+    assert cgroup_cpus(files) is None  # no cgroup files: no quota
+    v2.write_text("150000 100000\n")
+    assert cgroup_cpus(files) == 2  # 1.5 CPUs: two threads
+    v2.write_text("max 100000\n")
+    assert cgroup_cpus(files) is None
+    v2.write_text("50000 100000\n")
+    assert cgroup_cpus(files) == 1
+    v2.unlink()
+    q1.write_text("-1\n")
+    p1.write_text("100000\n")
+    assert cgroup_cpus(files) is None  # v1 without a quota
+    q1.write_text("400000\n")
+    assert cgroup_cpus(files) == 4
