@@ -46,8 +46,8 @@ def _heap_pop(hd: np.ndarray, hn: np.ndarray, size: int) -> int:
         m = 2 * i + 1
         if m >= size:
             break
-        if m + 1 < size and hd[m + 1] < hd[m]:
-            m += 1
+        if m + 1 < size:
+            m += hd[m + 1] < hd[m]  # without a branch: which child is smaller is a coin toss
         if d <= hd[m]:
             break
         hd[i] = hd[m]
