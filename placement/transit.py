@@ -247,7 +247,17 @@ def _parse_hms_fast(text: pd.Series) -> np.ndarray | None:
 
 
 def _parse_gtfs_time_s(values: pd.Series) -> np.ndarray:
-    """Parse ``H:MM:SS`` strings (hours may exceed 23) to float seconds, NaN where empty."""
+    """Parse ``H:MM:SS`` strings (hours may exceed 23) to float seconds, NaN where empty.
+
+    Each distinct text is parsed once (a timetable repeats its times: a day has at most
+    86,400 seconds, a national feed millions of stop times).
+    """
+    codes, uniques = pd.factorize(pd.Series(values).to_numpy(dtype=object))
+    parsed = np.r_[_parse_distinct_times_s(pd.Series(uniques, dtype=object)), np.nan]
+    return parsed[codes]  # code -1 (a missing value) reads the NaN at the end
+
+
+def _parse_distinct_times_s(values: pd.Series) -> np.ndarray:
     text = values.astype("string").str.strip()
     fast = _parse_hms_fast(text)
     if fast is not None:
