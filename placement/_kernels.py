@@ -75,7 +75,8 @@ def ball_pairs(indptr, indices, data, sources, limit, is_target):
 
     Parameters are the CSR arrays of the (symmetric) travel-time matrix, the source nodes,
     the limit in seconds and a boolean mask of the nodes wanted in the output. Output is
-    grouped by source (in ``sources`` order), nodes in settling order.
+    grouped by source (in ``sources`` order), the nodes of a source in the order they are
+    first reached (not sorted).
     """
     n = len(indptr) - 1
     dist = np.full(n, np.inf)
