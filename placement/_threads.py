@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -47,6 +48,12 @@ def cgroup_cpus(files: Sequence[Path] = CGROUP_FILES) -> int | None:
     return max(1, math.ceil(q / p)) if q > 0 and p > 0 else None
 
 
+@functools.cache
+def _system_quota() -> int | None:
+    """:func:`cgroup_cpus` of this machine, read once (a quota does not change under a run)."""
+    return cgroup_cpus()
+
+
 def n_threads() -> int:
     """Threads to use: ``PLACEMENT_THREADS`` if set, else the cores this process may use.
 
@@ -68,7 +75,7 @@ def n_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on every platform
         cores = os.cpu_count() or 1
-    quota = cgroup_cpus()
+    quota = _system_quota()
     return max(1, min(cores, quota) if quota else cores)
 
 
