@@ -296,7 +296,9 @@ def test_grid_snap_equals_shapely_strtree(seed, n_pts, spread, masked):
     mask = rng.random(len(net.edge_u)) < 0.6 if masked else None
     if mask is not None and not mask.any():
         mask[0] = True
+    length = net.edge_geometry_length_m.copy()  # from the segments, before any line is made
     ref, got = _snap_both(net, xy, mask)
+    assert np.array_equal(length, shapely.length(net.edge_geometry))
     assert np.array_equal(got.edge, ref.edge)  # the same edge, ties to the lowest index
     assert np.array_equal(got.dist_m, ref.dist_m)  # bit for bit (GEOS's formula)
     assert np.array_equal(got.offset_m, ref.offset_m)
@@ -321,9 +323,14 @@ def test_grid_snap_of_points_far_off_and_without_coordinates():
 @pytest.mark.parametrize("osm", ["osm/samsoe_2020-03-09.osm.bz2",
                                  "fallback_porto_alegre/poa_osm.pbf"])
 def test_grid_snap_equals_strtree_on_real_streets(shared_data, osm):
+    import shapely
+
     from placement.osm import walk_network_from_file
 
     net = walk_network_from_file(shared_data / osm)
+    # lengths summed from the segments (no line objects) are GEOS's lengths, bit for bit
+    length = net.edge_geometry_length_m.copy()
+    assert np.array_equal(length, shapely.length(net.edge_geometry))
     rng = np.random.default_rng(1)
     xy = net.xy[rng.choice(net.n_nodes, 5000)] + rng.uniform(-150, 150, (5000, 2))
     xy = np.vstack([xy, net.xy[:300]])  # node positions: ties between the edges meeting there
