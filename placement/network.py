@@ -132,6 +132,31 @@ class EdgeSnap:
     dist_m: np.ndarray
 
 
+def _first_of_each_edge(u: np.ndarray, v: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """Positions of the first edge of each ``(min(u, v), max(u, v), round(length, 2))``, in order.
+
+    The directed edges of a graph that stand for one undirected edge (a two-way street in
+    both directions, or parallel ways of the same length to the centimetre) are one edge;
+    Python's ``round`` decides, as a set of such keys would.
+    """
+    m = len(u)
+    if m == 0:
+        return np.zeros(0, np.int64)
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    order = np.lexsort((np.arange(m), length, hi, lo))  # by end pair, length, position
+    lo_o, hi_o, key = lo[order], hi[order], length[order]
+    new_pair = np.r_[True, (lo_o[1:] != lo_o[:-1]) | (hi_o[1:] != hi_o[:-1])]
+    pair = np.cumsum(new_pair) - 1
+    # only where one pair of ends has edges of different lengths can the rounding join two
+    new_length = new_pair | np.r_[True, key[1:] != key[:-1]]
+    mixed = (np.bincount(pair, weights=new_length) > 1)[pair]
+    if mixed.any():  # rounding keeps the order by length (it never decreases)
+        key = key.copy()
+        key[mixed] = [round(x, 2) for x in key[mixed].tolist()]
+    start = np.flatnonzero(new_pair | np.r_[True, key[1:] != key[:-1]])
+    return np.sort(np.minimum.reduceat(order, start))
+
+
 class WalkNetwork:
     """An undirected walk network with travel times in seconds.
 
@@ -229,34 +254,40 @@ class WalkNetwork:
                 raise ValueError(msg)
         node_ids = np.fromiter(G.nodes, dtype=np.int64, count=G.number_of_nodes())
         index = {nid: i for i, nid in enumerate(node_ids.tolist())}
-        xy = np.array([(G.nodes[n]["x"], G.nodes[n]["y"]) for n in node_ids.tolist()], float)
-        seen: set[tuple[int, int, float]] = set()
-        us, vs, lengths, geoms = [], [], [], []
-        for u, v, data in G.edges(data=True):
-            iu, iv = index[u], index[v]
-            length = float(data["length"])
-            geom = data.get("geometry")  # None: the straight line, built when needed
-            # both directions of a two-way street are one undirected edge
-            key = (min(iu, iv), max(iu, iv), round(length, 2))
-            if key in seen:
-                continue
-            seen.add(key)
-            us.append(iu)
-            vs.append(iv)
-            lengths.append(length)
-            geoms.append(geom)
+        xy = np.array([(d["x"], d["y"]) for _, d in G.nodes(data=True)], float).reshape(-1, 2)
+        us, vs, ds = [], [], []
+        if G.is_directed():  # the adjacency dicts as they are: the order of G.edges
+            for u, nbrs in G.adjacency():
+                iu = index[u]
+                for v, keyed in nbrs.items():
+                    iv = index[v]
+                    for d in keyed.values():
+                        us.append(iu)
+                        vs.append(iv)
+                        ds.append(d)
+        else:  # each undirected edge once, in the direction networkx reports it
+            for u, v, d in G.edges(data=True):
+                us.append(index[u])
+                vs.append(index[v])
+                ds.append(d)
+        u_all, v_all = np.array(us, np.int64), np.array(vs, np.int64)
+        length_all = np.array([float(d["length"]) for d in ds], float)
+        # both directions of a two-way street are one undirected edge
+        keep = _first_of_each_edge(u_all, v_all, length_all)
+        edge_u, edge_v, lengths = u_all[keep], v_all[keep], length_all[keep]
+        geoms = [ds[k].get("geometry") for k in keep.tolist()]  # None: straight, made if needed
         geometry = np.empty(len(geoms), dtype=object)
         geometry[:] = geoms
         net = cls(
             xy,
-            np.array(us, np.int64),
-            np.array(vs, np.int64),
-            np.array(lengths, float),
+            edge_u,
+            edge_v,
+            lengths,
             geometry,
             walk_speed_kmh=walk_speed_kmh,
             node_ids=node_ids,
         )
-        logger.info("walk network: %s nodes, %s edges", f"{net.n_nodes:,}", f"{len(us):,}")
+        logger.info("walk network: %s nodes, %s edges", f"{net.n_nodes:,}", f"{len(edge_u):,}")
         return net
 
     # --- properties ------------------------------------------------------------------------

@@ -392,3 +392,52 @@ def test_bounded_searches_through_dead_ends_equal_scipy():
     full = dense_reference(net, src, tgt, np.inf)
     for k, lim in enumerate((50.0, 200.0, 400.0)):
         assert np.array_equal(counts[k], (full <= lim).sum(axis=0))
+
+
+def _edges_one_by_one(G) -> tuple[list, list, list, list]:
+    """The edges ``from_graph`` keeps, by a set of keys in a loop over ``G.edges``."""
+    index = {n: i for i, n in enumerate(G.nodes)}
+    seen, us, vs, lengths, geoms = set(), [], [], [], []
+    for u, v, d in G.edges(data=True):
+        iu, iv = index[u], index[v]
+        key = (min(iu, iv), max(iu, iv), round(float(d["length"]), 2))
+        if key in seen:
+            continue
+        seen.add(key)
+        us.append(iu)
+        vs.append(iv)
+        lengths.append(float(d["length"]))
+        geoms.append(d.get("geometry"))
+    return us, vs, lengths, geoms
+
+
+@settings(deadline=None, max_examples=60)
+@given(seed=st.integers(0, 10_000), directed=st.booleans(),
+       near=st.sampled_from([0.0, 1e-9, 0.001, 0.004, 0.005, 0.006, 0.01]))
+def test_from_graph_keeps_the_edges_a_set_of_keys_keeps(seed, directed, near):
+    """One edge per end pair and length to the centimetre, the first in ``G.edges`` order."""
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    G = nx.MultiDiGraph() if directed else nx.MultiGraph()
+    n = int(rng.integers(2, 9))
+    ids = rng.permutation(1000)[:n] * 7 + 3  # node ids not 0..n-1
+    for i in ids:
+        G.add_node(int(i), x=float(rng.uniform(0, 500)), y=float(rng.uniform(0, 500)))
+    # lengths near a rounding boundary (x.xx5), repeated, nudged and in both directions
+    base = [2.675, 1.005, 10.0, 0.125, 7.3149999, 0.0]
+    for _ in range(int(rng.integers(1, 30))):
+        a, b = (int(x) for x in rng.choice(ids, 2))
+        length = base[int(rng.integers(len(base)))] + near * int(rng.integers(-2, 3))
+        geom = (shapely.LineString([(0, 0), (1, float(rng.uniform()))])
+                if rng.random() < 0.3 else None)
+        G.add_edge(a, b, length=max(length, 0.0), geometry=geom)
+        if rng.random() < 0.5:
+            G.add_edge(b, a, length=max(length, 0.0))
+    net = WalkNetwork.from_graph(G, walk_speed_kmh=4.5)
+    us, vs, lengths, geoms = _edges_one_by_one(G)
+    assert net.edge_u.tolist() == us
+    assert net.edge_v.tolist() == vs
+    assert net.edge_length_m.tolist() == lengths
+    assert [g is h for g, h in zip(net._geometry, geoms, strict=True)] == [True] * len(us)
+    assert np.array_equal(net.xy, [(G.nodes[i]["x"], G.nodes[i]["y"]) for i in G.nodes])
