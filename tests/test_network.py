@@ -441,3 +441,92 @@ def test_from_graph_keeps_the_edges_a_set_of_keys_keeps(seed, directed, near):
     assert net.edge_length_m.tolist() == lengths
     assert [g is h for g, h in zip(net._geometry, geoms, strict=True)] == [True] * len(us)
     assert np.array_equal(net.xy, [(G.nodes[i]["x"], G.nodes[i]["y"]) for i in G.nodes])
+
+
+def _random_csr(seed: int, n: int, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A random symmetric graph with tied, zero and tiny weights, as int64/float64 CSR."""
+    from scipy import sparse
+
+    rng = np.random.default_rng(seed)
+    m = 3 * n
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = u != v
+    u, v = u[keep], v[keep]
+    w = np.round(rng.exponential(scale, len(u)), int(rng.integers(0, 3)))  # ties when rounded
+    w[rng.random(len(w)) < 0.05] = 0.0
+    a = sparse.coo_matrix((np.r_[w, w], (np.r_[u, v], np.r_[v, u])), shape=(n, n)).tocsr()
+    a.sum_duplicates()
+    return a.indptr.astype(np.int64), a.indices.astype(np.int64), a.data.astype(np.float64)
+
+
+@settings(deadline=None, max_examples=150)
+@given(seed=st.integers(0, 10_000), n=st.integers(2, 120), scale=st.floats(0.5, 60.0),
+       limit=st.floats(0.0, 400.0), tiny_cap=st.booleans())
+def test_bucket_queue_search_equals_the_heap_and_scipy(seed, n, scale, limit, tiny_cap):
+    # The bounded searches use a bucket queue (label-correcting); every reached node must get
+    # exactly the heap's (Dijkstra's) float distance, within the limit and nowhere else, also
+    # when the bucket entries run out and the search starts again on the heap.
+    from placement import _kernels as kernels
+
+    indptr, indices, data = _random_csr(seed, n, scale)
+    q = kernels._queue(limit, len(indices))
+    assert len(q[2]) == int(limit / kernels.BUCKET_S) + 1  # buckets for every limit here
+    if tiny_cap:
+        q = q[:4] + tuple(x[:3] for x in q[4:])
+    a = int(np.random.default_rng(seed).integers(0, n))
+    b = (a + 1) % n
+    da, db = limit * 0.3, limit * 0.1
+    # scipy from a node n + 1 with ways to a and b, so that it sums da + w1 + ... as the
+    # kernels do
+    from scipy import sparse
+
+    graph = sparse.bmat([[csgraph_from(indptr, indices, data, n), sparse.csr_matrix((n, 1))],
+                         [sparse.csr_matrix(([da, db], ([0, 0], [a, b])), shape=(1, n)),
+                          sparse.csr_matrix((1, 1))]], format="csr")
+    ref = csgraph.dijkstra(graph, indices=n, limit=limit)[:n]
+    dist, visited = np.full(n, np.inf), np.empty(n, np.int64)
+    n_vis = kernels._ball_from_edge(indptr, indices, data, a, da, b, db, limit, dist, visited, q)
+    assert sorted(visited[:n_vis]) == sorted(np.flatnonzero(np.isfinite(ref)))
+    # scipy may sum paths of equal length in another order: equal up to rounding; the heap
+    # search is the bit-for-bit reference
+    assert np.array_equal(np.isinf(dist), np.isinf(ref))
+    assert np.allclose(dist, ref, rtol=1e-12, atol=1e-9)
+    heap = np.full(n, np.inf)
+    kernels._heap_ball(indptr, indices, data, a, da, b, db, limit, heap, np.empty(n, np.int64),
+                       q[0], q[1])
+    assert np.array_equal(dist, heap)
+    assert (q[2] == -1).all()  # the buckets are left empty for the next search
+
+
+def csgraph_from(indptr, indices, data, n):
+    """The CSR arrays as a matrix for ``csgraph`` (which keeps explicit zeros as edges)."""
+    from scipy import sparse
+
+    return sparse.csr_matrix((data, indices, indptr), shape=(n, n))
+
+
+def test_limits_beyond_the_buckets_use_the_heap():
+    from placement import _kernels as kernels
+
+    assert len(kernels._queue(np.inf, 10)[2]) == 0
+    assert len(kernels._queue(kernels.BUCKET_S * kernels.MAX_BUCKETS, 10)[2]) == 0
+    most = kernels.BUCKET_S * kernels.MAX_BUCKETS - 1.0
+    assert len(kernels._queue(most, 10)[2]) == kernels.MAX_BUCKETS
+    indptr, indices, data = _random_csr(3, 60, 20.0)
+    dist, heap = np.full(60, np.inf), np.full(60, np.inf)
+    kernels._ball_from_edge(indptr, indices, data, 0, 0.0, 0, np.inf, np.inf, dist,
+                      np.empty(60, np.int64), kernels._queue(np.inf, len(indices)))
+    q = kernels._queue(np.inf, len(indices))
+    kernels._heap_ball(indptr, indices, data, 0, 0.0, 0, np.inf, np.inf, heap,
+                       np.empty(60, np.int64), q[0], q[1])
+    assert np.array_equal(dist, heap)
+    assert np.allclose(dist, csgraph.dijkstra(csgraph_from(indptr, indices, data, 60), indices=0))
+    # entries running out: the bucket search says so and how far it got, buckets emptied
+    q = kernels._queue(300.0, len(indices))
+    small = q[:4] + tuple(x[:3] for x in q[4:])
+    part, visited = np.full(60, np.inf), np.empty(60, np.int64)
+    got = kernels._bucket_ball(indptr, indices, data, 0, 0.0, 0, np.inf, 300.0, part, visited,
+                               *small[2:])
+    assert got < 0
+    assert set(np.flatnonzero(np.isfinite(part))) == set(visited[:-got - 1])
+    assert (small[2] == -1).all()
