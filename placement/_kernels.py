@@ -81,15 +81,19 @@ def _queue(limit, n_indices):
 
     Returns ``(hd, hn, head, tail, nxt, ent, ent_d)``: the binary heap (always, as the
     fallback) and the bucket queue (empty when ``limit`` needs more than :data:`MAX_BUCKETS`
-    buckets): first and last entry of each bucket, the next entry of an entry, its node and
-    the distance it was queued at.
+    buckets, is negative or NaN, or the entries would overflow ``int32``): first and last
+    entry of each bucket, the next entry of an entry, its node and the distance it was
+    queued at.
     """
     hd = np.empty(n_indices + 4)
     hn = np.empty(n_indices + 4, np.int64)
     nb = 0
-    if limit < BUCKET_S * MAX_BUCKETS:
+    cap = n_indices + n_indices // 4 + 4
+    # a negative or NaN limit, or more entries than int32 holds: the heap alone
+    if 0.0 <= limit < BUCKET_S * MAX_BUCKETS and cap < np.iinfo(np.int32).max:
         nb = int(limit * (1.0 / BUCKET_S)) + 1
-    cap = n_indices + n_indices // 4 + 4 if nb > 0 else 0
+    if nb == 0:
+        cap = 0
     head = np.full(nb, -1, np.int64)
     tail = np.full(nb, -1, np.int64)
     nxt = np.empty(cap, np.int32)

@@ -461,8 +461,9 @@ def _random_csr(seed: int, n: int, scale: float) -> tuple[np.ndarray, np.ndarray
 
 @settings(deadline=None, max_examples=150)
 @given(seed=st.integers(0, 10_000), n=st.integers(2, 120), scale=st.floats(0.5, 60.0),
-       limit=st.floats(0.0, 400.0), tiny_cap=st.booleans())
-def test_bucket_queue_search_equals_the_heap_and_scipy(seed, n, scale, limit, tiny_cap):
+       limit=st.floats(0.0, 400.0), tiny_cap=st.booleans(), single=st.booleans())
+def test_bucket_queue_search_equals_the_heap_and_scipy(seed, n, scale, limit, tiny_cap,
+                                                       single):
     # The bounded searches use a bucket queue (label-correcting); every reached node must get
     # exactly the heap's (Dijkstra's) float distance, within the limit and nowhere else, also
     # when the bucket entries run out and the search starts again on the heap.
@@ -476,16 +477,24 @@ def test_bucket_queue_search_equals_the_heap_and_scipy(seed, n, scale, limit, ti
     a = int(np.random.default_rng(seed).integers(0, n))
     b = (a + 1) % n
     da, db = limit * 0.3, limit * 0.1
-    # scipy from a node n + 1 with ways to a and b, so that it sums da + w1 + ... as the
-    # kernels do
+    if single:  # one source node, as _ball searches: b = a, not reachable a second way
+        b, da, db = a, 0.0, np.inf
     from scipy import sparse
 
-    graph = sparse.bmat([[csgraph_from(indptr, indices, data, n), sparse.csr_matrix((n, 1))],
-                         [sparse.csr_matrix(([da, db], ([0, 0], [a, b])), shape=(1, n)),
-                          sparse.csr_matrix((1, 1))]], format="csr")
-    ref = csgraph.dijkstra(graph, indices=n, limit=limit)[:n]
     dist, visited = np.full(n, np.inf), np.empty(n, np.int64)
-    n_vis = kernels._ball_from_edge(indptr, indices, data, a, da, b, db, limit, dist, visited, q)
+    if single:
+        ref = csgraph.dijkstra(csgraph_from(indptr, indices, data, n), indices=a, limit=limit)
+        n_vis = kernels._ball(indptr, indices, data, a, limit, dist, visited, q)
+    else:
+        # scipy from a node n + 1 with ways to a and b, so that it sums da + w1 + ... as the
+        # kernels do
+        graph = sparse.bmat(
+            [[csgraph_from(indptr, indices, data, n), sparse.csr_matrix((n, 1))],
+             [sparse.csr_matrix(([da, db], ([0, 0], [a, b])), shape=(1, n)),
+              sparse.csr_matrix((1, 1))]], format="csr")
+        ref = csgraph.dijkstra(graph, indices=n, limit=limit)[:n]
+        n_vis = kernels._ball_from_edge(indptr, indices, data, a, da, b, db, limit, dist,
+                                        visited, q)
     assert sorted(visited[:n_vis]) == sorted(np.flatnonzero(np.isfinite(ref)))
     # scipy may sum paths of equal length in another order: equal up to rounding; the heap
     # search is the bit-for-bit reference
@@ -512,6 +521,8 @@ def test_limits_beyond_the_buckets_use_the_heap():
     assert len(kernels._queue(kernels.BUCKET_S * kernels.MAX_BUCKETS, 10)[2]) == 0
     most = kernels.BUCKET_S * kernels.MAX_BUCKETS - 1.0
     assert len(kernels._queue(most, 10)[2]) == kernels.MAX_BUCKETS
+    for bad in (-1.0, -1e6, np.nan):  # nothing to bucket: the heap, no error
+        assert len(kernels._queue(bad, 10)[2]) == 0
     indptr, indices, data = _random_csr(3, 60, 20.0)
     dist, heap = np.full(60, np.inf), np.full(60, np.inf)
     kernels._ball_from_edge(indptr, indices, data, 0, 0.0, 0, np.inf, np.inf, dist,
