@@ -683,6 +683,10 @@ def test_what_if_difference_map_draws_the_cut_line(server, demo_dir, artefacts):
                 break
             except PlaywrightTimeout:
                 before = pair.evaluate(views)
+        # the other map follows (later on a loaded machine): wait until both show one view
+        pair.wait_for_function(
+            f"(b) => {{ const v = ({views})(); return v[0][0] > b[0][0] && "
+            "v[1][0] === v[0][0] && v[1][1] === v[0][1]; }", arg=before, timeout=T)
         page.wait_for_timeout(500)  # the zoom animation ends
         after = pair.evaluate(views)
         maps.nth(1).scroll_into_view_if_needed()
