@@ -313,20 +313,17 @@ def interpolate_trip_times(
         Columns ``trip_id`` (str), ``stop`` (int), ``arr_s``, ``dep_s`` (int seconds), sorted by
         trip and stop sequence.
     """
-    st = pd.DataFrame(
-        {
-            "trip_id": stop_times["trip_id"].astype(str).to_numpy(),
-            "seq": pd.to_numeric(stop_times["stop_sequence"]).to_numpy(dtype=np.int64),
-            "stop": np.asarray(stop_index, dtype=np.int64),
-            "arr": _parse_gtfs_time_s(stop_times["arrival_time"]),
-            "dep": _parse_gtfs_time_s(stop_times["departure_time"]),
-            "lat": np.asarray(stop_lat, dtype=float),
-            "lon": np.asarray(stop_lon, dtype=float),
-        }
+    # sorted by trip and stop sequence, stable: the trip ids factorised in their sorted order
+    # (a hash pass, then a sort of the distinct ids only) and the rows ordered by integer keys
+    trip_code, trip_uniques = pd.factorize(
+        stop_times["trip_id"].astype(str).to_numpy(dtype=object), sort=True
     )
-    st = st.sort_values(["trip_id", "seq"], kind="stable").reset_index(drop=True)
-    arr = st["arr"].to_numpy().copy()
-    dep = st["dep"].to_numpy().copy()
+    seq = pd.to_numeric(stop_times["stop_sequence"]).to_numpy(dtype=np.int64)
+    order = np.lexsort((seq, trip_code))
+    trip_code = trip_code[order]
+    stop = np.asarray(stop_index, dtype=np.int64)[order]
+    arr = _parse_gtfs_time_s(stop_times["arrival_time"])[order]
+    dep = _parse_gtfs_time_s(stop_times["departure_time"])[order]
     arr = np.where(np.isnan(arr), dep, arr)
     dep = np.where(np.isnan(dep), arr, dep)
     early = dep < arr  # a vehicle cannot leave before it arrives (load_gtfs refuses such feeds)
@@ -334,13 +331,12 @@ def interpolate_trip_times(
         logger.warning("%s stop_times rows depart before they arrive; their departure is taken "
                        "as the arrival", int(early.sum()))
         dep = np.where(early, arr, dep)
-    trip_code = pd.factorize(st["trip_id"])[0]
-    n = len(st)
+    n = len(trip_code)
     idx = np.arange(n)
     same_trip_prev = np.r_[False, trip_code[1:] == trip_code[:-1]]
     # straight-line distance from the previous stop of the trip (0 at a trip's first stop)
-    lat = np.radians(st["lat"].to_numpy())
-    lon = np.radians(st["lon"].to_numpy())
+    lat = np.radians(np.asarray(stop_lat, dtype=float)[order])
+    lon = np.radians(np.asarray(stop_lon, dtype=float)[order])
     seg = np.zeros(n)
     if n > 1:
         dlat = lat[1:] - lat[:-1]
@@ -374,8 +370,8 @@ def interpolate_trip_times(
         logger.warning("dropped %s stop_times rows outside the timed part of their trip", dropped)
     out = pd.DataFrame(
         {
-            "trip_id": st["trip_id"].to_numpy()[ok],
-            "stop": st["stop"].to_numpy()[ok],
+            "trip_id": np.asarray(trip_uniques, dtype=object)[trip_code[ok]],
+            "stop": stop[ok],
             "arr_s": np.rint(arr[ok]).astype(np.int64),
             "dep_s": np.rint(dep[ok]).astype(np.int64),
         }
@@ -437,8 +433,10 @@ def _day_connections(
         stop_idx = stop_idx[known]
     times = interpolate_trip_times(st, stop_lat[stop_idx], stop_lon[stop_idx], stop_idx)
     times["gtfs_trip_id"] = times["trip_id"]
-    times = _expand_frequencies(times, feed)
-    times = times.sort_values(["trip_id"], kind="stable").reset_index(drop=True)
+    expanded = _expand_frequencies(times, feed)
+    if expanded is not times:  # runs added at the end (without, the rows are in trip order)
+        expanded = expanded.sort_values(["trip_id"], kind="stable").reset_index(drop=True)
+    times = expanded
     tid = times["trip_id"].to_numpy()
     nxt = np.r_[tid[1:] == tid[:-1], False]
     i = np.flatnonzero(nxt)
@@ -485,18 +483,20 @@ def build_timetable(feed: gtfs_kit.Feed, date: dt.date | str) -> Timetable:
     day = _as_date(date)
     stop_ids, stop_lat, stop_lon = _stop_table(feed)
     today = _day_connections(feed, _active_trip_ids(feed, day), stop_ids, stop_lat, stop_lon)
-    today["day"] = 0
     yesterday = _day_connections(
         feed, _active_trip_ids(feed, day - dt.timedelta(days=1)), stop_ids, stop_lat, stop_lon
     )
     yesterday = yesterday[yesterday["dep_s"] >= DAY_S].copy()
     yesterday["dep_s"] -= DAY_S
     yesterday["arr_s"] -= DAY_S
-    yesterday["day"] = -1
     conn = pd.concat([today, yesterday], ignore_index=True)
-    conn["order"] = np.arange(len(conn))  # order within a trip (rows of a trip are consecutive)
-    key = conn["trip_id"].astype(str) + np.where(conn["day"] == -1, "@-1d", "")
-    trip_codes, trip_ids = pd.factorize(key, sort=True)
+    # a trip is its id and day ("@-1d" marks yesterday's), numbered in the sorted order of
+    # those keys; the keys are made for the distinct ids only, not for every connection
+    c0, u0 = pd.factorize(today["trip_id"].to_numpy(dtype=object))
+    c1, u1 = pd.factorize(yesterday["trip_id"].to_numpy(dtype=object))
+    keys = np.array([str(u) for u in u0] + [f"{u}@-1d" for u in u1], dtype=object)
+    key_codes, trip_ids = pd.factorize(keys, sort=True)
+    trip_codes = key_codes[np.r_[c0, len(u0) + c1]]
     trip_ids = np.asarray(trip_ids, dtype=str)
     route_of = dict(
         zip(feed.trips["trip_id"].astype(str), feed.trips["route_id"].astype(str), strict=True)
@@ -504,17 +504,20 @@ def build_timetable(feed: gtfs_kit.Feed, date: dt.date | str) -> Timetable:
     gtfs_trip = np.empty(len(trip_ids), dtype=object)
     gtfs_trip[trip_codes] = conn["gtfs_trip_id"].to_numpy()
     route_ids = np.array([route_of.get(t, "") for t in gtfs_trip], dtype=str)
-    conn["trip"] = trip_codes
-    conn = conn.sort_values(["dep_s", "arr_s", "trip", "order"], kind="stable")
+    dep_s = conn["dep_s"].to_numpy(dtype=np.int64)
+    arr_s = conn["arr_s"].to_numpy(dtype=np.int64)
+    # by departure, arrival, trip, then the order within the trip (rows of a trip are
+    # consecutive): a stable sort of integer keys
+    by_time = np.lexsort((np.arange(len(conn)), trip_codes, arr_s, dep_s))
     tt = Timetable(
         stop_ids=stop_ids.astype(str),
         stop_lat=stop_lat,
         stop_lon=stop_lon,
-        dep_stop=conn["dep_stop"].to_numpy(dtype=np.int32),
-        arr_stop=conn["arr_stop"].to_numpy(dtype=np.int32),
-        dep_s=conn["dep_s"].to_numpy(dtype=np.int32),
-        arr_s=conn["arr_s"].to_numpy(dtype=np.int32),
-        trip=conn["trip"].to_numpy(dtype=np.int32),
+        dep_stop=conn["dep_stop"].to_numpy(dtype=np.int32)[by_time],
+        arr_stop=conn["arr_stop"].to_numpy(dtype=np.int32)[by_time],
+        dep_s=dep_s[by_time].astype(np.int32),
+        arr_s=arr_s[by_time].astype(np.int32),
+        trip=trip_codes[by_time].astype(np.int32),
         trip_ids=trip_ids,
         route_ids=route_ids,
         service_date=day,

@@ -711,3 +711,64 @@ def test_threads_give_the_same_door_to_door_times(demo_dir: Path, monkeypatch) -
         got[threads] = transit.door_to_door_times(tt, access, egress, direct, fp, deps)
     assert np.isfinite(got["1"]).mean() > 0.05
     np.testing.assert_array_equal(got["1"], got["3"])
+
+
+@settings(deadline=None, max_examples=120)
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "B", "a1", "10", "9", "ä", "a@-1d"]),
+                               st.integers(0, 4), st.one_of(st.none(), st.integers(0, 7200)),
+                               st.booleans()),
+                     min_size=1, max_size=40))
+def test_interpolated_rows_keep_the_order_of_a_stable_sort_by_trip_and_sequence(rows):
+    # The rows come out sorted by trip id (as strings) and stop sequence, ties in the order
+    # given, as a stable sort of the table would put them; every timed row is kept. The row's
+    # position is passed as its stop index to follow it through.
+    frame = pd.DataFrame({
+        "trip_id": [r[0] for r in rows],
+        "stop_sequence": [r[1] for r in rows],
+        "arrival_time": ["" if r[2] is None else f"{r[2] // 3600}:{r[2] // 60 % 60:02d}:"
+                         f"{r[2] % 60:02d}" for r in rows],
+    })
+    frame["departure_time"] = frame["arrival_time"]
+    n = len(frame)
+    lat = np.where([r[3] for r in rows], 55.0 + np.arange(n) * 1e-3, np.nan)
+    lon = np.full(n, 11.0)
+    out = transit.interpolate_trip_times(frame, lat, lon, np.arange(n))
+    ref = frame.sort_values(["trip_id", "stop_sequence"], kind="stable").index.to_numpy()
+    pos = {row: k for k, row in enumerate(ref)}
+    got = out["stop"].to_numpy()
+    assert all(pos[a] < pos[b] for a, b in itertools.pairwise(got))
+    assert list(out["trip_id"]) == list(frame["trip_id"].to_numpy()[got])
+    timed = {k for k, r in enumerate(rows) if r[2] is not None}
+    assert timed <= set(got)
+
+
+def test_timetable_numbers_trips_by_their_sorted_keys_and_orders_connections(tmp_path: Path):
+    # Trips of today and the parts after midnight of yesterday's ("@-1d"), plus runs expanded
+    # from frequencies.txt ("#start"): trip_ids are the distinct keys in sorted order, each
+    # connection points at its own key, and connections come by departure, arrival, trip and
+    # order along the trip.
+    feed = Feed(
+        stops=STOPS,
+        trips=[
+            Trip("b", [("S0", 23 * H + 50 * M, None), ("S1", 24 * H + 10 * M, None),
+                       ("S2", 24 * H + 30 * M, None)]),
+            Trip("A", [("S3", 8 * H, None), ("S4", 8 * H + 5 * M, None)]),
+            Trip("f", [("S5", 9 * H, None), ("S6", 9 * H + 4 * M, None)]),
+            Trip("a", [("S3", 8 * H, None), ("S4", 8 * H + 5 * M, None)]),  # ties with "A"
+        ],
+        frequencies=[("f", 9 * H, 10 * H, 30 * M)],
+    )
+    tt = load(feed, tmp_path, "2024-01-09")
+    assert list(tt.trip_ids) == sorted(tt.trip_ids) == sorted(
+        {"A", "a", "b", "b@-1d", f"f#{9 * H}", f"f#{9 * H + 30 * M}"})
+    got = sorted(zip(tt.trip_ids[tt.trip], tt.dep_s.tolist(), tt.arr_s.tolist(),
+                     strict=True))
+    assert got == sorted([
+        ("A", 8 * H, 8 * H + 5 * M), ("a", 8 * H, 8 * H + 5 * M),
+        ("b", 23 * H + 50 * M, 24 * H + 10 * M), ("b", 24 * H + 10 * M, 24 * H + 30 * M),
+        ("b@-1d", 10 * M, 30 * M),  # yesterday's run, after midnight
+        (f"f#{9 * H}", 9 * H, 9 * H + 4 * M),
+        (f"f#{9 * H + 30 * M}", 9 * H + 30 * M, 9 * H + 34 * M)])
+    keys = list(zip(tt.dep_s.tolist(), tt.arr_s.tolist(), tt.trip.tolist(), strict=True))
+    assert keys == sorted(keys)
+    assert list(tt.route_ids) == ["R1"] * len(tt.trip_ids)
