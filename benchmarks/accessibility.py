@@ -322,7 +322,7 @@ def load_kernels() -> float:
     from placement import _kernels
 
     z, i0, f0 = np.zeros(2, np.int64), np.zeros(0, np.int64), np.zeros(0)
-    _kernels.profile_scan(i0, z, z, z, z, z, 1, np.zeros(2), np.zeros(3, np.int64), i0, f0, 0,
+    _kernels.profile_scan(i0, i0, z, z, z, z, z, 1, np.zeros(2), np.zeros(3, np.int64), i0, f0, 0,
                           np.zeros(3, np.int64))
     _kernels.profile_lookup(np.zeros(2, np.int64), i0, i0, z, 0, 2, np.zeros(3, np.int64), i0,
                             f0, np.zeros((1, 2)))

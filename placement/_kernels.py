@@ -209,44 +209,42 @@ def _ball(indptr, indices, data, src, limit, dist, visited, q):
 
 @njit(cache=True, nogil=True)
 def ball_pairs(indptr, indices, data, sources, limit, is_target):
-    """Return ``(source position, node, seconds)`` of every target node within ``limit``.
+    """Return ``(pairs per source, node, seconds)`` of every target node within ``limit``.
 
     Parameters are the CSR arrays of the (symmetric) travel-time matrix, the source nodes,
-    the limit in seconds and a boolean mask of the nodes wanted in the output. Output is
-    grouped by source (in ``sources`` order), the nodes of a source in the order they are
-    first reached (not sorted).
+    the limit in seconds and a boolean mask of the nodes wanted in the output. The pairs are
+    grouped by source (in ``sources`` order; the first array says how many each source has),
+    the nodes of a source in the order they are first reached (not sorted).
     """
     n = len(indptr) - 1
     dist = np.full(n, np.inf)
     visited = np.empty(n, np.int64)
     wq = _queue(limit, len(indices))
     cap = max(16, 4 * len(sources))
-    o_src = np.empty(cap, np.int64)
+    per_src = np.zeros(len(sources), np.int64)
     o_node = np.empty(cap, np.int64)
     o_d = np.empty(cap)
     m = 0
     for s in range(len(sources)):
         n_vis = _ball(indptr, indices, data, sources[s], limit, dist, visited, wq)
+        m0 = m
         for q in range(n_vis):
             v = visited[q]
             if is_target[v] and dist[v] <= limit:
                 if m == cap:
                     cap *= 2
-                    a = np.empty(cap, np.int64)
-                    a[:m] = o_src[:m]
-                    o_src = a
                     b = np.empty(cap, np.int64)
                     b[:m] = o_node[:m]
                     o_node = b
                     c = np.empty(cap)
                     c[:m] = o_d[:m]
                     o_d = c
-                o_src[m] = s
                 o_node[m] = v
                 o_d[m] = dist[v]
                 m += 1
             dist[v] = np.inf
-    return o_src[:m], o_node[:m], o_d[:m]
+        per_src[s] = m - m0
+    return per_src, o_node[:m], o_d[:m]
 
 
 @njit(cache=True, nogil=True)
@@ -306,14 +304,16 @@ def _bisect_right_from_end(a, lo, hi, x):
 
 
 @njit(cache=True, nogil=True)
-def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
+def profile_scan(order, restart, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
                  fp_ptr, fp_idx, fp_s, mt, base):
     """Backward profile connection scan over the connections ``order`` (window positions).
 
-    ``base[s]:base[s+1]`` is the room for the profile of stop ``s`` (one entry per connection
-    departing there is enough). Returns ``(neg_dep, arr, length)``: per stop, its profile as
-    ``-departure`` ascending and the arrival at the destination descending, as the reference
-    builds them.
+    ``restart`` marks the passes over a block of zero-length connections (see
+    ``transit._scan_order_array``): each pass starts from the block's trips as they were
+    before the block. ``base[s]:base[s+1]`` is the room for the profile of stop ``s`` (one
+    entry per connection departing there is enough). Returns ``(neg_dep, arr, length)``: per
+    stop, its profile as ``-departure`` ascending and the arrival at the destination
+    descending, as the reference builds them.
     """
     n_stops = len(base) - 1
     nd = np.empty(base[n_stops])
@@ -322,7 +322,17 @@ def profile_scan(order, dep_stop, arr_stop, dep_s, arr_s, trip, n_trips, egress,
     # the last (smallest) arrival of each stop's profile, inf while it is empty
     last = np.full(n_stops, np.inf)
     trip_best = np.full(n_trips, np.inf)
-    for c in order:
+    saved = np.full(n_trips, np.inf)
+    for pos in range(len(order)):
+        r = restart[pos]
+        if r != 0:  # a block's passes start from the trips' state before it
+            for j in range(pos, pos + abs(r)):
+                k = trip[order[j]]
+                if r < 0:
+                    saved[k] = trip_best[k]
+                else:
+                    trip_best[k] = saved[k]
+        c = order[pos]
         v = arr_stop[c]
         ta = arr_s[c]
         k = trip[c]

@@ -775,46 +775,40 @@ class WalkNetwork:
             return self._dense_sparse_times(src, tgt, limit_s)
         from placement._kernels import ball_pairs
 
-        # targets by node (several targets may share a node)
+        # targets by node (several targets may share a node): where each node's start in
+        # ``order`` and how many, for a lookup per pair
         order = np.argsort(tgt, kind="stable")
         is_target = np.zeros(self.n_nodes, bool)
         is_target[tgt] = True
+        per_node = np.bincount(tgt, minlength=self.n_nodes)
+        start = np.r_[0, np.cumsum(per_node)[:-1]]
+        one_each = per_node.max() <= 1  # one target per node (the usual case): no repeats
         # search once per distinct source node
         uniq, inverse = np.unique(src, return_inverse=True)
         csr = self._csr()
 
         def part(p: slice) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # compiled, no GIL
-            got = ball_pairs(*csr, uniq[p], float(limit_s), is_target)
-            return got[0] + p.start, got[1], got[2]
-
-        # the sources split over the cores, the pairs concatenated in source order
-        parts = run_parts(part, chunks(len(uniq), n_threads(), 64))
-        s_pos, node, d = (np.concatenate([q[k] for q in parts]) for k in range(3))
-        # where the targets of each node start in ``order`` and how many: a lookup per pair
-        per_node = np.bincount(tgt, minlength=self.n_nodes)
-        start = np.r_[0, np.cumsum(per_node)[:-1]]
-        lo = start[node]
-        if per_node.max() <= 1:  # one target per node (the usual case): no repeats
-            cols, s_of_pair, d_of_pair = order[lo], s_pos, d
-        else:
+            # the rows of the sources ``uniq[p]``: pairs per row, their columns and times
+            per_src, node, d = ball_pairs(*csr, uniq[p], float(limit_s), is_target)
+            lo = start[node]
+            if one_each:
+                return per_src, order[lo], d
             reps = per_node[node]
-            pair_node = np.repeat(np.arange(len(node)), reps)
-            cols = order[np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
-                         + np.repeat(lo, reps)]
-            s_of_pair = s_pos[pair_node]
-            d_of_pair = d[pair_node]
-        # rows: every source listed with that node
-        by_uniq = np.argsort(inverse, kind="stable")
-        if len(uniq) == len(src):  # every source once
-            return sparse.csr_matrix((d_of_pair, (by_uniq[s_of_pair], cols)), shape=shape)
-        u_ptr = np.r_[0, np.cumsum(np.bincount(inverse, minlength=len(uniq)))]
-        n_rep = np.diff(u_ptr)[s_of_pair]
-        first = np.repeat(u_ptr[s_of_pair], n_rep)
-        within = np.arange(n_rep.sum()) - np.repeat(np.cumsum(n_rep) - n_rep, n_rep)
-        rows = by_uniq[first + within]
-        cols = np.repeat(cols, n_rep)
-        data = np.repeat(d_of_pair, n_rep)
-        return sparse.csr_matrix((data, (rows, cols)), shape=shape)
+            within = np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+            ends = np.r_[0, np.cumsum(reps)][np.cumsum(per_src)]  # repeats summed per row
+            per_row = np.diff(np.r_[0, ends])
+            return per_row, order[np.repeat(lo, reps) + within], np.repeat(d, reps)
+
+        # the sources split over the cores; one row per distinct source node, in order
+        parts = run_parts(part, chunks(len(uniq), n_threads(), 64))
+        indptr = np.r_[0, np.cumsum(np.concatenate([q[0] for q in parts]))]
+        by_node = sparse.csr_matrix((np.concatenate([q[2] for q in parts]),
+                                     np.concatenate([q[1] for q in parts]), indptr),
+                                    shape=(len(uniq), len(tgt)))
+        # every source listed gets the row of its node (the rows in the order given)
+        out = by_node if len(uniq) == len(src) and (src == uniq).all() else by_node[inverse]
+        out.sort_indices()
+        return out
 
     def _dense_sparse_times(self, src: np.ndarray, tgt: np.ndarray, limit_s: float
                             ) -> sparse.csr_matrix:

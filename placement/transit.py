@@ -592,40 +592,61 @@ def _check_inputs(
 
 
 def _scan_order(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
-                min_transfer_s: int) -> list[int]:
-    """:func:`_scan_order_array` as a list (for the pure-Python scans)."""
-    return _scan_order_array(dep_s, arr_s, backward=backward,
-                             min_transfer_s=min_transfer_s).tolist()
+                min_transfer_s: int) -> tuple[list[int], list[int]]:
+    """:func:`_scan_order_array` as lists (for the pure-Python scans)."""
+    order, restart = _scan_order_array(dep_s, arr_s, backward=backward,
+                                       min_transfer_s=min_transfer_s)
+    return order.tolist(), restart.tolist()
 
 
 def _scan_order_array(dep_s: np.ndarray, arr_s: np.ndarray, *, backward: bool,
-                      min_transfer_s: int) -> np.ndarray:
+                      min_transfer_s: int) -> tuple[np.ndarray, np.ndarray]:
     """Order in which a connection scan visits connections (sorted by departure, arrival).
 
     With a change time of 0 s, a zero-length ride arriving at ``t`` can feed another zero-length
     ride departing at the same ``t``, whichever comes first in the sort. Each block of
     zero-length connections with the same departure is then visited as many times as it has
     connections, which settles every chain inside the block (profiles only improve).
+
+    Returns ``(order, restart)``: ``restart`` is aligned with ``order``, ``-L`` where the
+    first pass over a block of ``L`` connections begins, ``+L`` where a repeated pass begins,
+    0 elsewhere. A scan keeps the state of the block's trips from before its first pass and
+    starts every repeated pass from it: on a trip, only the connections after a connection
+    (before it, scanning backwards) are reachable from it, also when a pass comes again.
     """
     n = len(dep_s)
     idx = np.arange(n)
     zero = dep_s == arr_s
     if min_transfer_s > 0 or n < 2 or not zero.any():
-        return idx[::-1] if backward else idx
+        return (idx[::-1] if backward else idx), np.zeros(n, np.int64)
     start = np.r_[True, ~zero[1:] | ~zero[:-1] | (dep_s[1:] != dep_s[:-1])]
     starts = np.flatnonzero(start)
     sizes = np.diff(np.r_[starts, n])
     multi = np.flatnonzero((sizes > 1) & zero[starts])
     pieces: list[np.ndarray] = []
+    passes: list[tuple[int, int, int]] = []  # (start in order, length, pass number)
     prev = 0
+    at = 0
     for b in multi:
         s, e = int(starts[b]), int(starts[b] + sizes[b])
         pieces.append(idx[prev:s])
-        pieces.extend([idx[s:e]] * int(sizes[b]))
+        at += s - prev
+        size = e - s
+        for k in range(size):
+            pieces.append(idx[s:e])
+            passes.append((at, size, k))
+            at += size
         prev = e
     pieces.append(idx[prev:])
     order = np.concatenate(pieces)
-    return order[::-1] if backward else order
+    restart = np.zeros(len(order), np.int64)
+    total = len(order)
+    for pos, size, k in passes:
+        if backward:  # the same passes from the end: the last one comes first
+            restart[total - pos - size] = -size if k == size - 1 else size
+        else:
+            restart[pos] = -size if k == 0 else size
+    return (order[::-1] if backward else order), restart
 
 
 #: Scan inputs per timetable and (change time, window): the same for every destination.
@@ -642,9 +663,10 @@ def _scan_arrays(tt: Timetable, mt: int, lo_s: int, hi_s: int) -> tuple[np.ndarr
         window = np.flatnonzero((tt.dep_s >= lo_s) & (tt.arr_s <= hi_s))
         dep_stop = tt.dep_stop[window].astype(np.int64)
         base = np.r_[0, np.cumsum(np.bincount(dep_stop, minlength=tt.n_stops))]
-        order = _scan_order_array(tt.dep_s[window], tt.arr_s[window], backward=True,
-                                  min_transfer_s=mt)
-        per_tt[key] = (order.astype(np.int64), dep_stop, tt.arr_stop[window].astype(np.int64),
+        order, restart = _scan_order_array(tt.dep_s[window], tt.arr_s[window],
+                                           backward=True, min_transfer_s=mt)
+        per_tt[key] = (order.astype(np.int64), restart, dep_stop,
+                       tt.arr_stop[window].astype(np.int64),
                        tt.dep_s[window].astype(np.int64), tt.arr_s[window].astype(np.int64),
                        tt.trip[window].astype(np.int64), base.astype(np.int64))
     return per_tt[key]
@@ -666,10 +688,10 @@ def _profile_scan(
     """
     from placement._kernels import profile_scan
 
-    order, dep_stop, arr_stop, dep_s, arr_s, trip, base = _scan_arrays(
+    order, restart, dep_stop, arr_stop, dep_s, arr_s, trip, base = _scan_arrays(
         tt, int(min_transfer_s), int(lo_s), int(hi_s))
     nd, aa, ln = profile_scan(
-        order, dep_stop, arr_stop, dep_s, arr_s, trip, len(tt.trip_ids),
+        order, restart, dep_stop, arr_stop, dep_s, arr_s, trip, len(tt.trip_ids),
         egress.astype(np.float64), footpaths.indptr.astype(np.int64),
         footpaths.indices.astype(np.int64), footpaths.data.astype(np.float64),
         int(min_transfer_s), base,
@@ -714,9 +736,16 @@ def _profile_scan_reference(
     arr_at: list[list[float]] = [[] for _ in range(n_stops)]
     trip_best = [inf] * len(tt.trip_ids)
     mt = min_transfer_s
-    order = _scan_order(tt.dep_s[window], tt.arr_s[window], backward=True,
-                        min_transfer_s=mt)
-    for c in order:
+    order, restart = _scan_order(tt.dep_s[window], tt.arr_s[window], backward=True,
+                                 min_transfer_s=mt)
+    saved = [inf] * len(tt.trip_ids)
+    for pos, c in enumerate(order):
+        if restart[pos]:  # a block's passes start from the trips' state before it
+            for j in order[pos:pos + abs(restart[pos])]:
+                if restart[pos] < 0:
+                    saved[trip[j]] = trip_best[trip[j]]
+                else:
+                    trip_best[trip[j]] = saved[trip[j]]
         v = arr_stop[c]
         ta = arr_s[c]
         k = trip[c]
@@ -905,9 +934,18 @@ def earliest_arrival(
     first = int(np.searchsorted(tt.dep_s, departure_s, side="left"))
     dep_stop, arr_stop = tt.dep_stop.tolist(), tt.arr_stop.tolist()
     dep_s, arr_s, trip = tt.dep_s.tolist(), tt.arr_s.tolist(), tt.trip.tolist()
-    order = _scan_order(tt.dep_s[first:], tt.arr_s[first:], backward=False,
-                        min_transfer_s=min_transfer_s)
-    for c in (first + i for i in order):
+    order, restart = _scan_order(tt.dep_s[first:], tt.arr_s[first:], backward=False,
+                                 min_transfer_s=min_transfer_s)
+    saved = [False] * len(tt.trip_ids)
+    for pos, i in enumerate(order):
+        c = first + i
+        if restart[pos]:  # a block's passes start from the trips' state before it
+            for j in order[pos:pos + abs(restart[pos])]:
+                k = trip[first + j]
+                if restart[pos] < 0:
+                    saved[k] = on_trip[k]
+                else:
+                    on_trip[k] = saved[k]
         td = dep_s[c]
         if td >= best:
             break

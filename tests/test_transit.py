@@ -772,3 +772,35 @@ def test_timetable_numbers_trips_by_their_sorted_keys_and_orders_connections(tmp
     keys = list(zip(tt.dep_s.tolist(), tt.arr_s.tolist(), tt.trip.tolist(), strict=True))
     assert keys == sorted(keys)
     assert list(tt.route_ids) == ["R1"] * len(tt.trip_ids)
+
+
+@pytest.mark.parametrize("trips", [
+    [[(1, 0, 0), (0, 0, 0), (2, 0, 0)]],  # S1 → S0 → S2 in one second
+    [[(2, 0, 0), (0, 0, 0), (1, 0, 0), (3, 0, 0)], [(0, 0, 0), (1, 0, 0)]],
+    [[(1, 60, 60), (2, 60, 60), (0, 60, 60), (3, 60, 60)]],
+])
+def test_a_chain_of_zero_length_rides_is_not_ridden_backwards(trips):
+    # With 0 s to change, the zero-length rides of one departure second are scanned several
+    # times; a trip must still only take a traveller onwards. From S0 (origin and destination
+    # at that stop) no vehicle leads back to S0: no journey, by the profile scan, the forward
+    # scan and the reference scan alike; and a stop later on the chain is reached.
+    inst = {"n_stops": 4, "trips": trips, "access": [{0: 0}], "egress": {0: 0},
+            "footpaths": {}, "walk": [INF], "departures": [0], "min_transfer_s": 0,
+            "max_travel_s": 3 * H}
+    tt = tt_of(inst)
+    assert route_inst(tt, inst)[0, 0] == INF
+    access = np.full(tt.n_stops, INF)
+    access[tt.stop_index("S0")[0]] = 0
+    egress = np.full(tt.n_stops, INF)
+    egress[tt.stop_index("S0")[0]] = 0
+    fp = sp.csr_matrix((tt.n_stops, tt.n_stops))
+    assert transit.earliest_arrival(tt, access, egress, fp, 0, min_transfer_s=0) == INF
+    last = trips[0][-1][0]  # the end of the first trip, after S0 on it
+    egress = np.full(tt.n_stops, INF)
+    egress[tt.stop_index(f"S{last}")[0]] = 0
+    assert transit.earliest_arrival(tt, access, egress, fp, 0, min_transfer_s=0) == \
+        trips[0][-1][1]
+    ref = transit._profile_scan_reference(tt, egress, fp, 0, 0, 3 * H)
+    got = transit._profile_scan(tt, egress, fp, 0, 0, 3 * H)
+    for a, b in zip(ref, got[:3], strict=True):
+        assert np.array_equal(a, b)
