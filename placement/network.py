@@ -805,8 +805,12 @@ class WalkNetwork:
         by_node = sparse.csr_matrix((np.concatenate([q[2] for q in parts]),
                                      np.concatenate([q[1] for q in parts]), indptr),
                                     shape=(len(uniq), len(tgt)))
-        # every source listed gets the row of its node (the rows in the order given)
-        out = by_node if len(uniq) == len(src) and (src == uniq).all() else by_node[inverse]
+        by_node.sort_indices()  # once per distinct node, before rows are repeated
+        if len(uniq) == len(src) and (src == uniq).all():
+            return by_node
+        # every source listed gets the row of its node (the rows in the order given); the
+        # row copies keep their columns sorted, which ``sort_indices`` confirms
+        out = by_node[inverse]
         out.sort_indices()
         return out
 
