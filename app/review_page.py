@@ -349,11 +349,31 @@ def _card_decisions(card: dict[str, Any], run_id: int, user: auth.User, lang: st
                    args=(run_id, hid, action, card["dwelling_id"], reason_key, user, lang))
 
 
+def _card_is_current(hid: str, lang: str) -> bool:
+    """Whether a click on a button of ``hid``'s card may still decide for ``hid``.
+
+    While the page is drawn again, the browser still shows the previous card's buttons (faded)
+    until the new ones arrive; a click on one of them would decide for the household that was
+    on the card before, not for the one just chosen. Such a click is refused with a message:
+    the household whose card was drawn last, and the one in the household box, must be ``hid``.
+    """
+    shown = st.session_state.get("selected_household")
+    box = st.session_state.get("queue_pick")
+    if shown == hid and box in (None, hid):
+        return True
+    now = box if box not in (None, hid) else shown
+    _flash("error", t("review.card_changed", lang, household=markdown_escape(hid),
+                      shown=markdown_escape(str(now or "–"))))
+    return False
+
+
 def _card_decision(run_id: int, hid: str, action: str, dwelling_id: str | None,
                    reason_key: str, user: auth.User, lang: str) -> None:
     """Button callback: store the card's decision before the queue is drawn again."""
+    if not _card_is_current(hid, lang):
+        return
     if action != "undo" and dwelling_id is None:
-        _flash("error", t("review.no_proposal", lang, household=hid))
+        _flash("error", t("review.no_proposal", lang, household=markdown_escape(hid)))
         return
     _save(run_id, [hid], action, str(st.session_state.get(reason_key) or ""), user, lang,
           dwelling_id=None if action == "undo" else dwelling_id)
@@ -380,7 +400,8 @@ def _save_as(run_id: int, households: list[str], action: str, reason: str, user:
             errors.append(review.conflict_words(err, lang))
         except DecisionError as err:
             if action == "undo" and "nothing to undo" in str(err).lower():
-                errors.append(t("review.nothing_to_undo", lang, household=hid))
+                errors.append(t("review.nothing_to_undo", lang,
+                                household=markdown_escape(hid)))
             else:
                 errors.append(str(err))
         except PlacementError as err:
@@ -400,6 +421,8 @@ def _assign(base: review.ReviewBase, run_id: int, hid: str, dwelling_id: str, us
     The area cap and the building limit count what the run's proposals and the decisions
     already place (the household itself moves, it is not counted twice).
     """
+    if not _card_is_current(hid, lang):
+        return
     try:
         _, proposals = store.load_run(views.engine(), run_id)
         status = store.proposal_status(views.engine(), run_id)
@@ -411,10 +434,12 @@ def _assign(base: review.ReviewBase, run_id: int, hid: str, dwelling_id: str, us
         _flash("error", str(err))
         return
     if broken:
-        _flash("error", t("card.breaks", lang, dwelling=dwelling_id, rules="; ".join(broken)))
+        _flash("error", t("card.breaks", lang, dwelling=markdown_escape(dwelling_id),
+                            rules="; ".join(broken)))
     elif _save(run_id, [hid], "approve", t("card.manual_reason", lang), user, lang,
                dwelling_id=dwelling_id):
-        _flash("success", t("card.assigned", lang, dwelling=dwelling_id, household=hid))
+        _flash("success", t("card.assigned", lang, dwelling=markdown_escape(dwelling_id),
+                            household=markdown_escape(hid)))
 
 
 def _bulk_form(run_id: int, shown: pd.DataFrame, user: auth.User, lang: str) -> None:
@@ -431,8 +456,23 @@ def _bulk_form(run_id: int, shown: pd.DataFrame, user: auth.User, lang: str) -> 
         action = c1.radio(t("review.action", lang), ["approve", "reject", "lock", "undo"],
                           horizontal=True, key=f"decide_action_{version}",
                           format_func=lambda a: t(f"action.{a}", lang))
-        reason = c2.text_input(t("review.reason", lang), key=f"decide_reason_{version}")
+        c2.text_input(t("review.reason", lang), key=f"decide_reason_{version}")
         if picked:
             st.warning(review.decision_preview(len(picked), str(action), lang))
         st.button(t("review.decide", lang), key=f"decide_save_{version}", disabled=not picked,
-                  on_click=_save, args=(run_id, list(picked), str(action), reason, user, lang))
+                  on_click=_bulk_save, args=(run_id, version, user, lang))
+
+
+def _bulk_save(run_id: int, version: int, user: auth.User, lang: str) -> None:
+    """Button callback: save what the form's fields hold at the click.
+
+    The households, action and reason are read when the button is clicked, not bound when it
+    was drawn: a change made just before the click (while the page was still being drawn)
+    is what gets saved, as the form shows it.
+    """
+    picked = [str(h) for h in st.session_state.get(f"decide_households_{version}") or []]
+    action = st.session_state.get(f"decide_action_{version}")
+    if not picked or action not in ("approve", "reject", "lock", "undo"):
+        return
+    reason = str(st.session_state.get(f"decide_reason_{version}") or "")
+    _save(run_id, picked, str(action), reason, user, lang)

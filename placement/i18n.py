@@ -257,6 +257,11 @@ LABELS: dict[str, dict[str, str]] = {
     "review.queue": {"da": "Arbejdsliste", "en": "Work queue"},
     "review.nothing_to_undo": {"da": "Der er ingen beslutning at fortryde for {household}.",
                                "en": "There is no decision to undo for {household}."},
+    "review.card_changed": {"da": "Intet er besluttet for {household}: kortet skiftede til "
+                                  "{shown}, før klikket nåede frem. Se kortet, og klik igen.",
+                            "en": "Nothing was decided for {household}: the card changed to "
+                                  "{shown} before the click arrived. Check the card and click "
+                                  "again."},
     "review.no_proposal": {"da": "{household} har ingen foreslået bolig at beslutte om.",
                            "en": "{household} has no proposed dwelling to decide on."},
     "col.household": {"da": "Husstand", "en": "Household"},

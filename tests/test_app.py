@@ -95,6 +95,65 @@ def test_coordinator_reviews_and_decides(app, app_env):
     assert last["reason"] == "fits the family"
 
 
+def _decisions_of(app_env, households: list[str]) -> list[tuple[str, str]]:
+    engine = db.open_engine(app_env["url"])
+    log = store.decisions_for(engine, store.load_run(engine, app_env["run_id"])[0]["dataset_id"])
+    log = log[log["household_id"].isin(households)]
+    return list(zip(log["household_id"], log["action"], strict=True))
+
+
+def test_a_click_on_the_previous_cards_button_decides_nothing(app, app_env):
+    # The browser shows the previous card's buttons until the new card arrives: a click on
+    # one of them (sent with the household box already changed) must not decide for the
+    # household that was on the card before.
+    sign_in(app, "mette")
+    _, proposals = store.load_run(db.open_engine(app_env["url"]), app_env["run_id"])
+    placed = sorted(proposals.dropna(subset=["dwelling_id"])["household_id"])
+    was, now = placed[10], placed[11]
+    app.selectbox(key="queue_pick").set_value(was).run()
+    choose = [b.key for b in app.button if b.key.startswith(f"choose_{was}_")]
+    assert choose, "no alternative to choose"
+    app.selectbox(key="queue_pick").set_value(now)
+    app.button(key=f"card_reject_{was}").click().run()
+    assert not app.exception, app.exception
+    assert [e.value for e in app.error] == [
+        f"Intet er besluttet for {was}: kortet skiftede til {now}, før klikket nåede frem. "
+        "Se kortet, og klik igen."]
+    assert _decisions_of(app_env, [was, now]) == []
+    assert any(f"**Husstand {now}** · Foreslået" in m.value for m in app.markdown)
+    # the same for an alternative of the previous card
+    app.selectbox(key="queue_pick").set_value(was).run()
+    app.selectbox(key="queue_pick").set_value(now)
+    app.button(key=choose[0]).click().run()
+    assert len(app.error) == 1
+    assert _decisions_of(app_env, [was, now]) == []
+    # the card's own button decides
+    app.button(key=f"card_reject_{now}").click().run()
+    assert not app.error
+    assert _decisions_of(app_env, [was, now]) == [(now, "reject")]
+
+
+def test_the_bulk_decision_saves_what_the_form_holds_at_the_click(app, app_env):
+    sign_in(app, "mette")
+    _, proposals = store.load_run(db.open_engine(app_env["url"]), app_env["run_id"])
+    placed = sorted(proposals.dropna(subset=["dwelling_id"])["household_id"])
+    chosen = [placed[12], placed[13]]
+    app.toggle(key="bulk_open").set_value(True).run()
+    version = next(m.key for m in app.multiselect if m.key.startswith("decide_households_"))
+    version = version.rsplit("_", 1)[1]
+    app.multiselect(key=f"decide_households_{version}").set_value(chosen).run()
+    assert app.radio(key=f"decide_action_{version}").value == "approve"
+    # changed just before the click, while the page was still drawn with "approve"
+    app.radio(key=f"decide_action_{version}").set_value("reject")
+    app.text_input(key=f"decide_reason_{version}").input("no lift")
+    app.button(key=f"decide_save_{version}").click().run()
+    assert not app.exception, app.exception
+    assert _decisions_of(app_env, chosen) == [(h, "reject") for h in chosen]
+    engine = db.open_engine(app_env["url"])
+    log = store.decisions_for(engine, store.load_run(engine, app_env["run_id"])[0]["dataset_id"])
+    assert log[log["household_id"].isin(chosen)]["reason"].tolist() == ["no lift", "no lift"]
+
+
 def test_planner_sees_aggregates_only(app):
     sign_in(app, "per")
     assert "Hvad nu hvis" in app.sidebar.radio(key="page").options

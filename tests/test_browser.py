@@ -27,6 +27,7 @@ import pytest
 
 from placement import auth, db, planning, store
 from placement.export import read_proposals_csv
+from placement.i18n import t
 
 pytestmark = pytest.mark.browser
 #: Milliseconds to wait for the app (the first page load computes and caches the map layers).
@@ -128,10 +129,15 @@ def _map_drawn(page) -> None:
 
 
 def _settled(page) -> None:
-    """Wait until Streamlit has finished the current run (no running indicator)."""
+    """Wait until Streamlit has finished the current run.
+
+    The running indicator shows only about half a second after a run starts; the elements the
+    run has not drawn again yet are marked stale at once, so both are waited for.
+    """
     page.wait_for_timeout(150)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=T)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " && !document.querySelector('[data-stale=\"true\"]')", timeout=T)
 
 
 def _choose_option(page, label: str, index: int) -> None:
@@ -251,12 +257,19 @@ def _pick_in_list(page, row: int) -> str:
 
 
 def _decide(page, action_label: str, status_word: str, household: str) -> float:
-    """Click a decision in the card; seconds until the card shows the new status."""
+    """Click a decision in the card; seconds until the card shows the new status.
+
+    The button is found by its key, which names the household: a click on the previous
+    card's button (still shown while the new card is drawn) is refused by the app.
+    """
     from playwright.sync_api import expect
 
+    action = {t(f"action.{a}", "da"): a for a in ("approve", "reject", "lock", "undo")}
     card = page.locator(".st-key-household_card")
+    button = card.locator(f".st-key-card_{action[action_label]}_{household}").get_by_role(
+        "button", name=action_label, exact=True)
     start = time.perf_counter()
-    card.get_by_role("button", name=action_label, exact=True).click()
+    button.click()
     expect(card.get_by_text(f"Husstand {household} · {status_word}").first).to_be_visible(
         timeout=T)
     took = time.perf_counter() - start
