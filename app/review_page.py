@@ -24,6 +24,8 @@ from placement.i18n import markdown_escape, t
 MAP_HEIGHT = 460
 LIST_HEIGHT = 165
 CARD_HEIGHT = 290
+#: The decisions a coordinator can take, in the order the card and the form offer them.
+ACTIONS = ("approve", "reject", "lock", "undo")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -343,7 +345,7 @@ def _card_decisions(card: dict[str, Any], run_id: int, user: auth.User, lang: st
     st.text_input(t("review.reason", lang), key=f"card_reason_{hid}_{version}")
     cols = st.columns(4)
     reason_key = f"card_reason_{hid}_{version}"
-    for col, action in zip(cols, ("approve", "reject", "lock", "undo"), strict=True):
+    for col, action in zip(cols, ACTIONS, strict=True):
         col.button(t(f"action.{action}", lang), key=f"card_{action}_{hid}",
                    on_click=_card_decision,
                    args=(run_id, hid, action, card["dwelling_id"], reason_key, user, lang))
@@ -453,7 +455,7 @@ def _bulk_form(run_id: int, shown: pd.DataFrame, user: auth.User, lang: str) -> 
                                 key=f"decide_households_{version}",
                                 placeholder=t("widget.choose", lang))
         c1, c2 = st.columns(2)
-        action = c1.radio(t("review.action", lang), ["approve", "reject", "lock", "undo"],
+        action = c1.radio(t("review.action", lang), list(ACTIONS),
                           horizontal=True, key=f"decide_action_{version}",
                           format_func=lambda a: t(f"action.{a}", lang))
         c2.text_input(t("review.reason", lang), key=f"decide_reason_{version}")
@@ -472,7 +474,7 @@ def _bulk_save(run_id: int, version: int, user: auth.User, lang: str) -> None:
     """
     picked = [str(h) for h in st.session_state.get(f"decide_households_{version}") or []]
     action = st.session_state.get(f"decide_action_{version}")
-    if not picked or action not in ("approve", "reject", "lock", "undo"):
+    if not picked or action not in ACTIONS:
         return
     reason = str(st.session_state.get(f"decide_reason_{version}") or "")
     _save(run_id, picked, str(action), reason, user, lang)
